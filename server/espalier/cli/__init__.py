@@ -1,0 +1,46 @@
+"""The `espalier` command: one click group per area, each a thin shell over services."""
+from __future__ import annotations
+
+import sys
+
+import click
+
+from espalier.settings import SettingsError
+
+
+class _Group(click.Group):
+    """Turns configuration errors into one clear line and exit status 2, never a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except SettingsError as exc:
+            click.echo(f"espalier: {exc}", err=True)
+            sys.exit(2)
+
+
+@click.group(cls=_Group)
+@click.option("--settings", "settings_path", envvar="ESPALIER_SETTINGS", metavar="FILE",
+              help="Settings file (JSON or YAML). Default: $ESPALIER_SETTINGS.")
+@click.pass_context
+def main(ctx: click.Context, settings_path: str | None) -> None:
+    """Espalier: an Apple MDM server."""
+    ctx.obj = {"settings_path": settings_path}
+
+
+def _register() -> None:
+    from espalier.cli import auth, db, server
+    for group in (db.db, auth.user, auth.token, server.serve, server.worker, server.init):
+        main.add_command(group)
+    for module, name in (("espalier.cli.mdmcerts", "mdmcerts"),
+                         ("espalier.cli.push", "push_certificate"),
+                         ("espalier.cli.enrollments", "enrollment"),
+                         ("espalier.cli.simulate", "simulate")):
+        try:
+            mod = __import__(module, fromlist=[name])
+        except ImportError:
+            continue
+        main.add_command(getattr(mod, name))
+
+
+_register()

@@ -1,0 +1,94 @@
+"""Engine and sessions. SQLite is the embedded default; PostgreSQL in production.
+
+Callers own transactions: ``with db.session() as s, s.begin(): ...`` in a view, job or
+CLI command; ``mdm/`` and ``services/`` take ``s`` and never commit.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+class NotMigrated(Exception):
+    """The database schema is not at the current migration head."""
+
+
+def normalize_url(url: str) -> str:
+    # psycopg 3 is the driver we ship; accept the plain postgresql:// form operators write.
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+class Database:
+    def __init__(self, url: str, **engine_kwargs):
+        self.url = normalize_url(url)
+        self.is_sqlite = self.url.startswith("sqlite")
+        if self.is_sqlite:
+            self._prepare_sqlite_path()
+            engine_kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
+        else:
+            engine_kwargs.setdefault("pool_pre_ping", True)
+            engine_kwargs.setdefault("pool_size", 10)
+            engine_kwargs.setdefault("max_overflow", 20)
+        self.engine: Engine = create_engine(self.url, **engine_kwargs)
+        if self.is_sqlite:
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine, "begin", _sqlite_begin_immediate)
+        self.session = sessionmaker(self.engine, expire_on_commit=False)
+
+    def _prepare_sqlite_path(self) -> None:
+        path = self.url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+    def alembic_config(self) -> Config:
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        cfg.attributes["engine"] = self.engine
+        return cfg
+
+    def upgrade(self, revision: str = "head") -> None:
+        command.upgrade(self.alembic_config(), revision)
+
+    def current_revision(self) -> str | None:
+        with self.engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    def head_revision(self) -> str | None:
+        return ScriptDirectory.from_config(self.alembic_config()).get_current_head()
+
+    def check_migrated(self) -> None:
+        current, head = self.current_revision(), self.head_revision()
+        if current != head:
+            state = "not initialised" if current is None else f"at revision {current}, expected {head}"
+            raise NotMigrated(f"the database is {state}: run `espalier db upgrade` first")
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    # Let pysqlite stop managing transactions; we issue BEGIN IMMEDIATE ourselves so
+    # concurrent writers queue on the database lock instead of failing mid-transaction.
+    dbapi_conn.isolation_level = None
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+def _sqlite_begin_immediate(conn) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+__all__ = ["Database", "NotMigrated", "Session", "normalize_url"]

@@ -1,0 +1,14 @@
+"""All models, imported once so metadata and Alembic see every table."""
+from .auth import ApiToken, ApiTokenPermission, User
+from .base import Base, utcnow
+from .blueprints import Blueprint
+from .commands import DeviceCommand
+from .devices import EnrolledDevice, EnrolledUser
+from .enrollments import EnrollmentSession, OtaEnrollment
+from .pki import CertificateAuthority, IssuedCertificate
+from .push import PushCertificate
+from .tasks import TaskResult
+
+__all__ = ["ApiToken", "ApiTokenPermission", "Base", "Blueprint", "CertificateAuthority", "DeviceCommand",
+           "EnrolledDevice", "EnrolledUser", "EnrollmentSession", "IssuedCertificate", "OtaEnrollment",
+           "PushCertificate", "TaskResult", "User", "utcnow"]

@@ -1,0 +1,51 @@
+"""The command queue. A row is the unit of delivery to a device (or one of its user channels).
+
+``status`` is NULL while pending, ``NotNow`` while the device deferred it, then a final
+``Acknowledged``, ``Error`` or ``CommandFormatError``; it only moves forward. The partial
+index covers exactly the rows the next-command query reads, so acknowledged history does
+not slow the hot path.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, or_
+
+from .base import Base, CreatedAt, IntPk, JsonValue, Mapped, Secret, UpdatedAt, UuidStr, mapped_column
+
+FINAL_STATUSES = ("Acknowledged", "Error", "CommandFormatError")
+REPORT_STATUSES = FINAL_STATUSES + ("NotNow",)
+
+
+class DeviceCommand(Base):
+    __tablename__ = "device_commands"
+
+    id: Mapped[IntPk]
+    uuid: Mapped[UuidStr] = mapped_column(unique=True)
+    enrolled_device_id: Mapped[int] = mapped_column(ForeignKey("enrolled_devices.id", ondelete="CASCADE"))
+    enrolled_user_id: Mapped[int | None] = mapped_column(ForeignKey("enrolled_users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(64))  # the RequestType
+    arguments: Mapped[Secret]  # encrypted JSON: PINs and passwords travel here
+    artifact_version: Mapped[str | None] = mapped_column(String(64))
+    artifact_operation: Mapped[str | None] = mapped_column(String(32))
+    not_before: Mapped[datetime | None]
+    time: Mapped[datetime | None]  # last delivery to the device
+    result: Mapped[JsonValue]
+    result_time: Mapped[datetime | None]
+    status: Mapped[str | None] = mapped_column(String(32))
+    error_chain: Mapped[JsonValue]
+    notnow_count: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[CreatedAt]
+    updated_at: Mapped[UpdatedAt]
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL_STATUSES
+
+
+PENDING = or_(DeviceCommand.status.is_(None), DeviceCommand.status == "NotNow")
+
+Index("ix_device_commands_pending", DeviceCommand.enrolled_device_id, DeviceCommand.enrolled_user_id,
+      DeviceCommand.created_at,
+      postgresql_where=PENDING, sqlite_where=PENDING)
+Index("ix_device_commands_device_created", DeviceCommand.enrolled_device_id, DeviceCommand.created_at)

@@ -1,0 +1,99 @@
+"""Enrolled devices and their user channels.
+
+A device is keyed by its UDID (the EnrollmentID for user enrollments), never by serial
+number alone. Each user channel (macOS user, Shared iPad user) is a separate row.
+Secrets (tokens, keys, passwords) are ``pki.secrets`` ciphertexts.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String, UniqueConstraint
+
+from .base import Base, CreatedAt, IntPk, Mapped, Secret, Udid, UpdatedAt, mapped_column
+
+PLATFORMS = ("macOS", "iOS", "iPadOS", "tvOS", "watchOS", "visionOS")
+
+class EnrolledDevice(Base):
+    __tablename__ = "enrolled_devices"
+
+    id: Mapped[IntPk]
+    udid: Mapped[Udid] = mapped_column(unique=True)
+    serial_number: Mapped[str | None] = mapped_column(String(64), index=True)
+    name: Mapped[str | None] = mapped_column(String(256))
+    model: Mapped[str | None] = mapped_column(String(64))
+    product_name: Mapped[str | None] = mapped_column(String(64))
+    platform: Mapped[str | None] = mapped_column(String(16))
+    os_version: Mapped[str | None] = mapped_column(String(32))
+    build_version: Mapped[str | None] = mapped_column(String(32))
+    apple_silicon: Mapped[bool | None]
+    blueprint_id: Mapped[int | None] = mapped_column(ForeignKey("blueprints.id", ondelete="SET NULL"))
+
+    # enrollment and identity
+    enrollment_id: Mapped[int | None] = mapped_column(ForeignKey("ota_enrollments.id", ondelete="SET NULL"))
+    push_certificate_id: Mapped[int | None] = mapped_column(ForeignKey("push_certificates.id", ondelete="SET NULL"))
+    cert_fingerprint: Mapped[str | None] = mapped_column(String(64), index=True)
+    cert_not_valid_after: Mapped[datetime | None]
+    enrolled_at: Mapped[datetime | None]  # first TokenUpdate of the current enrollment
+
+    # management state
+    awaiting_configuration: Mapped[bool | None]
+    declarative_management: Mapped[bool] = mapped_column(default=False)
+    dep_enrollment: Mapped[bool | None]
+    user_enrollment: Mapped[bool | None]
+    user_approved_enrollment: Mapped[bool | None]
+    supervised: Mapped[bool | None]
+    activation_lock_manageable: Mapped[bool | None]
+    pin_required_for_lock: Mapped[bool | None]
+    pin_required_for_erase: Mapped[bool | None]
+    filevault_enabled: Mapped[bool | None]
+
+    # secrets
+    bootstrap_token: Mapped[Secret]
+    filevault_prk: Mapped[Secret]
+    recovery_password: Mapped[Secret]
+    unlock_token: Mapped[Secret]
+
+    # push
+    topic: Mapped[str | None] = mapped_column(String(256))
+    push_token: Mapped[str | None] = mapped_column(String(512))  # lowercase hex
+    push_magic: Mapped[str | None] = mapped_column(String(256))
+    push_token_invalid_at: Mapped[datetime | None]  # APNs said Unregistered/BadDeviceToken
+    push_token_error: Mapped[str | None] = mapped_column(String(64))
+
+    last_inventory_at: Mapped[datetime | None]
+    last_seen_at: Mapped[datetime | None]
+    last_notified_at: Mapped[datetime | None]
+    checkout_at: Mapped[datetime | None]
+    blocked_at: Mapped[datetime | None]
+    created_at: Mapped[CreatedAt]
+    updated_at: Mapped[UpdatedAt]
+
+    @property
+    def bootstrap_token_escrowed(self) -> bool:
+        return self.bootstrap_token is not None
+
+    @property
+    def filevault_prk_escrowed(self) -> bool:
+        return self.filevault_prk is not None
+
+    @property
+    def is_mobile(self) -> bool:
+        return self.platform in ("iOS", "iPadOS")
+
+class EnrolledUser(Base):
+    """A user channel of a device: its own push token and command queue."""
+
+    __tablename__ = "enrolled_users"
+    __table_args__ = (UniqueConstraint("enrolled_device_id", "user_id"),)
+
+    id: Mapped[IntPk]
+    enrolled_device_id: Mapped[int] = mapped_column(ForeignKey("enrolled_devices.id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(String(64))  # UserID GUID, or EnrollmentUserID
+    short_name: Mapped[str | None] = mapped_column(String(256))
+    long_name: Mapped[str | None] = mapped_column(String(256))
+    push_token: Mapped[str | None] = mapped_column(String(512))
+    push_magic: Mapped[str | None] = mapped_column(String(256))
+    last_seen_at: Mapped[datetime | None]
+    created_at: Mapped[CreatedAt]
+    updated_at: Mapped[UpdatedAt]

@@ -1,0 +1,55 @@
+"""Queueing commands for devices, shared by the API, the CLI, blueprints and the inventory loop."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from espalier.mdm import commands as registry
+from espalier.mdm.commands import CommandArgumentError
+from espalier.models import DeviceCommand, EnrolledDevice
+from espalier.runtime import current
+from espalier.services import notify
+from espalier.services.errors import NotFound, ServiceError
+
+ARGUMENTS_CONTEXT = "device_commands.arguments"
+
+
+def encrypt_arguments(arguments: dict[str, Any]) -> str:
+    return current().secrets.encrypt(json.dumps(arguments, sort_keys=True), ARGUMENTS_CONTEXT)
+
+
+def decrypt_arguments(command: DeviceCommand) -> dict[str, Any]:
+    if not command.arguments:
+        return {}
+    return json.loads(current().secrets.decrypt(command.arguments, ARGUMENTS_CONTEXT))
+
+
+def queue_command(s: Session, device: EnrolledDevice, request_type: str, data: dict[str, Any] | None = None,
+                  *, validated: dict[str, Any] | None = None, push: bool = True,
+                  enrolled_user_id: int | None = None) -> DeviceCommand:
+    """Validate operator input for the RequestType, queue the command and (after commit) push."""
+    cls = registry.get(request_type)
+    if cls is None:
+        raise ServiceError(f"unknown command {request_type!r}")
+    if validated is None:
+        try:
+            validated = cls.validate(device, data or {})
+        except CommandArgumentError as exc:
+            raise ServiceError(exc.detail, exc.errors) from None
+    command = DeviceCommand(enrolled_device_id=device.id, enrolled_user_id=enrolled_user_id, name=request_type,
+                            arguments=encrypt_arguments(validated) if validated else None)
+    s.add(command)
+    s.flush()
+    if push:
+        notify.devices_after_commit(s, [device.id])
+    return command
+
+
+def get_command(s: Session, uuid: str) -> DeviceCommand:
+    command = s.scalar(select(DeviceCommand).where(DeviceCommand.uuid == uuid))
+    if command is None:
+        raise NotFound(f"no command {uuid}")
+    return command

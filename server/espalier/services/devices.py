@@ -1,0 +1,100 @@
+"""Operator actions on enrolled devices: look up, block, unblock, lock, erase, reveal secrets."""
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from espalier.models import DeviceCommand, EnrolledDevice, utcnow
+from espalier.runtime import current
+from espalier.services.commands import queue_command
+from espalier.services.errors import NotFound, ServiceError
+
+SECRET_CONTEXTS = {
+    "filevault_prk": "enrolled_devices.filevault_prk",
+    "recovery_password": "enrolled_devices.recovery_password",
+    "bootstrap_token": "enrolled_devices.bootstrap_token",
+    "unlock_token": "enrolled_devices.unlock_token",
+}
+
+
+def get_device(s: Session, device_id: int, *, for_update: bool = False) -> EnrolledDevice:
+    stmt = select(EnrolledDevice).where(EnrolledDevice.id == device_id)
+    device = s.scalar(stmt.with_for_update() if for_update else stmt)
+    if device is None:
+        raise NotFound(f"no enrolled device {device_id}")
+    return device
+
+
+def list_devices(s: Session, *, serial_number: str | None = None, udid: str | None = None,
+                 limit: int | None = None, offset: int = 0) -> tuple[list[EnrolledDevice], int | None]:
+    """Devices ordered by id; the count is computed only when paginating."""
+    stmt = select(EnrolledDevice)
+    if serial_number is not None:
+        stmt = stmt.where(EnrolledDevice.serial_number == serial_number)
+    if udid is not None:
+        stmt = stmt.where(EnrolledDevice.udid == udid)
+    count = None
+    if limit is not None:
+        count = s.scalar(select(func.count()).select_from(stmt.subquery()))
+        stmt = stmt.limit(limit).offset(offset)
+    return list(s.scalars(stmt.order_by(EnrolledDevice.id))), count
+
+
+def block(s: Session, device_id: int) -> EnrolledDevice:
+    """Mark the device blocked: it is released at its next contact and cannot enroll again."""
+    device = get_device(s, device_id, for_update=True)
+    if device.blocked_at is not None:
+        raise ServiceError(f"device {device_id} is already blocked")
+    device.blocked_at = utcnow()
+    return device
+
+
+def unblock(s: Session, device_id: int) -> EnrolledDevice:
+    device = get_device(s, device_id, for_update=True)
+    if device.blocked_at is None:
+        raise ServiceError(f"device {device_id} is not blocked")
+    device.blocked_at = None
+    return device
+
+
+def is_blocked(s: Session, *, udid: str | None = None, serial_number: str | None = None) -> bool:
+    """Whether a device with this UDID or serial number is blocked (enrollment gate)."""
+    conds = []
+    if udid:
+        conds.append(EnrolledDevice.udid == udid)
+    if serial_number:
+        conds.append(EnrolledDevice.serial_number == serial_number)
+    for cond in conds:
+        if s.scalar(select(EnrolledDevice.id).where(cond, EnrolledDevice.blocked_at.is_not(None)).limit(1)):
+            return True
+    return False
+
+
+def _ensure_not_blocked(device: EnrolledDevice) -> None:
+    if device.blocked_at is not None:
+        raise ServiceError(f"device {device.id} is blocked: unblock it before sending commands")
+
+
+def lock(s: Session, device_id: int, data: dict) -> DeviceCommand:
+    device = get_device(s, device_id)
+    _ensure_not_blocked(device)
+    return queue_command(s, device, "DeviceLock", data)
+
+
+def erase(s: Session, device_id: int, data: dict) -> DeviceCommand:
+    device = get_device(s, device_id)
+    _ensure_not_blocked(device)
+    return queue_command(s, device, "EraseDevice", data)
+
+
+def reveal_secret(s: Session, device_id: int, field: str) -> tuple[EnrolledDevice, str | None]:
+    device = get_device(s, device_id)
+    token = getattr(device, field)
+    if token is None:
+        return device, None
+    return device, current().secrets.decrypt_str(token, SECRET_CONTEXTS[field])
+
+
+def store_secret(device: EnrolledDevice, field: str, value: str | bytes | None) -> None:
+    setattr(device, field, None if value in (None, b"", "") else
+            current().secrets.encrypt(value, SECRET_CONTEXTS[field]))

@@ -1,0 +1,19 @@
+"""Typed service errors; the web layer maps them to statuses in one place."""
+from __future__ import annotations
+
+
+class ServiceError(Exception):
+    status = 400
+
+    def __init__(self, detail: str, errors: dict[str, list[str]] | None = None):
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors
+
+
+class NotFound(ServiceError):
+    status = 404
+
+
+class Conflict(ServiceError):
+    status = 409

@@ -1,0 +1,176 @@
+"""Settings: one JSON or YAML file, validated against a schema, with file/env substitution.
+
+The layout mirrors Zentral's base.json: server-wide keys at the top level and the MDM
+settings under ``apps["espalier.mdm"]``. Any problem is reported as one line naming
+the key (``SettingsError``); callers print it and exit, never a traceback.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class SettingsError(Exception):
+    """A settings problem, phrased as one line that names the key."""
+
+
+@dataclass(frozen=True)
+class Field:
+    type: type | tuple[type, ...]
+    default: Any = None
+    required: bool = False
+    nullable: bool = True
+    check: Any = None  # optional callable(value) -> error message or None
+
+
+def _positive(value: int) -> str | None:
+    return None if value > 0 else "must be greater than 0"
+
+
+def _url_scheme(*schemes: str):
+    def check(value: str) -> str | None:
+        return None if value.split(":", 1)[0] in schemes else f"must start with {' or '.join(schemes)}"
+    return check
+
+
+MDM_SCHEMA: dict[str, Any] = {
+    "scep_ca_fullchain": Field(str),  # PEM chain of an external SCEP CA; the built-in CA is always trusted
+    "mtls_proxy": Field(bool, True, nullable=False),
+    "max_body_bytes": Field(int, 8 * 1024 * 1024, nullable=False, check=_positive),
+    "inventory_interval": Field(int, 86400, nullable=False, check=_positive),
+    "user_channels": Field(bool, False, nullable=False),
+    "scep_cert_validity_days": Field(int, 365, nullable=False, check=_positive),
+    "apns": {
+        "sandbox": Field(bool, False, nullable=False),
+        "expiration_seconds": Field(int, 3 * 86400, nullable=False, check=_positive),
+        "host": Field(str),
+        "port": Field(int, 443, nullable=False, check=_positive),
+        "ca_file": Field(str),  # only to trust a test APNs server
+    },
+}
+
+SCHEMA: dict[str, Any] = {
+    "base_url": Field(str, "http://127.0.0.1:8000", nullable=False, check=_url_scheme("http", "https")),
+    "database_url": Field(str, required=True, nullable=False),
+    "redis_url": Field(str, check=_url_scheme("redis", "rediss", "unix")),
+    "secret_keys": Field(list, required=True, nullable=False),
+    "log_level": Field(str, "INFO", nullable=False),
+    "apps": {"espalier.mdm": MDM_SCHEMA},
+}
+
+_SUBST = re.compile(r"\{\{\s*(file|env):\s*([^}]+?)\s*\}\}")
+
+
+@dataclass
+class Settings:
+    """Validated settings. ``mdm`` is the ``apps["espalier.mdm"]`` section."""
+
+    data: dict[str, Any]
+    path: str | None = None
+    mdm: dict[str, Any] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.mdm = self.data["apps"]["espalier.mdm"]
+
+    def __getitem__(self, key: str) -> Any:
+        return self.data[key]
+
+    @property
+    def base_url(self) -> str:
+        return self.data["base_url"].rstrip("/")
+
+
+def load(path: str | os.PathLike | None) -> Settings:
+    """Read, substitute and validate the settings file at ``path``."""
+    if not path:
+        raise SettingsError("no settings file: pass --settings FILE or set ESPALIER_SETTINGS")
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except OSError as exc:
+        raise SettingsError(f"settings file {p}: {exc.strerror}") from None
+    try:
+        raw = yaml.safe_load(text) if p.suffix in (".yml", ".yaml") else json.loads(text)
+    except (ValueError, yaml.YAMLError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise SettingsError(f"settings file {p}: not valid {'YAML' if p.suffix in ('.yml', '.yaml') else 'JSON'}: {first}") from None
+    return from_mapping(raw, str(p))
+
+
+def from_mapping(raw: Any, path: str | None = None) -> Settings:
+    """Validate an already parsed mapping (tests and the CLI use this directly)."""
+    if not isinstance(raw, dict):
+        raise SettingsError("settings: the top level must be a mapping")
+    data = _validate(raw, SCHEMA, "")
+    keys = data["secret_keys"]
+    if not keys or not all(isinstance(k, str) and len(k) >= 32 for k in keys):
+        raise SettingsError("settings: secret_keys: must be a non-empty list of strings of at least 32 characters")
+    return Settings(data, path)
+
+
+def _validate(raw: dict, schema: dict, prefix: str) -> dict:
+    for key in raw:
+        if key not in schema:
+            raise SettingsError(f"settings: {prefix}{key}: unknown key")
+    out: dict[str, Any] = {}
+    for key, spec in schema.items():
+        name = f"{prefix}{key}"
+        if isinstance(spec, dict):
+            value = raw.get(key, {})
+            if not isinstance(value, dict):
+                raise SettingsError(f"settings: {name}: expected a mapping")
+            out[key] = _validate(value, spec, f"{name}.")
+            continue
+        if key not in raw:
+            if spec.required:
+                raise SettingsError(f"settings: {name}: required")
+            out[key] = spec.default
+            continue
+        out[key] = _check(name, _substitute(name, raw[key], spec), spec)
+    return out
+
+
+def _substitute(name: str, value: Any, spec: Field) -> Any:
+    if isinstance(value, list):
+        return [_substitute(name, v, Field(str)) for v in value]
+    if not isinstance(value, str) or "{{" not in value:
+        return value
+
+    def repl(m: re.Match) -> str:
+        kind, arg = m.group(1), m.group(2)
+        if kind == "env":
+            if arg not in os.environ:
+                raise SettingsError(f"settings: {name}: environment variable {arg} is not set")
+            return os.environ[arg]
+        try:
+            return Path(arg).read_text()
+        except OSError as exc:
+            raise SettingsError(f"settings: {name}: cannot read file {arg}: {exc.strerror}") from None
+
+    result = _SUBST.sub(repl, value)
+    if spec.type is bool and result.strip().lower() in ("true", "false"):
+        return result.strip().lower() == "true"
+    if spec.type is int and re.fullmatch(r"\s*-?\d+\s*", result):
+        return int(result)
+    return result
+
+
+def _check(name: str, value: Any, spec: Field) -> Any:
+    if value is None:
+        if spec.nullable:
+            return None
+        raise SettingsError(f"settings: {name}: must not be null")
+    expected = spec.type
+    ok = isinstance(value, expected) and not (expected is int and isinstance(value, bool))
+    if not ok:
+        label = {str: "a string", bool: "a boolean", int: "an integer", list: "a list"}.get(expected, str(expected))
+        raise SettingsError(f"settings: {name}: expected {label}, got {json.dumps(value)[:40]}")
+    if spec.check and (msg := spec.check(value)):
+        raise SettingsError(f"settings: {name}: {msg}")
+    return value
