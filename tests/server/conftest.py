@@ -30,14 +30,10 @@ REDIS_URL = os.environ.get("ESPALIER_TEST_REDIS_URL", "redis://127.0.0.1:6379/15
 SECRET = "test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
 
 
-def _test_db_name() -> str:
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    return f"espalier_test_{worker}"
-
-
 @pytest.fixture(scope="session")
-def pg_url() -> str:
-    name = _test_db_name()
+def pg_url():
+    """A database of this test run's own (several runs may share the server)."""
+    name = f"espalier_test_{os.getpid()}"
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
@@ -45,7 +41,9 @@ def pg_url() -> str:
     db = Database(url)
     db.upgrade()
     db.dispose()
-    return url
+    yield url
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def make_settings(database_url: str, **mdm) -> "Settings":  # noqa: F821
@@ -58,11 +56,16 @@ def make_settings(database_url: str, **mdm) -> "Settings":  # noqa: F821
     })
 
 
+# The built-in CA survives between tests (as in production, it is made once and cached).
+KEEP = {"certificate_authorities"}
+
+
 def truncate_all(db: Database) -> None:
-    names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    tables = [t for t in Base.metadata.sorted_tables if t.name not in KEEP]
+    names = ", ".join(f'"{t.name}"' for t in tables)
     with db.engine.begin() as conn:
         if db.is_sqlite:
-            for t in reversed(Base.metadata.sorted_tables):
+            for t in reversed(tables):
                 conn.execute(t.delete())
         else:
             conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
@@ -84,9 +87,24 @@ def settings(pg_url, mdm_settings):
     return make_settings(pg_url, **mdm_settings)
 
 
+class TestQueue(InProcessTaskQueue):
+    """Runs jobs inline; push jobs only when a test asks (``push_enabled``), else records them."""
+
+    def __init__(self):
+        super().__init__(sync=True)
+        self.push_enabled = False
+        self.skipped_pushes: list[tuple] = []
+
+    def submit(self, path, task_id, args, queue="default", job_id=None, timeout=600):
+        if queue == "push" and not self.push_enabled:
+            self.skipped_pushes.append(args)
+            return
+        super().submit(path, task_id, args, queue=queue, job_id=job_id, timeout=timeout)
+
+
 @pytest.fixture
 def runtime(settings):
-    rt = runtime_mod.build(settings, queue=InProcessTaskQueue(sync=True), log_level="WARNING")
+    rt = runtime_mod.build(settings, queue=TestQueue(), log_level="WARNING")
     yield rt
     truncate_all(rt.db)
     rt.close()

@@ -14,11 +14,12 @@ UNKNOWN_INTEL_MAC = dict(platform="macOS", apple_silicon=False, pin_required_for
 
 
 @pytest.fixture
-def pushed(monkeypatch):
+def pushed(monkeypatch, runtime):
     """Record the notify calls (the one place commands ask for a push)."""
     calls = []
     from espalier.tasks import push
 
+    runtime.queue.push_enabled = True
     monkeypatch.setattr(push, "notify_devices", lambda ids: calls.append(list(ids)))
     return calls
 

@@ -35,6 +35,7 @@ class DeviceCommand(Base):
     status: Mapped[str | None] = mapped_column(String(32))
     error_chain: Mapped[JsonValue]
     notnow_count: Mapped[int] = mapped_column(default=0)
+    notnow_at: Mapped[datetime | None]  # last NotNow report
     created_at: Mapped[CreatedAt]
     updated_at: Mapped[UpdatedAt]
 

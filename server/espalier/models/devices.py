@@ -62,6 +62,8 @@ class EnrolledDevice(Base):
     push_token_error: Mapped[str | None] = mapped_column(String(64))
 
     last_inventory_at: Mapped[datetime | None]
+    inventory_queued_at: Mapped[datetime | None]
+    session_started_at: Mapped[datetime | None]  # last Idle connect: NotNow'd commands wait for the next
     last_seen_at: Mapped[datetime | None]
     last_notified_at: Mapped[datetime | None]
     checkout_at: Mapped[datetime | None]
@@ -94,6 +96,7 @@ class EnrolledUser(Base):
     long_name: Mapped[str | None] = mapped_column(String(256))
     push_token: Mapped[str | None] = mapped_column(String(512))
     push_magic: Mapped[str | None] = mapped_column(String(256))
+    session_started_at: Mapped[datetime | None]
     last_seen_at: Mapped[datetime | None]
     created_at: Mapped[CreatedAt]
     updated_at: Mapped[UpdatedAt]

@@ -10,8 +10,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import relationship
 
 from .base import Base, CreatedAt, IntPk, Mapped, Secret, UpdatedAt, mapped_column
+from .push import PushCertificate
 
 IDENTITY_SOURCES = ("builtin", "external")
 
@@ -35,6 +37,8 @@ class OtaEnrollment(Base):
     created_at: Mapped[CreatedAt]
     updated_at: Mapped[UpdatedAt]
 
+    push_certificate: Mapped[PushCertificate | None] = relationship()
+
 
 class EnrollmentSession(Base):
     __tablename__ = "enrollment_sessions"
@@ -49,3 +53,5 @@ class EnrollmentSession(Base):
     enrolled_device_id: Mapped[int | None] = mapped_column(ForeignKey("enrolled_devices.id", ondelete="SET NULL"))
     created_at: Mapped[CreatedAt]
     updated_at: Mapped[UpdatedAt]
+
+    enrollment: Mapped[OtaEnrollment] = relationship()

@@ -1,7 +1,6 @@
 """Queueing commands for devices, shared by the API, the CLI, blueprints and the inventory loop."""
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from sqlalchemy import select
@@ -9,23 +8,11 @@ from sqlalchemy.orm import Session
 
 from espalier.mdm import commands as registry
 from espalier.mdm.commands import CommandArgumentError
+from espalier.mdm.queue import add_command
 from espalier.models import DeviceCommand, EnrolledDevice
 from espalier.runtime import current
 from espalier.services import notify
 from espalier.services.errors import NotFound, ServiceError
-
-ARGUMENTS_CONTEXT = "device_commands.arguments"
-
-
-def encrypt_arguments(arguments: dict[str, Any]) -> str:
-    return current().secrets.encrypt(json.dumps(arguments, sort_keys=True), ARGUMENTS_CONTEXT)
-
-
-def decrypt_arguments(command: DeviceCommand) -> dict[str, Any]:
-    if not command.arguments:
-        return {}
-    return json.loads(current().secrets.decrypt(command.arguments, ARGUMENTS_CONTEXT))
-
 
 def queue_command(s: Session, device: EnrolledDevice, request_type: str, data: dict[str, Any] | None = None,
                   *, validated: dict[str, Any] | None = None, push: bool = True,
@@ -39,10 +26,7 @@ def queue_command(s: Session, device: EnrolledDevice, request_type: str, data: d
             validated = cls.validate(device, data or {})
         except CommandArgumentError as exc:
             raise ServiceError(exc.detail, exc.errors) from None
-    command = DeviceCommand(enrolled_device_id=device.id, enrolled_user_id=enrolled_user_id, name=request_type,
-                            arguments=encrypt_arguments(validated) if validated else None)
-    s.add(command)
-    s.flush()
+    command = add_command(s, current().secrets, device.id, request_type, validated, enrolled_user_id)
     if push:
         notify.devices_after_commit(s, [device.id])
     return command

@@ -2,10 +2,19 @@
 from __future__ import annotations
 
 from .base import Command, CommandArgumentError
+from .custom import CustomCommand
+from .device_information import DeviceInformation
 from .device_lock import DeviceLock
 from .erase_device import EraseDevice
+from .lists import CertificateList, InstalledApplicationList, ProfileList
+from .power import DeviceConfigured, RestartDevice, ShutDownDevice
+from .profiles import InstallProfile, RemoveProfile
+from .security_info import SecurityInfo
 
-REGISTRY: dict[str, type[Command]] = {cls.request_type: cls for cls in (DeviceLock, EraseDevice)}
+REGISTRY: dict[str, type[Command]] = {cls.request_type: cls for cls in (
+    CertificateList, CustomCommand, DeviceConfigured, DeviceInformation, DeviceLock, EraseDevice,
+    InstallProfile, InstalledApplicationList, ProfileList, RemoveProfile, RestartDevice, SecurityInfo,
+    ShutDownDevice)}
 
 
 def get(request_type: str) -> type[Command] | None:

@@ -50,8 +50,8 @@ class Command:
         return {"RequestType": cls.request_type, **arguments}
 
     @classmethod
-    def process_result(cls, s, device, command, report: dict[str, Any]) -> Any:
-        """Handle an Acknowledged report; return what to store as the command result."""
+    def process_result(cls, ctx, device, command, report: dict[str, Any]) -> Any:
+        """Handle an Acknowledged report (``ctx``: mdm.context.Context); return what to store."""
         return report if cls.keep_result else None
 
 

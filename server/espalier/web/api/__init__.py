@@ -65,6 +65,8 @@ def api_view(*permissions: str) -> Callable:
                 return error_response(exc.status, exc.detail, exc.errors, exc.headers)
             except ServiceError as exc:
                 return error_response(exc.status, exc.detail, exc.errors)
+            if status == 204:
+                return Response(status=204)
             return json_response(data, status)
         wrapper.permissions = permissions  # read by tests that walk every route
         return wrapper
@@ -72,6 +74,6 @@ def api_view(*permissions: str) -> Callable:
 
 
 def register(app) -> None:
-    from . import commands, devices, tasks  # noqa: F401  (routes attach to bp)
+    from . import commands, devices, enrollments, push_certificates, tasks  # noqa: F401  (routes attach to bp)
 
     app.register_blueprint(bp)

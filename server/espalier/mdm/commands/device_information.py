@@ -1,0 +1,58 @@
+"""DeviceInformation: https://developer.apple.com/documentation/devicemanagement/device-information-command
+
+Queued automatically after enrollment and every inventory interval; the answer is folded
+into the device row (not kept in the queue).
+"""
+from __future__ import annotations
+
+from espalier.mdm.platforms import platform_for
+
+from .base import Command
+
+QUERIES = ["UDID", "SerialNumber", "DeviceName", "Model", "ModelName", "ProductName", "OSVersion", "BuildVersion",
+           "IsSupervised", "IsAppleSilicon", "AwaitingConfiguration", "PINRequiredForDeviceLock",
+           "PINRequiredForEraseDevice", "IsActivationLockEnabled", "SoftwareUpdateDeviceID", "EACSPreflight"]
+
+_STR_FIELDS = {"SerialNumber": ("serial_number", 64), "DeviceName": ("name", 256), "ProductName": ("model", 64),
+               "OSVersion": ("os_version", 32), "BuildVersion": ("build_version", 32)}
+_BOOL_FIELDS = {"IsSupervised": "supervised", "IsAppleSilicon": "apple_silicon",
+                "AwaitingConfiguration": "awaiting_configuration", "PINRequiredForDeviceLock": "pin_required_for_lock",
+                "PINRequiredForEraseDevice": "pin_required_for_erase"}
+
+
+class DeviceInformation(Command):
+    request_type = "DeviceInformation"
+    keep_result = False
+
+    @classmethod
+    def validate(cls, device, data):
+        cls.check_target(device)
+        queries = data.get("queries", QUERIES)
+        if not isinstance(queries, list) or not all(isinstance(q, str) for q in queries) or set(data) - {"queries"}:
+            from .base import CommandArgumentError
+            raise CommandArgumentError({"queries": ["must be a list of query names"]})
+        return {"Queries": queries}
+
+    @classmethod
+    def payload(cls, device, arguments):
+        return {"RequestType": cls.request_type, "Queries": arguments.get("Queries", QUERIES)}
+
+    @classmethod
+    def process_result(cls, ctx, device, command, report):
+        answers = report.get("QueryResponses")
+        if not isinstance(answers, dict):
+            raise ValueError("QueryResponses missing or not a dictionary")
+        for key, (field, limit) in _STR_FIELDS.items():
+            value = answers.get(key)
+            if isinstance(value, str) and value and len(value) <= limit:
+                setattr(device, field, value)
+        for key, field in _BOOL_FIELDS.items():
+            value = answers.get(key)
+            if isinstance(value, bool):
+                setattr(device, field, value)
+        product = answers.get("ProductName") if isinstance(answers.get("ProductName"), str) else None
+        platform = platform_for(product, device.model)
+        if platform and not (platform == "iOS" and device.platform == "iPadOS"):
+            device.platform = platform
+        device.last_inventory_at = ctx.now
+        return None

@@ -1,0 +1,109 @@
+"""Enrollment profiles (.mobileconfig) and the certificate -> enrollment session link.
+
+Each profile download opens an EnrollmentSession: its token is the SCEP Subject CN
+(``espalier:<token>``), so a certificate from the built-in CA or an external one leads back
+to the enrollment at Authenticate, and its single-use challenge is what the built-in SCEP
+CA accepts. Facts: PROTOCOL.md section 1.
+"""
+from __future__ import annotations
+
+import secrets as pysecrets
+import uuid
+from dataclasses import dataclass
+
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from espalier.models import EnrollmentSession, IssuedCertificate, OtaEnrollment, PushCertificate
+from espalier.pki.issuance import challenge_hash
+
+from .identity import Identity
+from .messages import dump
+
+SCEP_NAME = "espalier"
+CN_PREFIX = "espalier:"
+ACCESS_RIGHTS_ALL = 8191
+CAPABILITIES = ["com.apple.mdm.per-user-connections", "com.apple.mdm.bootstraptoken"]
+
+
+@dataclass(frozen=True)
+class Urls:
+    base: str
+
+    @property
+    def checkin(self) -> str:
+        return f"{self.base}/mdm/checkin"
+
+    @property
+    def connect(self) -> str:
+        return f"{self.base}/mdm/connect"
+
+    @property
+    def scep(self) -> str:
+        return f"{self.base}/scep/{SCEP_NAME}"
+
+
+def open_session(s: Session, enrollment: OtaEnrollment, *, serial_number: str | None = None,
+                 udid: str | None = None) -> tuple[EnrollmentSession, str | None]:
+    """A new session and, for the built-in CA, its single-use SCEP challenge (returned once)."""
+    challenge = pysecrets.token_urlsafe(24) if enrollment.identity_source == "builtin" else None
+    session = EnrollmentSession(enrollment_id=enrollment.id, token=pysecrets.token_hex(16),
+                                challenge_hash=challenge_hash(challenge) if challenge else None,
+                                serial_number=serial_number, udid=udid)
+    s.add(session)
+    s.flush()
+    return session, challenge
+
+
+def build_profile(enrollment: OtaEnrollment, push_certificate: PushCertificate | None, session: EnrollmentSession,
+                  challenge: str | None, external_challenge: str | None, urls: Urls, mtls_proxy: bool) -> bytes:
+    """The XML .mobileconfig: a com.apple.mdm payload and its SCEP identity payload."""
+    ident = f"com.espalier.mdm.enrollment.{enrollment.id}"
+    scep_uuid, mdm_uuid = str(uuid.uuid4()).upper(), str(uuid.uuid4()).upper()
+    scep_url = urls.scep if enrollment.identity_source == "builtin" else enrollment.scep_url
+    scep_content = {
+        "URL": scep_url, "Name": SCEP_NAME,
+        "Subject": [[["CN", CN_PREFIX + session.token]], [["O", "Espalier"]]],
+        "Keysize": 2048, "Key Type": "RSA", "Key Usage": 5,  # sign + encrypt
+    }
+    if challenge or external_challenge:
+        scep_content["Challenge"] = challenge or external_challenge
+    mdm = {
+        "PayloadType": "com.apple.mdm", "PayloadVersion": 1, "PayloadIdentifier": f"{ident}.mdm",
+        "PayloadUUID": mdm_uuid, "PayloadDisplayName": "Device management",
+        "IdentityCertificateUUID": scep_uuid, "Topic": push_certificate.topic if push_certificate else "",
+        "ServerURL": urls.connect, "CheckInURL": urls.checkin, "AccessRights": ACCESS_RIGHTS_ALL,
+        "ServerCapabilities": CAPABILITIES, "CheckOutWhenRemoved": True, "SignMessage": not mtls_proxy,
+    }
+    scep = {
+        "PayloadType": "com.apple.security.scep", "PayloadVersion": 1, "PayloadIdentifier": f"{ident}.scep",
+        "PayloadUUID": scep_uuid, "PayloadDisplayName": "Device identity", "PayloadContent": scep_content,
+    }
+    profile = {
+        "PayloadType": "Configuration", "PayloadVersion": 1, "PayloadIdentifier": ident,
+        "PayloadUUID": str(uuid.uuid4()).upper(), "PayloadDisplayName": enrollment.display_name,
+        "PayloadOrganization": "Espalier", "PayloadScope": "System", "PayloadContent": [scep, mdm],
+    }
+    return dump(profile)
+
+
+def session_for_certificate(s: Session, identity: Identity) -> EnrollmentSession | None:
+    """The enrollment session a device certificate belongs to: issued by us, or by its Subject CN."""
+    session_id = s.scalar(select(IssuedCertificate.enrollment_session_id).where(
+        IssuedCertificate.fingerprint == identity.fingerprint))
+    if session_id is not None:
+        return s.get(EnrollmentSession, session_id)
+    token = session_token(identity.certificate.subject)
+    if token is None:
+        return None
+    return s.scalar(select(EnrollmentSession).where(EnrollmentSession.token == token))
+
+
+def session_token(subject: x509.Name) -> str | None:
+    for attr in subject.get_attributes_for_oid(NameOID.COMMON_NAME):
+        value = attr.value if isinstance(attr.value, str) else ""
+        if value.startswith(CN_PREFIX) and 0 < len(value) - len(CN_PREFIX) <= 64:
+            return value[len(CN_PREFIX):]
+    return None

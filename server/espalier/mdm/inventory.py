@@ -1,0 +1,33 @@
+"""Automatic inventory: DeviceInformation and SecurityInfo after enrollment and every interval.
+
+The due check reads only the (already loaded) device row, so an idle connect pays nothing.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from espalier.mdm.queue import add_command
+from espalier.models import DeviceCommand, EnrolledDevice
+
+INVENTORY_COMMANDS = ("DeviceInformation", "SecurityInfo")
+
+
+def is_due(device: EnrolledDevice, interval: int, now) -> bool:
+    if device.enrolled_at is None:
+        return False
+    horizon = now - timedelta(seconds=interval)
+    last = device.last_inventory_at
+    queued = device.inventory_queued_at
+    if last is not None and last > horizon:
+        return False
+    # Already asked and not answered yet: don't pile up more requests until the interval passes again.
+    return queued is None or queued <= horizon or (last is not None and queued < last)
+
+
+def queue_inventory(ctx, device: EnrolledDevice) -> list[DeviceCommand]:
+    from espalier.mdm.commands import get
+
+    commands = [add_command(ctx.s, ctx.secrets, device.id, name, get(name).validate(device, {}))
+                for name in INVENTORY_COMMANDS]
+    device.inventory_queued_at = ctx.now
+    return commands

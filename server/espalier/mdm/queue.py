@@ -1,0 +1,67 @@
+"""The command queue's store functions: one indexed statement each."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, not_, or_, select
+from sqlalchemy.orm import Session
+
+from espalier.models import DeviceCommand
+from espalier.pki.secrets import SecretBox
+
+ARGUMENTS_CONTEXT = "device_commands.arguments"
+# A command handed out and not yet answered is "in flight": it is not handed out again
+# until this much time passed (the device lost it), so racing requests cannot double it.
+IN_FLIGHT = timedelta(seconds=60)
+
+
+def add_command(s: Session, secrets: SecretBox, device_id: int, name: str, arguments: dict[str, Any],
+                user_id: int | None = None) -> DeviceCommand:
+    """Queue a command; its arguments (PINs, passwords) are encrypted at rest."""
+    sealed = secrets.encrypt(json.dumps(arguments, sort_keys=True), ARGUMENTS_CONTEXT) if arguments else None
+    command = DeviceCommand(enrolled_device_id=device_id, enrolled_user_id=user_id, name=name, arguments=sealed)
+    s.add(command)
+    s.flush()
+    return command
+
+
+def command_arguments(secrets: SecretBox, command: DeviceCommand) -> dict[str, Any]:
+    if not command.arguments:
+        return {}
+    return json.loads(secrets.decrypt(command.arguments, ARGUMENTS_CONTEXT))
+
+
+def next_command(s: Session, device_id: int, user_id: int | None, *, session_started_at: datetime,
+                 now: datetime) -> DeviceCommand | None:
+    """The oldest deliverable command for a channel.
+
+    A session starts with an Idle request; a command the device answered NotNow in the
+    current session is not offered again before the next one. A command in flight is not
+    offered again before ``IN_FLIGHT`` passed. Reads the partial pending index; the
+    device row is already locked by the caller.
+    """
+    stmt = select(DeviceCommand).where(
+        DeviceCommand.enrolled_device_id == device_id,
+        DeviceCommand.enrolled_user_id.is_(None) if user_id is None else DeviceCommand.enrolled_user_id == user_id,
+        or_(DeviceCommand.status.is_(None),
+            and_(DeviceCommand.status == "NotNow", DeviceCommand.notnow_at < session_started_at)),
+        or_(DeviceCommand.not_before.is_(None), DeviceCommand.not_before <= now),
+        not_(and_(DeviceCommand.status.is_(None), DeviceCommand.time.is_not(None),
+                  DeviceCommand.time > now - IN_FLIGHT)),
+    ).order_by(DeviceCommand.created_at, DeviceCommand.id).limit(1)
+    return s.scalar(stmt)
+
+
+def reported_command(s: Session, device_id: int, user_id: int | None, uuid: str) -> DeviceCommand | None:
+    """The command a report refers to, only if it belongs to the reporting channel."""
+    return s.scalar(select(DeviceCommand).where(
+        DeviceCommand.uuid == uuid, DeviceCommand.enrolled_device_id == device_id,
+        DeviceCommand.enrolled_user_id.is_(None) if user_id is None else DeviceCommand.enrolled_user_id == user_id))
+
+
+def has_pending(s: Session, device_id: int, name: str) -> bool:
+    return s.scalar(select(DeviceCommand.id).where(
+        DeviceCommand.enrolled_device_id == device_id, DeviceCommand.enrolled_user_id.is_(None),
+        DeviceCommand.name == name, PENDING).limit(1)) is not None

@@ -1,0 +1,82 @@
+"""What the built-in SCEP CA issues, and to whom.
+
+PKCSReq: the CSR's challenge must be an unused enrollment-session challenge; it is spent
+by the issuance, in the same transaction that records the certificate. RenewalReq: the
+request must be signed with a certificate we issued that is still valid; the new one
+inherits its enrollment session and records which certificate it renews, so the check-in
+accepts it in place of the old one.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import datetime, timezone
+
+from cryptography import x509
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from espalier.models import EnrolledDevice, EnrollmentSession, IssuedCertificate, utcnow
+from espalier.pki import ca as ca_lib
+from espalier.pki import scep
+from espalier.pki.store import StoredCA
+
+log = logging.getLogger(__name__)
+
+
+def challenge_hash(challenge: str) -> str:
+    return hashlib.sha256(challenge.encode()).hexdigest()
+
+
+def handle_pki_operation(s: Session, ca: StoredCA, der: bytes, validity_days: int) -> bytes:
+    """Answer one PKIOperation with CertRep SUCCESS or FAILURE (never PENDING)."""
+    request = scep.parse_pki_message(der, ca.certificate, ca.key)  # SCEPError -> 400 by the view
+    if request.fail_info is not None:
+        log.warning("SCEP %s refused: failInfo %s", request.transaction_id, request.fail_info)
+        return scep.cert_rep_failure(request, request.fail_info, ca.certificate, ca.key)
+    if request.message_type == scep.PKCS_REQ:
+        session_id = _spend_challenge(s, request.challenge)
+        renewed = None
+    elif request.message_type == scep.RENEWAL_REQ:
+        session_id, renewed = _renewal_session(s, ca, request.signer_cert)
+    else:
+        session_id = renewed = None
+    if session_id is None:
+        return scep.cert_rep_failure(request, scep.FailInfo.BAD_REQUEST, ca.certificate, ca.key)
+    try:
+        cert = ca_lib.issue_certificate(ca.certificate, ca.key, request.csr, validity_days=validity_days)
+    except ca_lib.CAError as exc:
+        log.warning("SCEP %s: cannot issue: %s", request.transaction_id, exc)
+        return scep.cert_rep_failure(request, scep.FailInfo.BAD_MESSAGE_CHECK, ca.certificate, ca.key)
+    s.add(IssuedCertificate(fingerprint=ca_lib.fingerprint_sha256(cert), serial=format(cert.serial_number, "x"),
+                            subject=cert.subject.rfc4514_string()[:512], enrollment_session_id=session_id,
+                            renewed_fingerprint=renewed,
+                            not_valid_after=cert.not_valid_after_utc.replace(tzinfo=None)))
+    return scep.cert_rep_success(request, cert, ca.certificate, ca.key, cipher=request.reply_cipher)
+
+
+def _spend_challenge(s: Session, challenge: str | None) -> int | None:
+    if not challenge:
+        return None
+    # One UPDATE ... RETURNING: two devices racing with one challenge cannot both win.
+    return s.scalar(update(EnrollmentSession).where(
+        EnrollmentSession.challenge_hash == challenge_hash(challenge),
+        EnrollmentSession.challenge_used_at.is_(None)).values(challenge_used_at=utcnow())
+        .returning(EnrollmentSession.id))
+
+
+def _renewal_session(s: Session, ca: StoredCA, old: x509.Certificate) -> tuple[int | None, str | None]:
+    try:
+        ca_lib.verify_chain(old, [ca.certificate], at=datetime.now(timezone.utc))
+    except ca_lib.CAError as exc:
+        log.warning("SCEP renewal with an unusable certificate: %s", exc)
+        return None, None
+    fingerprint = ca_lib.fingerprint_sha256(old)
+    issued = s.scalar(select(IssuedCertificate).where(IssuedCertificate.fingerprint == fingerprint))
+    if issued is None or issued.enrollment_session_id is None:
+        return None, None
+    session = s.get(EnrollmentSession, issued.enrollment_session_id)
+    if session and session.enrolled_device_id and s.scalar(select(EnrolledDevice.blocked_at).where(
+            EnrolledDevice.id == session.enrolled_device_id)) is not None:
+        return None, None
+    return issued.enrollment_session_id, fingerprint

@@ -1,0 +1,111 @@
+"""OTA enrollments: CRUD, the enrollment profile and its payloads, one-time links, blocked devices."""
+from __future__ import annotations
+
+import plistlib
+
+import pytest
+
+from fakes.push_certs import make_ca, make_push_cert
+
+
+@pytest.fixture
+def push_certificate(client, admin):
+    pc = make_push_cert(make_ca())
+    resp = client.post("/api/mdm/push_certificates/", headers=admin, json={
+        "name": "Main", "certificate": pc.cert_pem.decode(), "private_key": pc.key_pem.decode()})
+    return resp.json
+
+
+def create(client, admin, push_certificate, **extra):
+    data = {"name": "Staff Macs", "push_certificate": push_certificate["id"], **extra}
+    return client.post("/api/mdm/ota_enrollments/", headers=admin, json=data)
+
+
+def test_crud(client, admin, push_certificate):
+    resp = create(client, admin, push_certificate, display_name="Staff")
+    assert resp.status_code == 201, resp.json
+    e = resp.json
+    assert e["identity_source"] == "builtin" and e["reusable"] is True and len(e["secret"]) >= 24
+    assert e["enroll_url"] == f"https://mdm.example.test/public/enroll/{e['secret']}/"
+    assert client.get("/api/mdm/ota_enrollments/", headers=admin).json == [e]
+    resp = client.put(f"/api/mdm/ota_enrollments/{e['id']}/", headers=admin, json={"display_name": "Everyone"})
+    assert resp.json["display_name"] == "Everyone" and resp.json["secret"] == e["secret"]
+    assert create(client, admin, push_certificate).json["errors"] == {"name": ["already exists"]}
+    assert client.delete(f"/api/mdm/ota_enrollments/{e['id']}/", headers=admin).status_code == 204
+    assert client.get(f"/api/mdm/ota_enrollments/{e['id']}/", headers=admin).status_code == 404
+
+
+def test_bad_enrollment_input_names_fields(client, admin, push_certificate):
+    resp = client.post("/api/mdm/ota_enrollments/", headers=admin, json={
+        "name": "", "push_certificate": 9999, "identity_source": "other", "quota": 0, "colour": 1})
+    assert resp.status_code == 400
+    assert set(resp.json["errors"]) == {"name", "push_certificate", "identity_source", "quota", "colour"}
+    resp = create(client, admin, push_certificate, identity_source="external")
+    assert resp.status_code == 400 and "scep_url" in resp.json["errors"]
+
+
+def test_profile_payloads(client, admin, push_certificate, runtime):
+    e = create(client, admin, push_certificate).json
+    resp = client.get(f"/public/enroll/{e['secret']}/?unsigned=1")
+    assert resp.status_code == 200
+    assert resp.headers["Content-Type"] == "application/x-apple-aspen-config"
+    profile = plistlib.loads(resp.data)
+    scep, mdm = profile["PayloadContent"]
+    assert scep["PayloadType"] == "com.apple.security.scep"
+    assert mdm["PayloadType"] == "com.apple.mdm"
+    assert mdm["IdentityCertificateUUID"] == scep["PayloadUUID"]
+    assert mdm["Topic"] == push_certificate["topic"]
+    assert mdm["ServerURL"] == "https://mdm.example.test/mdm/connect"
+    assert mdm["CheckInURL"] == "https://mdm.example.test/mdm/checkin"
+    assert mdm["AccessRights"] == 8191 and mdm["CheckOutWhenRemoved"] is True
+    assert mdm["SignMessage"] is False  # mtls_proxy defaults to true
+    assert set(mdm["ServerCapabilities"]) == {"com.apple.mdm.per-user-connections", "com.apple.mdm.bootstraptoken"}
+    content = scep["PayloadContent"]
+    assert content["URL"] == "https://mdm.example.test/scep/espalier" and content["Keysize"] == 2048
+    assert content["Key Usage"] == 5 and content["Challenge"]
+    assert content["Subject"][0][0][0] == "CN" and content["Subject"][0][0][1].startswith("espalier:")
+    second = plistlib.loads(client.get(f"/public/enroll/{e['secret']}/?unsigned=1").data)
+    assert second["PayloadContent"][0]["PayloadContent"]["Challenge"] != content["Challenge"]
+
+
+def test_profile_is_signed_by_default(client, admin, push_certificate):
+    from asn1crypto import cms
+
+    e = create(client, admin, push_certificate).json
+    resp = client.get(f"/public/enroll/{e['secret']}/")
+    info = cms.ContentInfo.load(resp.data)
+    assert info["content_type"].native == "signed_data"
+    inner = plistlib.loads(info["content"]["encap_content_info"]["content"].native)
+    assert inner["PayloadType"] == "Configuration"
+
+
+def test_one_time_secret_is_spent(client, admin, push_certificate):
+    e = create(client, admin, push_certificate, reusable=False).json
+    assert client.get(f"/public/enroll/{e['secret']}/?unsigned=1").status_code == 200
+    resp = client.get(f"/public/enroll/{e['secret']}/?unsigned=1")
+    assert resp.status_code == 410 and b"already used" in resp.data
+
+
+def test_unknown_secret_is_404(client):
+    assert client.get("/public/enroll/nope/").status_code == 404
+    assert client.get("/public/enroll/" + "x" * 500 + "/").status_code == 404
+
+
+def test_blocked_device_cannot_get_a_profile(client, admin, push_certificate, make_device):
+    from datetime import datetime
+
+    d = make_device(blocked_at=datetime(2024, 1, 1))
+    e = create(client, admin, push_certificate).json
+    for query in (f"serial_number={d.serial_number}", f"udid={d.udid}"):
+        resp = client.get(f"/public/enroll/{e['secret']}/?unsigned=1&{query}")
+        assert resp.status_code == 403
+    assert client.get(f"/public/enroll/{e['secret']}/?unsigned=1&serial_number=OTHER").status_code == 200
+
+
+def test_external_scep_profile(client, admin, push_certificate):
+    e = create(client, admin, push_certificate, identity_source="external", scep_url="https://scep.example.test/scep",
+               scep_challenge="static-challenge").json
+    profile = plistlib.loads(client.get(f"/public/enroll/{e['secret']}/?unsigned=1").data)
+    content = profile["PayloadContent"][0]["PayloadContent"]
+    assert content["URL"] == "https://scep.example.test/scep" and content["Challenge"] == "static-challenge"
+    assert "scep_challenge" not in e

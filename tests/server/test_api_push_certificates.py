@@ -1,0 +1,95 @@
+"""Push certificates: add, renew with the same topic, refuse topic changes and bad pairs."""
+from __future__ import annotations
+
+from cryptography.hazmat.primitives import serialization
+
+from fakes.push_certs import make_ca, make_push_cert
+
+
+def body(pc, name="Main", password=None):
+    key = pc.key_pem
+    if password:
+        key = pc.key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                   serialization.BestAvailableEncryption(password.encode()))
+    data = {"name": name, "certificate": pc.cert_pem.decode(), "private_key": key.decode()}
+    if password:
+        data["private_key_password"] = password
+    return data
+
+
+def test_add_reads_the_topic_and_encrypts_the_key(client, admin, runtime):
+    from espalier.models import PushCertificate
+
+    pc = make_push_cert(make_ca())
+    resp = client.post("/api/mdm/push_certificates/", headers=admin, json=body(pc, password="s3cret"))
+    assert resp.status_code == 201, resp.json
+    assert resp.json["topic"] == pc.topic and resp.json["status"] == "ok"
+    assert resp.json["expiring"] is False and resp.json["days_left"] >= 363
+    with runtime.db.session() as s:
+        row = s.get(PushCertificate, resp.json["id"])
+    assert "PRIVATE KEY" not in row.private_key
+
+
+def test_adding_an_existing_topic_says_renew(client, admin):
+    ca = make_ca()
+    pc = make_push_cert(ca)
+    client.post("/api/mdm/push_certificates/", headers=admin, json=body(pc))
+    again = make_push_cert(ca, topic_uuid=pc.topic.rsplit(".", 1)[1])
+    resp = client.post("/api/mdm/push_certificates/", headers=admin, json=body(again, name="Other"))
+    assert resp.status_code == 400
+    assert "renew the existing certificate instead" in resp.json["detail"]
+
+
+def test_renew_keeps_the_topic(client, admin):
+    ca = make_ca()
+    pc = make_push_cert(ca, days=20)
+    created = client.post("/api/mdm/push_certificates/", headers=admin, json=body(pc)).json
+    assert created["expiring"] is True
+    renewed = make_push_cert(ca, topic_uuid=pc.topic.rsplit(".", 1)[1], days=365)
+    resp = client.put(f"/api/mdm/push_certificates/{created['id']}/", headers=admin, json=body(renewed))
+    assert resp.status_code == 200
+    assert resp.json["topic"] == pc.topic and resp.json["not_after"] > created["not_after"]
+    assert resp.json["expiring"] is False
+
+
+def test_renew_with_another_topic_names_both(client, admin):
+    ca = make_ca()
+    pc, other = make_push_cert(ca), make_push_cert(ca)
+    created = client.post("/api/mdm/push_certificates/", headers=admin, json=body(pc)).json
+    resp = client.put(f"/api/mdm/push_certificates/{created['id']}/", headers=admin, json=body(other))
+    assert resp.status_code == 400
+    assert pc.topic in resp.json["detail"] and other.topic in resp.json["detail"]
+    assert client.get(f"/api/mdm/push_certificates/{created['id']}/", headers=admin).json["topic"] == pc.topic
+
+
+def test_key_must_match_and_password_must_be_right(client, admin):
+    ca = make_ca()
+    pc, other = make_push_cert(ca), make_push_cert(ca)
+    data = body(pc)
+    data["private_key"] = other.key_pem.decode()
+    resp = client.post("/api/mdm/push_certificates/", headers=admin, json=data)
+    assert resp.status_code == 400 and resp.json["errors"] == {"private_key": ["does not match the certificate"]}
+    data = body(pc, password="right")
+    data["private_key_password"] = "wrong"
+    resp = client.post("/api/mdm/push_certificates/", headers=admin, json=data)
+    assert resp.status_code == 400 and "wrong password" in resp.json["detail"]
+    data = body(pc, password="right")
+    del data["private_key_password"]
+    resp = client.post("/api/mdm/push_certificates/", headers=admin, json=data)
+    assert resp.status_code == 400 and "private_key_password" in resp.json["errors"]
+    resp = client.post("/api/mdm/push_certificates/", headers=admin, json={"name": "x", "certificate": "nope",
+                                                                             "private_key": "nope"})
+    assert resp.status_code == 400 and resp.json["errors"] == {"certificate": ["not a PEM certificate"]}
+
+
+def test_expired_certificate_shows_expired(client, admin, runtime):
+    from datetime import timedelta
+
+    from espalier.models import PushCertificate
+
+    pc = make_push_cert(make_ca())
+    created = client.post("/api/mdm/push_certificates/", headers=admin, json=body(pc)).json
+    with runtime.db.session() as s, s.begin():
+        row = s.get(PushCertificate, created["id"])
+        row.not_after = row.not_before + timedelta(seconds=1)
+    assert client.get(f"/api/mdm/push_certificates/{created['id']}/", headers=admin).json["status"] == "expired"
