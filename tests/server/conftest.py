@@ -24,9 +24,8 @@ from espalier.models import Base, EnrolledDevice  # noqa: E402
 from espalier.services import auth  # noqa: E402
 from espalier.settings import from_mapping  # noqa: E402
 from espalier.tasks.queue import InProcessTaskQueue  # noqa: E402
+from testenv import PG_ADMIN_URL  # noqa: E402
 
-PG_ADMIN_URL = os.environ.get("ESPALIER_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
-REDIS_URL = os.environ.get("ESPALIER_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 SECRET = "test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
 
 
@@ -94,6 +93,12 @@ class TestQueue(InProcessTaskQueue):
         super().__init__(sync=True)
         self.push_enabled = False
         self.skipped_pushes: list[tuple] = []
+        self.delayed: list[tuple] = []
+
+    def submit_in(self, delay, path, args, queue="default"):
+        self.delayed.append((delay, path, args))
+        if queue == "push" and self.push_enabled:
+            super().submit_in(delay, path, args, queue=queue)
 
     def submit(self, path, task_id, args, queue="default", job_id=None, timeout=600):
         if queue == "push" and not self.push_enabled:

@@ -12,7 +12,7 @@ from espalier.cli import main
 from espalier.db import Database
 from espalier.models import Base
 
-from conftest import PG_ADMIN_URL
+from testenv import PG_ADMIN_URL
 
 
 def _assert_matches_models(db: Database) -> None:

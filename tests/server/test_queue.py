@@ -7,7 +7,7 @@ from redis import Redis
 from espalier import runtime as runtime_mod
 from espalier.tasks.queue import InProcessTaskQueue, RQTaskQueue, defer
 
-from conftest import REDIS_URL
+from testenv import REDIS_URL
 
 
 def add(a: int, b: int) -> dict:

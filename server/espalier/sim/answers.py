@@ -1,0 +1,367 @@
+"""What a simulated device answers to each MDM command: `answer(device, command)`.
+
+Shapes follow apple/device-management `mdm/commands/*.yaml`. Each handler returns
+(Status, result keys sent at the top level of the report). Profiles arriving in
+InstallProfile are read with `read_profile`, also used for the enrollment profile.
+"""
+
+from __future__ import annotations
+
+import plistlib
+import secrets
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from asn1crypto import cms
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.ciphers import algorithms
+from cryptography.hazmat.primitives.serialization import pkcs7
+
+if TYPE_CHECKING:
+    from espalier.sim.device import SimulatedDevice
+
+Answer = tuple[str, dict[str, Any]]
+_HASHES = {"sha1": hashes.SHA1, "sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512}
+
+
+class ProfileError(Exception):
+    """A profile the device would refuse: not a plist, bad signature, undecryptable."""
+
+
+def error_chain(code: int, domain: str, description: str) -> dict[str, Any]:
+    return {"ErrorChain": [{"ErrorCode": code, "ErrorDomain": domain,
+                            "LocalizedDescription": description, "USEnglishDescription": description}]}
+
+
+# ---- profiles ---------------------------------------------------------------------------
+
+def _verify_signers(signed: cms.SignedData, content: bytes) -> list[bytes]:
+    """Check every SignerInfo over `content`; return the signer certificates (DER)."""
+    certs = {(c.chosen.issuer.dump(), c.chosen.serial_number): c.chosen
+             for c in signed["certificates"] if c.name == "certificate"}
+    signers = []
+    for info in signed["signer_infos"]:
+        if info["sid"].name != "issuer_and_serial_number":
+            raise ProfileError("signer identified by subject key identifier: unsupported")
+        sid = info["sid"].chosen
+        cert = certs.get((sid["issuer"].dump(), sid["serial_number"].native))
+        if cert is None:
+            raise ProfileError("signer certificate not embedded")
+        algorithm = _HASHES[info["digest_algorithm"]["algorithm"].native]()
+        data = content
+        if info["signed_attrs"].native:
+            digests = [a["values"][0].native for a in info["signed_attrs"] if a["type"].native == "message_digest"]
+            hasher = hashes.Hash(algorithm)
+            hasher.update(content)
+            if digests != [hasher.finalize()]:
+                raise ProfileError("messageDigest does not match the content")
+            data = info["signed_attrs"].untag().dump()
+        public_key = x509.load_der_x509_certificate(cert.dump()).public_key()
+        try:
+            if isinstance(public_key, rsa.RSAPublicKey):
+                public_key.verify(info["signature"].native, data, padding.PKCS1v15(), algorithm)
+            elif isinstance(public_key, ec.EllipticCurvePublicKey):
+                public_key.verify(info["signature"].native, data, ec.ECDSA(algorithm))
+            else:
+                raise ProfileError("unsupported signer key")
+        except InvalidSignature:
+            raise ProfileError("profile signature is invalid") from None
+        signers.append(cert.dump())
+    return signers
+
+
+def read_profile(data: bytes, identity: tuple[x509.Certificate, rsa.RSAPrivateKey] | None = None
+                 ) -> tuple[dict[str, Any], list[bytes]]:
+    """A .mobileconfig, plain or CMS-signed (verified), as (plist dict, signer certs DER).
+
+    An `EncryptedPayloadContent` is opened with `identity` into `PayloadContent`.
+    """
+    signers: list[bytes] = []
+    try:
+        if not data.lstrip().startswith((b"<", b"bplist")):
+            info = cms.ContentInfo.load(data)
+            if info["content_type"].native != "signed_data":
+                raise ProfileError("neither a plist nor CMS SignedData")
+            signed = info["content"]
+            data = signed["encap_content_info"]["content"].native or b""
+            signers = _verify_signers(signed, data)
+        profile = plistlib.loads(data)
+        if isinstance(profile, dict) and "EncryptedPayloadContent" in profile:
+            if identity is None:
+                raise ProfileError("encrypted profile and no identity")
+            inner = pkcs7.pkcs7_decrypt_der(profile.pop("EncryptedPayloadContent"), *identity, [])
+            profile["PayloadContent"] = plistlib.loads(inner)
+    except (ValueError, TypeError, KeyError, plistlib.InvalidFileException) as exc:
+        raise ProfileError(f"unreadable profile: {exc!r}") from exc
+    if not isinstance(profile, dict) or not isinstance(profile.get("PayloadIdentifier"), str):
+        raise ProfileError("profile without PayloadIdentifier")
+    return profile, signers
+
+
+def installed_payloads(device: SimulatedDevice) -> list[dict[str, Any]]:
+    return [p for profile in device.profiles.values() for p in profile.get("PayloadContent", [])
+            if isinstance(p, dict)]
+
+
+def _profile_entry(identifier: str, profile: dict[str, Any], signers: list[bytes]) -> dict[str, Any]:
+    keys = ("PayloadUUID", "PayloadDisplayName", "PayloadDescription", "PayloadOrganization",
+            "PayloadVersion", "PayloadRemovalDisallowed")
+    entry = {k: profile[k] for k in keys if k in profile}
+    entry.update(PayloadIdentifier=identifier, IsManaged=True, IsEncrypted=False, HasRemovalPasscode=False,
+                 PayloadContent=[{k: p[k] for k in ("PayloadType", "PayloadIdentifier", "PayloadUUID",
+                                                    "PayloadDisplayName", "PayloadVersion") if k in p}
+                                 for p in profile.get("PayloadContent", []) if isinstance(p, dict)])
+    if signers:
+        entry["SignerCertificates"] = signers
+    return entry
+
+
+# ---- FileVault --------------------------------------------------------------------------
+
+def _filevault_on(device: SimulatedDevice) -> bool:
+    """FileVault is on, or a FileVault2 payload turned it on (the user logged in since)."""
+    return device.facts.filevault or any(
+        p.get("PayloadType") == "com.apple.MCX.FileVault2" and p.get("Enable") == "On"
+        for p in installed_payloads(device))
+
+
+def _load_cert(data: bytes) -> x509.Certificate:
+    return x509.load_pem_x509_certificate(data) if data.lstrip().startswith(b"-----") \
+        else x509.load_der_x509_certificate(data)
+
+
+def seal_recovery_key(prk: str, cert: x509.Certificate) -> bytes:
+    """The PRK as macOS escrows it: DER CMS EnvelopedData (AES-256-CBC) to `cert`."""
+    return (pkcs7.PKCS7EnvelopeBuilder().set_data(prk.encode()).add_recipient(cert)
+            .set_content_encryption_algorithm(algorithms.AES256)
+            .encrypt(serialization.Encoding.DER, []))
+
+
+def new_recovery_key() -> str:
+    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+    return "-".join("".join(secrets.choice(alphabet) for _ in range(4)) for _ in range(6))
+
+
+def _escrow(device: SimulatedDevice) -> dict[str, Any]:
+    payloads = installed_payloads(device)
+    escrow = next((p for p in payloads if p.get("PayloadType") == "com.apple.security.FDERecoveryKeyEscrow"), None)
+    if escrow is None or not _filevault_on(device):
+        return {}
+    cert_payload = next((p for p in payloads if p.get("PayloadUUID") == escrow.get("EncryptCertPayloadUUID")), None)
+    if cert_payload is None or not isinstance(cert_payload.get("PayloadContent"), bytes):
+        return {}
+    return {"FDE_PersonalRecoveryKeyCMS": seal_recovery_key(device.recovery_key, _load_cert(cert_payload["PayloadContent"])),
+            "FDE_PersonalRecoveryKeyDeviceKey": escrow.get("DeviceKey") or device.facts.serial}
+
+
+# ---- command handlers -------------------------------------------------------------------
+
+def _device_information(device: SimulatedDevice, command: dict[str, Any]) -> Answer:
+    f, mac = device.facts, device.facts.platform == "macOS"
+    values: dict[str, Any] = {
+        "UDID": f.udid, "SerialNumber": f.serial, "DeviceName": f.device_name,
+        "Model": f.model if mac else f.model_number, "ModelName": f.model_name,
+        "ModelNumber": f.model_number, "ProductName": f.model, "OSVersion": f.os_version,
+        "BuildVersion": f.build_version, "SupplementalBuildVersion": f.build_version,
+        "IsSupervised": f.supervised, "AwaitingConfiguration": device.awaiting_configuration,
+        "SoftwareUpdateDeviceID": f.software_update_device_id, "DeviceCapacity": 460.43,
+        "AvailableDeviceCapacity": 301.2, "BatteryLevel": 0.87, "WiFiMAC": f.wifi_mac,
+        "BluetoothMAC": f.bluetooth_mac, "MDMOptions": {}, "OrganizationInfo": {},
+    }
+    if mac:
+        pin = not (f.apple_silicon or f.t2)
+        values.update(IsAppleSilicon=f.apple_silicon, PINRequiredForDeviceLock=pin, PINRequiredForEraseDevice=pin,
+                      EACSPreflight="success" if not pin else "not supported", HasBattery=True,
+                      IsActivationLockSupported=True, SystemIntegrityProtectionEnabled=True,
+                      HostName=f"{f.device_name.replace(' ', '-')}.local", SupportsiOSAppInstalls=f.apple_silicon,
+                      ProvisioningUDID=f.udid, LocalHostName=f.device_name.replace(" ", "-"))
+    else:
+        values.update(IsDeviceLocatorServiceEnabled=True, IsActivationLockEnabled=False, IsMultiUser=False,
+                      IsCloudBackupEnabled=False, IsMDMLostModeEnabled=False, TimeZone="Europe/Zurich")
+        if f.model.startswith("iPhone"):
+            values.update(IMEI=f.imei, ModemFirmwareVersion="1.50.02", CellularTechnology=1)
+    queries = command.get("Queries")
+    if queries is None:
+        return "Acknowledged", {"QueryResponses": values}
+    if not isinstance(queries, list):
+        return "CommandFormatError", error_chain(12021, "MCMDMErrorDomain", "Queries must be an array")
+    return "Acknowledged", {"QueryResponses": {q: values[q] for q in queries if q in values}}
+
+
+def _security_info(device: SimulatedDevice, command: dict[str, Any]) -> Answer:
+    f = device.facts
+    status: dict[str, Any] = {"IsUserEnrollment": False}
+    if f.platform != "macOS":
+        return "Acknowledged", {"SecurityInfo": {
+            "HardwareEncryptionCaps": 3, "PasscodePresent": True, "PasscodeCompliant": True,
+            "PasscodeCompliantWithProfiles": True, "ManagementStatus": status}}
+    status.update(EnrolledViaDEP=f.dep, UserApprovedEnrollment=True, IsActivationLockManageable=f.supervised)
+    fde = _filevault_on(device)
+    info: dict[str, Any] = {
+        "FDE_Enabled": fde, "FDE_HasPersonalRecoveryKey": fde, "FDE_HasInstitutionalRecoveryKey": False,
+        "SystemIntegrityProtectionEnabled": True, "AuthenticatedRootVolumeEnabled": True,
+        "RemoteDesktopEnabled": False, "ManagementStatus": status,
+        "FirewallSettings": {"FirewallEnabled": False, "BlockAllIncoming": False, "StealthMode": False},
+        "SecureBoot": {"SecureBootLevel": "full" if f.apple_silicon or f.t2 else "not supported",
+                       "ExternalBootLevel": "disallowed" if f.t2 else "not supported"},
+        "BootstrapTokenAllowedForAuthentication": "allowed" if f.apple_silicon else "not supported",
+        **_escrow(device)}
+    if f.apple_silicon:
+        info["IsRecoveryLockEnabled"] = device.recovery_lock is not None
+    else:
+        info["FirmwarePasswordStatus"] = {"PasswordExists": device.firmware_password is not None,
+                                          "ChangePending": False, "AllowOroms": True}
+    return "Acknowledged", {"SecurityInfo": info}
+
+
+def _profile_list(device: SimulatedDevice, command: dict[str, Any]) -> Answer:
+    return "Acknowledged", {"ProfileList": [
+        _profile_entry(identifier, profile, device.profile_signers.get(identifier, []))
+        for identifier, profile in device.profiles.items()]}
+
+
+def _certificate_list(device: SimulatedDevice, command: dict[str, Any]) -> Answer:
+    certs = []
+    if device.identity_cert is not None:
+        names = device.identity_cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+        certs.append({"CommonName": str(names[0].value) if names else "", "IsIdentity": True,
+                      "Data": device.identity_cert.public_bytes(serialization.Encoding.DER)})
+    for payload in installed_payloads(device):
+        if payload.get("PayloadType") in ("com.apple.security.pkcs1", "com.apple.security.root"):
+            certs.append({"CommonName": payload.get("PayloadCertificateFileName", payload.get("PayloadDisplayName", "")),
+                          "IsIdentity": False, "Data": payload.get("PayloadContent", b"")})
+    return "Acknowledged", {"CertificateList": certs}
+
+
+_APPS = {"macOS": [("com.apple.Safari", "Safari", "19618.3.11.11.5", "17.6"),
+                   ("com.apple.iWork.Pages", "Pages", "7035.0.121", "14.1"),
+                   ("com.google.Chrome", "Google Chrome", "128.0.6613.120", "128.0.6613.120"),
+                   ("com.tinyspeck.slackmacgap", "Slack", "440002", "4.40.128")],
+         "iOS": [("com.apple.Pages", "Pages", "7035.0.121", "14.1"),
+                 ("com.google.chrome.ios", "Chrome", "128.6613.92", "128.0.6613.92"),
+                 ("com.tinyspeck.chatlyio", "Slack", "24.08.10", "24.08.10")]}
+
+
+def _installed_applications(device: SimulatedDevice, command: dict[str, Any]) -> Answer:
+    wanted = command.get("Identifiers")
+    apps = [{"Identifier": i, "Name": n, "Version": v, "ShortVersion": s, "BundleSize": 104_857_600 + len(n),
+             "Installing": False, "IsValidated": True}
+            for i, n, v, s in _APPS["macOS" if device.facts.platform == "macOS" else "iOS"]
+            if not wanted or i in wanted]
+    return "Acknowledged", {"InstalledApplicationList": apps}
+
+
+def _install_profile(device: SimulatedDevice, command: dict[str, Any]) -> Answer:
+    identity = (device.identity_cert, device.identity_key) if device.identity_cert and device.identity_key else None
+    try:
+        profile, signers = read_profile(command["Payload"], identity)
+    except (KeyError, TypeError, ProfileError) as exc:
+        return "Error", error_chain(1000, "MCProfileErrorDomain", f"The profile could not be installed: {exc}")
+    device.profiles[profile["PayloadIdentifier"]] = profile
+    device.profile_signers[profile["PayloadIdentifier"]] = signers
+    return "Acknowledged", {}
+
+
+def _remove_profile(device: SimulatedDevice, command: dict[str, Any]) -> Answer:
+    identifier = command.get("Identifier")
+    if identifier not in device.profiles:
+        return "Error", error_chain(1001, "MCProfileErrorDomain", f"The profile “{identifier}” is not installed.")
+    if identifier == device.mdm_profile_identifier:
+        device.remove_after_session = True  # removing the MDM profile unenrolls
+        return "Acknowledged", {}
+    device.profiles.pop(identifier)
+    device.profile_signers.pop(identifier, None)
+    return "Acknowledged", {}
+
+
+def _needs_pin(device: SimulatedDevice, command: dict[str, Any]) -> Answer | None:
+    f = device.facts
+    if f.platform == "macOS" and not (f.apple_silicon or f.t2) and not command.get("PIN"):
+        return "Error", error_chain(12064, "MCMDMErrorDomain", "A PIN is required on this Mac.")
+    return None
+
+
+def _erase_device(device: SimulatedDevice, command: dict[str, Any]) -> Answer:
+    refused = _needs_pin(device, command)
+    if refused is None:
+        device.actions.append(("EraseDevice", command.get("PIN")))
+    return refused or ("Acknowledged", {})
+
+
+def _device_lock(device: SimulatedDevice, command: dict[str, Any]) -> Answer:
+    refused = _needs_pin(device, command)
+    if refused:
+        return refused
+    device.actions.append(("DeviceLock", command.get("PIN")))
+    return "Acknowledged", {} if device.facts.platform == "macOS" else {"MessageResult": "Success"}
+
+
+def _power(device: SimulatedDevice, command: dict[str, Any]) -> Answer:
+    if device.facts.platform != "macOS" and not device.facts.supervised:
+        return "Error", error_chain(12081, "MCMDMErrorDomain", "The device is not supervised.")
+    device.actions.append((command["RequestType"], None))
+    return "Acknowledged", {}
+
+
+def _device_configured(device: SimulatedDevice, command: dict[str, Any]) -> Answer:
+    device.awaiting_configuration = False
+    return "Acknowledged", {}
+
+
+def _settings(device: SimulatedDevice, command: dict[str, Any]) -> Answer:
+    results = []
+    for item in command.get("Settings", []):
+        if item.get("Item") == "DeviceName" and item.get("DeviceName"):
+            device.facts.device_name = item["DeviceName"]
+        results.append({"Item": item.get("Item"), "Status": "Acknowledged"})
+    return "Acknowledged", {"Settings": results}
+
+
+def _rotate_filevault_key(device: SimulatedDevice, command: dict[str, Any]) -> Answer:
+    if not _filevault_on(device) or "ReplyEncryptionCertificate" not in command:
+        return "Error", error_chain(12070, "MCMDMErrorDomain", "FileVault key cannot be rotated.")
+    device.recovery_key = new_recovery_key()
+    sealed = seal_recovery_key(device.recovery_key, _load_cert(command["ReplyEncryptionCertificate"]))
+    return "Acknowledged", {"RotateResult": {"EncryptedNewRecoveryKey": sealed}}
+
+
+def _set_recovery_lock(device: SimulatedDevice, command: dict[str, Any]) -> Answer:
+    if not device.facts.apple_silicon or command.get("CurrentPassword") != device.recovery_lock:
+        return "Error", error_chain(12076, "MCMDMErrorDomain", "Recovery Lock cannot be set.")
+    device.recovery_lock = command.get("NewPassword") or None
+    return "Acknowledged", {}
+
+
+def _acknowledge(device: SimulatedDevice, command: dict[str, Any]) -> Answer:
+    return "Acknowledged", {}
+
+
+HANDLERS: dict[str, Callable[[SimulatedDevice, dict[str, Any]], Answer]] = {
+    "DeviceInformation": _device_information, "SecurityInfo": _security_info,
+    "ProfileList": _profile_list, "CertificateList": _certificate_list,
+    "InstalledApplicationList": _installed_applications, "InstallProfile": _install_profile,
+    "RemoveProfile": _remove_profile, "EraseDevice": _erase_device, "DeviceLock": _device_lock,
+    "RestartDevice": _power, "ShutDownDevice": _power, "DeviceConfigured": _device_configured,
+    "DeclarativeManagement": _acknowledge, "Settings": _settings,
+    "RotateFileVaultKey": _rotate_filevault_key, "SetRecoveryLock": _set_recovery_lock,
+    "AvailableOSUpdates": lambda d, c: ("Acknowledged", {"AvailableOSUpdates": []}),
+    "ManagedApplicationList": lambda d, c: ("Acknowledged", {"ManagedApplicationList": {}}),
+}
+
+
+def answer(device: SimulatedDevice, command: dict[str, Any]) -> Answer:
+    """(Status, result keys) for one command dict (`{"RequestType": ..., ...}`)."""
+    request_type = command.get("RequestType")
+    if not isinstance(request_type, str):
+        return "CommandFormatError", error_chain(12021, "MCMDMErrorDomain", "Missing RequestType")
+    if device.locked:
+        return "NotNow", {}
+    if request_type in device.fail_commands:
+        return "Error", error_chain(12000, "MCMDMErrorDomain", f"{request_type} failed (simulated)")
+    handler = HANDLERS.get(request_type)
+    if handler is None:
+        return "Error", error_chain(12021, "MCMDMErrorDomain", "Unknown command")
+    return handler(device, command)

@@ -1,0 +1,445 @@
+"""A simulated Mac, iPhone or iPad speaking the MDM wire protocol to an Espalier server.
+
+enroll (profile -> SCEP -> Authenticate -> TokenUpdate), check-ins, connect sessions
+and SCEP renewal, over a caller's `httpx.Client`. It shares no code with the server's
+protocol handling (plistlib, cryptography, asn1crypto, httpx and the sim crypto modules
+only), so a server bug shows up here as a failure in `device.errors`.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import plistlib
+import random
+import string
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import pkcs7
+from cryptography.x509.oid import NameOID, ObjectIdentifier
+
+from espalier.sim import answers
+from espalier.sim.scep_client import SCEPClientError, build_pkcs_req, parse_cert_rep
+from espalier.sim.signing import mdm_signature
+
+CHECKIN_TYPE, CONNECT_TYPE = "application/x-apple-aspen-mdm-checkin", "application/x-apple-aspen-mdm"
+UNRECOGNIZED = "com.apple.unrecognized.device"
+MAX_COMMANDS_PER_SESSION = 1000
+_NAMES = ["Alex", "Sam", "Robin", "Kim", "Noa", "Jules", "Maxime", "Andrea", "Charlie", "Lou"]
+_OIDS = {"CN": NameOID.COMMON_NAME, "O": NameOID.ORGANIZATION_NAME, "OU": NameOID.ORGANIZATIONAL_UNIT_NAME,
+         "C": NameOID.COUNTRY_NAME, "ST": NameOID.STATE_OR_PROVINCE_NAME, "L": NameOID.LOCALITY_NAME,
+         "E": NameOID.EMAIL_ADDRESS, "EMAILADDRESS": NameOID.EMAIL_ADDRESS, "UID": NameOID.USER_ID,
+         "DC": NameOID.DOMAIN_COMPONENT, "SERIALNUMBER": NameOID.SERIAL_NUMBER}
+
+
+def _serial() -> str:
+    return "".join(random.choices(string.ascii_uppercase + string.digits, k=12))
+
+
+def _mac_address() -> str:
+    return ":".join(f"{b:02x}" for b in os.urandom(6))
+
+
+@dataclass
+class DeviceFacts:
+    """What the hardware and OS are; answers and check-ins read these."""
+
+    platform: str  # macOS | iOS | iPadOS
+    model: str  # product type: Mac14,2, iPhone15,2 (ProductName)
+    model_name: str  # MacBook Air, iPhone
+    model_number: str  # MLY33LL/A
+    os_version: str
+    build_version: str
+    software_update_device_id: str
+    apple_silicon: bool = False
+    t2: bool = False  # Intel Mac with a T2 chip (erase/lock need no PIN)
+    supervised: bool = False
+    dep: bool = False
+    filevault: bool = False
+    serial: str = field(default_factory=_serial)
+    udid: str = field(default_factory=lambda: str(uuid.uuid4()).upper())
+    device_name: str = ""
+    wifi_mac: str = field(default_factory=_mac_address)
+    bluetooth_mac: str = field(default_factory=_mac_address)
+    imei: str = field(default_factory=lambda: "35" + "".join(random.choices(string.digits, k=13)))
+
+    def __post_init__(self) -> None:
+        self.device_name = self.device_name or f"{random.choice(_NAMES)}'s {self.model_name}"
+
+
+# flavour -> (platform, model, model name, model number, OS, build, SU device id, Apple silicon, T2)
+CATALOGUE: dict[str, tuple[str, str, str, str, str, str, str, bool, bool]] = {
+    "mac": ("macOS", "Mac14,2", "MacBook Air", "MLY33LL/A", "14.6.1", "23G93", "J413AP", True, False),
+    "intel_t2": ("macOS", "MacBookPro16,1", "MacBook Pro", "MVVJ2LL/A", "14.6.1", "23G93", "J152FAP", False, True),
+    "intel_t1": ("macOS", "MacBookPro14,1", "MacBook Pro", "MPXQ2LL/A", "13.6.9", "22G830",
+                 "Mac-B4831CEBD52A0C4C", False, False),
+    "iphone": ("iOS", "iPhone15,2", "iPhone", "MQ0T3LL/A", "17.6.1", "21G93", "iPhone15,2", False, False),
+    "ipad": ("iPadOS", "iPad13,1", "iPad", "MYFM2LL/A", "17.6.1", "21G93", "iPad13,1", False, False),
+}
+
+
+class EnrollmentError(Exception):
+    """The device gives up enrolling (the reason goes to `device.errors`)."""
+
+
+@dataclass
+class ReceivedCommand:
+    command_uuid: str
+    request_type: str
+    command: dict[str, Any]
+    status: str
+
+
+def mtls_headers(cert: x509.Certificate) -> dict[str, str]:
+    """What an nginx mTLS proxy forwards: $ssl_client_escaped_cert and $ssl_client_s_dn."""
+    pem = cert.public_bytes(serialization.Encoding.PEM).decode()
+    return {"X-SSL-Client-Cert": quote(pem, safe=""), "X-SSL-Client-S-DN": cert.subject.rfc4514_string()}
+
+
+def scep_subject(rdns: list[Any], facts: DeviceFacts) -> x509.Name:
+    """An x509.Name from the SCEP payload's `Subject` ([[["CN", "x"]], ...]), variables expanded."""
+    values = {"%HardwareUUID%": facts.udid, "%SerialNumber%": facts.serial, "%ComputerName%": facts.device_name}
+    result = []
+    for rdn in rdns:
+        attributes = []
+        for kind, value in rdn:
+            for variable, replacement in values.items():
+                value = value.replace(variable, replacement)
+            oid = _OIDS.get(kind.upper()) or ObjectIdentifier(kind)
+            attributes.append(x509.NameAttribute(oid, value))
+        result.append(x509.RelativeDistinguishedName(attributes))
+    return x509.Name(result)
+
+
+def _unrecognized(response: httpx.Response) -> bool:
+    """A 403 whose JSON or plist body says com.apple.unrecognized.device: unenroll now."""
+    if response.status_code != 403:
+        return False
+    for parse in (json.loads, plistlib.loads):
+        try:
+            body = parse(response.content)
+        except Exception:  # noqa: BLE001 - either format may fail to parse
+            continue
+        if isinstance(body, dict) and body.get("code") == UNRECOGNIZED:
+            return True
+    return False
+
+
+def _ca_certs(response: httpx.Response) -> list[x509.Certificate]:
+    content_type = response.headers.get("content-type", "")
+    if response.status_code != 200:
+        raise EnrollmentError(f"GetCACert: HTTP {response.status_code}")
+    if content_type == "application/x-x509-ca-cert":
+        return [x509.load_der_x509_certificate(response.content)]
+    if content_type == "application/x-x509-ca-ra-cert":
+        return pkcs7.load_der_pkcs7_certificates(response.content)
+    raise EnrollmentError(f"GetCACert: unexpected Content-Type {content_type!r}")
+
+
+def _is_ca(cert: x509.Certificate) -> bool:
+    try:
+        return cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    except x509.ExtensionNotFound:
+        return False
+
+
+class SimulatedDevice:
+    """One device: knobs (`locked`, `fail_commands`, digests, ciphers) and recorded state."""
+
+    def __init__(self, facts: DeviceFacts, *, locked: bool = False, fail_commands: set[str] | None = None,
+                 signature_digest: str = "sha256", scep_cipher: str = "aes256",
+                 identity_mode: str | None = None, client: httpx.Client | None = None) -> None:
+        self.facts = facts
+        self.locked, self.fail_commands = locked, set(fail_commands or ())
+        self.signature_digest, self.scep_cipher = signature_digest, scep_cipher
+        self.identity_mode = identity_mode  # "signature" | "mtls" | None: as the profile says
+        self.client = client
+        self.enrolled = self.unenrolled_by_server = self.remove_after_session = False
+        self.mdm_payload: dict[str, Any] = {}
+        self.scep_payload: dict[str, Any] = {}
+        self.mdm_profile_identifier: str | None = None
+        self.identity_cert: x509.Certificate | None = None
+        self.identity_key: rsa.RSAPrivateKey | None = None
+        self.push_token, self.push_magic, self.unlock_token = b"", "", b""
+        self.awaiting_configuration = facts.dep
+        self.profiles: dict[str, dict[str, Any]] = {}  # PayloadIdentifier -> profile plist
+        self.profile_signers: dict[str, list[bytes]] = {}
+        self.commands: list[ReceivedCommand] = []
+        self.actions: list[tuple[str, str | None]] = []  # (EraseDevice|DeviceLock|RestartDevice..., PIN)
+        self.errors: list[str] = []
+        self.recovery_key = answers.new_recovery_key()
+        self.recovery_lock: str | None = None
+        self.firmware_password: str | None = None
+        self.bootstrap_token: bytes | None = None
+        self.spare_key: rsa.RSAPrivateKey | None = None  # made ahead (benchmarks), used if the size fits
+
+    @classmethod
+    def flavour(cls, name: str, *, supervised: bool = False, dep: bool = False, filevault: bool = False,
+                **knobs: Any) -> SimulatedDevice:
+        platform, model, model_name, number, os_version, build, su_id, silicon, t2 = CATALOGUE[name]
+        return cls(DeviceFacts(platform, model, model_name, number, os_version, build, su_id, silicon, t2,
+                               supervised=supervised, dep=dep, filevault=filevault), **knobs)
+
+    @classmethod
+    def mac(cls, apple_silicon: bool = True, **kwargs: Any) -> SimulatedDevice:
+        return cls.flavour("mac" if apple_silicon else "intel_t2", **kwargs)
+
+    @classmethod
+    def intel_mac(cls, t2: bool = True, **kwargs: Any) -> SimulatedDevice:
+        return cls.flavour("intel_t2" if t2 else "intel_t1", **kwargs)
+
+    @classmethod
+    def iphone(cls, **kwargs: Any) -> SimulatedDevice:
+        return cls.flavour("iphone", **kwargs)
+
+    @classmethod
+    def ipad(cls, **kwargs: Any) -> SimulatedDevice:
+        return cls.flavour("ipad", **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<SimulatedDevice {self.facts.model} {self.facts.serial} enrolled={self.enrolled}>"
+
+    @property
+    def push_token_hex(self) -> str:
+        return self.push_token.hex()
+
+    # ---- enrollment -----------------------------------------------------------------
+
+    def enroll(self, enroll_url: str, client: httpx.Client | None = None) -> bool:
+        """Profile -> SCEP -> Authenticate -> TokenUpdate. False (reason in `errors`) on failure."""
+        self.client = client or self.client
+        try:
+            response = self._http("GET", enroll_url, params={"serial_number": self.facts.serial,
+                                                             "udid": self.facts.udid})
+            if response.status_code != 200:
+                raise EnrollmentError(f"enrollment profile: HTTP {response.status_code}")
+            if response.headers.get("content-type", "").split(";")[0] != "application/x-apple-aspen-config":
+                raise EnrollmentError(f"enrollment profile: Content-Type {response.headers.get('content-type')!r}")
+            try:
+                self._accept_enrollment_profile(*answers.read_profile(response.content))
+            except answers.ProfileError as exc:
+                raise EnrollmentError(f"enrollment profile: {exc}") from exc
+            payload = self.scep_payload
+            if payload.get("Key Type", "RSA") != "RSA":
+                raise EnrollmentError(f"SCEP: unsupported Key Type {payload['Key Type']!r}")
+            size, self.spare_key, spare = int(payload.get("Keysize", 1024)), None, self.spare_key
+            key = spare if spare is not None and spare.key_size == size else rsa.generate_private_key(65537, size)
+            subject = scep_subject(payload.get("Subject", []), self.facts)
+            self.identity_cert = self._scep(key, subject, payload.get("Challenge"), renew=False)
+            self.identity_key = key
+        except EnrollmentError as exc:
+            self.errors.append(str(exc))
+            return False
+        self.push_token, self.push_magic = os.urandom(32), str(uuid.uuid4()).upper()
+        self.unlock_token = os.urandom(64) if self.facts.platform != "macOS" else b""
+        self.unenrolled_by_server = False
+        for message_type in ("Authenticate", "TokenUpdate"):
+            response = self.checkin(message_type)
+            if response is None or response.status_code != 200:
+                if not self.unenrolled_by_server:
+                    self._forget(by_server=False)  # the profile fails to install
+                return False
+        self.enrolled = True
+        return True
+
+    def _accept_enrollment_profile(self, profile: dict[str, Any], signers: list[bytes]) -> None:
+        payloads = [p for p in profile.get("PayloadContent", []) if isinstance(p, dict)]
+        mdm = [p for p in payloads if p.get("PayloadType") == "com.apple.mdm"]
+        if len(mdm) != 1:
+            raise EnrollmentError(f"enrollment profile: {len(mdm)} com.apple.mdm payloads")
+        scep = [p for p in payloads if p.get("PayloadType") == "com.apple.security.scep"
+                and p.get("PayloadUUID") == mdm[0].get("IdentityCertificateUUID")]
+        if not scep or not isinstance(scep[0].get("PayloadContent"), dict):
+            raise EnrollmentError("enrollment profile: IdentityCertificateUUID names no SCEP payload")
+        rights = mdm[0].get("AccessRights", 0)
+        if not mdm[0].get("ServerURL") or not str(mdm[0].get("Topic", "")).startswith("com.apple.mgmt."):
+            raise EnrollmentError("enrollment profile: ServerURL or Topic missing or malformed")
+        if not 0 < rights <= 8191 or (rights & 2 and not rights & 1) or (rights & 128 and not rights & 64):
+            raise EnrollmentError(f"enrollment profile: invalid AccessRights {rights}")
+        self.mdm_payload, self.scep_payload = mdm[0], scep[0]["PayloadContent"]
+        self.mdm_profile_identifier = profile["PayloadIdentifier"]
+        self.profiles[profile["PayloadIdentifier"]] = profile
+        self.profile_signers[profile["PayloadIdentifier"]] = signers
+
+    def _scep(self, key: rsa.RSAPrivateKey, subject: x509.Name, challenge: str | None, renew: bool
+              ) -> x509.Certificate:
+        url, name = self.scep_payload["URL"], self.scep_payload.get("Name", "")
+        caps = self._http("GET", url, params={"operation": "GetCACaps"}).text.split()
+        certs = _ca_certs(self._http("GET", url, params={"operation": "GetCACert", "message": name}))
+        recipient = next((c for c in certs if not _is_ca(c)), certs[0])  # the RA if there is one
+        digest = self.signature_digest if "SHA-256" in caps else "sha1"
+        cipher = self.scep_cipher if "AES" in caps or not self.scep_cipher.startswith("aes") else "des3"
+        renewal = {"renewal_cert": self.identity_cert, "renewal_key": self.identity_key} if renew else {}
+        der, transaction_id, nonce, reply_cert = build_pkcs_req(
+            recipient, key, subject, challenge, cipher=cipher, digest=digest, **renewal)
+        if "POSTPKIOperation" in caps:
+            response = self._http("POST", url, params={"operation": "PKIOperation"}, content=der,
+                                  headers={"Content-Type": "application/x-pki-message"})
+        else:
+            response = self._http("GET", url, params={"operation": "PKIOperation",
+                                                      "message": base64.b64encode(der).decode()})
+        if response.status_code != 200 or response.headers.get("content-type") != "application/x-pki-message":
+            raise EnrollmentError(f"PKIOperation: HTTP {response.status_code} {response.headers.get('content-type')}")
+        opener = (self.identity_key if renew else key)
+        assert opener is not None
+        try:
+            return parse_cert_rep(response.content, opener, reply_cert, nonce,
+                                  ca_cert=certs[0] if len(certs) == 1 else None,
+                                  transaction_id=transaction_id, issued_key=key)
+        except SCEPClientError as exc:  # SCEPFailure included
+            raise EnrollmentError(f"PKIOperation: {exc}") from exc
+
+    def renew_identity(self) -> bool:
+        """SCEP RenewalReq for a new key, signed with the current identity; swap on success."""
+        if self.identity_cert is None:
+            return False
+        key = rsa.generate_private_key(65537, self.identity_key.key_size if self.identity_key else 2048)
+        try:
+            cert = self._scep(key, self.identity_cert.subject, None, renew=True)
+        except EnrollmentError as exc:
+            self.errors.append(f"renewal: {exc}")
+            return False
+        self.identity_cert, self.identity_key = cert, key
+        return True
+
+    # ---- transport ------------------------------------------------------------------
+
+    def _http(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        if self.client is None:
+            raise EnrollmentError("no HTTP client")
+        try:
+            return self.client.request(method, url, **kwargs)
+        except httpx.HTTPError as exc:
+            raise EnrollmentError(f"{method} {url}: {exc!r}") from exc
+
+    def _identity_headers(self, body: bytes) -> dict[str, str]:
+        assert self.identity_cert is not None and self.identity_key is not None
+        mode = self.identity_mode or ("signature" if self.mdm_payload.get("SignMessage") else "mtls")
+        if mode == "signature":
+            return {"Mdm-Signature": mdm_signature(body, self.identity_cert, self.identity_key,
+                                                   self.signature_digest)}
+        return mtls_headers(self.identity_cert)
+
+    def _put(self, url: str, content_type: str, message: dict[str, Any], label: str) -> httpx.Response | None:
+        """PUT a plist with our identity. None if the server unenrolled us or the request failed."""
+        body = plistlib.dumps(message)
+        try:
+            response = self._http("PUT", url, content=body,
+                                  headers={"Content-Type": content_type, **self._identity_headers(body)})
+        except EnrollmentError as exc:
+            self.errors.append(f"{label}: {exc}")
+            return None
+        if _unrecognized(response):
+            self._forget(by_server=True)
+            return None
+        if response.status_code != 200:
+            self.errors.append(f"{label}: HTTP {response.status_code} {response.text[:200]}")
+        return response
+
+    def _forget(self, by_server: bool) -> None:
+        """Drop the enrollment as a device does when its MDM profile goes."""
+        self.enrolled, self.unenrolled_by_server = False, by_server
+        self.identity_cert = self.identity_key = None
+        self.push_token, self.push_magic = b"", ""
+        self.profiles.clear()
+        self.profile_signers.clear()
+
+    # ---- check-in and connect ---------------------------------------------------------
+
+    def _checkin_keys(self, message_type: str) -> dict[str, Any]:
+        f = self.facts
+        keys: dict[str, Any] = {"MessageType": message_type, "UDID": f.udid}
+        if message_type in ("Authenticate", "TokenUpdate", "CheckOut"):
+            keys["Topic"] = self.mdm_payload.get("Topic", "")
+        if message_type == "Authenticate":
+            keys.update(SerialNumber=f.serial, OSVersion=f.os_version, BuildVersion=f.build_version,
+                        ProductName=f.model)
+            if f.platform == "macOS":
+                keys.update(Model=f.model, ModelName=f.model_name, DeviceName=f.device_name)
+            elif f.model.startswith("iPhone"):
+                keys["IMEI"] = f.imei
+        elif message_type == "TokenUpdate":
+            keys.update(Token=self.push_token, PushMagic=self.push_magic,
+                        AwaitingConfiguration=self.awaiting_configuration)
+            if self.unlock_token:
+                keys["UnlockToken"] = self.unlock_token
+        elif message_type in ("SetBootstrapToken", "GetBootstrapToken"):
+            keys["AwaitingConfiguration"] = self.awaiting_configuration
+        return keys
+
+    def checkin(self, message_type: str, **extra: Any) -> httpx.Response | None:
+        """PUT one check-in message (keys filled from state, `extra` added). None if unenrolled."""
+        if self.identity_cert is None:
+            return None
+        url = self.mdm_payload.get("CheckInURL") or self.mdm_payload["ServerURL"]
+        return self._put(url, CHECKIN_TYPE, {**self._checkin_keys(message_type), **extra}, message_type)
+
+    def connect(self) -> list[tuple[str, str]]:
+        """One session: Idle, then report each command's result until an empty answer."""
+        if not self.enrolled:
+            return []
+        handled: list[tuple[str, str]] = []
+        not_now: set[str] = set()
+        report: dict[str, Any] = {"UDID": self.facts.udid, "Status": "Idle"}
+        for _ in range(MAX_COMMANDS_PER_SESSION):
+            response = self._put(self.mdm_payload["ServerURL"], CONNECT_TYPE, report, "connect")
+            if response is None or response.status_code != 200 or not response.content:
+                break
+            try:
+                envelope = plistlib.loads(response.content)
+                command_uuid, command = str(envelope["CommandUUID"]), envelope["Command"]
+            except (ValueError, KeyError, TypeError, plistlib.InvalidFileException) as exc:
+                self.errors.append(f"connect: malformed command plist ({exc!r})")
+                break
+            if command_uuid in not_now:
+                self.errors.append(f"connect: {command_uuid} resent in the session that got NotNow")
+                break
+            status, result = answers.answer(self, command if isinstance(command, dict) else {})
+            request_type = str(command.get("RequestType")) if isinstance(command, dict) else "?"
+            self.commands.append(ReceivedCommand(command_uuid, request_type, command, status))
+            handled.append((request_type, status))
+            if status == "NotNow":
+                not_now.add(command_uuid)
+            report = {"UDID": self.facts.udid, "Status": status, "CommandUUID": command_uuid, **result}
+        else:
+            self.errors.append(f"connect: more than {MAX_COMMANDS_PER_SESSION} commands in one session")
+        if self.remove_after_session:  # RemoveProfile named the MDM profile
+            self.remove_after_session = False
+            self.checkout(send=bool(self.mdm_payload.get("CheckOutWhenRemoved")))
+        return handled
+
+    def checkout(self, send: bool = True) -> bool:
+        """Remove the MDM profile: send CheckOut (unless `send` is False) and forget the enrollment."""
+        response = self.checkin("CheckOut") if send and self.enrolled else None
+        self._forget(by_server=False)
+        return response is not None and response.status_code == 200
+
+    def set_bootstrap_token(self, token: bytes | None = None) -> bool:
+        """Escrow a bootstrap token (random when not given)."""
+        token = os.urandom(64) if token is None else token
+        response = self.checkin("SetBootstrapToken", BootstrapToken=token)
+        if response is None or response.status_code != 200:
+            return False
+        self.bootstrap_token = token
+        return True
+
+    def get_bootstrap_token(self) -> bytes | None:
+        """The escrowed token (b"" if the server has none); None on error."""
+        response = self.checkin("GetBootstrapToken")
+        if response is None or response.status_code != 200:
+            return None
+        try:
+            body = plistlib.loads(response.content) if response.content else {}
+        except (ValueError, plistlib.InvalidFileException):
+            self.errors.append("GetBootstrapToken: answer is not a plist")
+            return None
+        token = body.get("BootstrapToken", b"") if isinstance(body, dict) else b""
+        return bytes(token) if isinstance(token, bytes) else None

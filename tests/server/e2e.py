@@ -1,0 +1,50 @@
+"""Shared helpers for the end-to-end protocol tests: simulated devices against the real app."""
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from espalier.sim.device import SimulatedDevice
+
+from fakes.push_certs import make_ca, make_push_cert
+
+BASE = "https://mdm.example.test"
+
+
+@pytest.fixture(scope="session")
+def push_pair():
+    return make_push_cert(make_ca("Stand-in Apple push CA"))
+
+
+@pytest.fixture
+def http(app):
+    with httpx.Client(transport=httpx.WSGITransport(app=app), base_url=BASE) as c:
+        yield c
+
+
+@pytest.fixture
+def push_certificate(client, admin, push_pair):
+    resp = client.post("/api/mdm/push_certificates/", headers=admin, json={
+        "name": "Main", "certificate": push_pair.cert_pem.decode(), "private_key": push_pair.key_pem.decode()})
+    assert resp.status_code == 201, resp.json
+    return resp.json
+
+
+@pytest.fixture
+def enrollment(client, admin, push_certificate):
+    resp = client.post("/api/mdm/ota_enrollments/", headers=admin,
+                       json={"name": "Fleet", "push_certificate": push_certificate["id"]})
+    assert resp.status_code == 201, resp.json
+    return resp.json
+
+
+@pytest.fixture
+def enrolled(http, enrollment, client, admin):
+    """enrolled(flavour="mac", **knobs) -> (simulated device, its API id)."""
+    def factory(flavour: str = "mac", **knobs):
+        sim = SimulatedDevice.flavour(flavour, **knobs)
+        assert sim.enroll(enrollment["enroll_url"], http), sim.errors
+        found = client.get(f"/api/mdm/devices/?udid={sim.facts.udid}", headers=admin).json
+        assert len(found) == 1
+        return sim, found[0]["id"]
+    return factory
