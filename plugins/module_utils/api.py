@@ -1,0 +1,288 @@
+# -*- coding: utf-8 -*-
+# Copyright: Espalier developers
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+
+# FOR INTERNAL COLLECTION USE ONLY
+# The interfaces in this file are meant for use within the espalier.mdm collection
+# and may not remain stable to outside uses. Changes may be made in ANY release, even a bugfix release.
+
+"""The one client of the Espalier operator API, shared by modules and the inventory plugin."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import time
+from email.utils import parsedate_to_datetime
+from urllib.error import HTTPError, URLError
+from urllib.parse import quote, urlencode, urljoin
+
+from ansible.module_utils.basic import env_fallback
+from ansible.module_utils.urls import Request
+
+URL_ENV = 'ESPALIER_URL'
+TOKEN_ENV = 'ESPALIER_TOKEN'
+
+DEFAULT_TIMEOUT = 30
+RETRY_STATUSES = frozenset((429, 502, 503))
+# A POST that got a 502 may have reached the server: only statuses that say
+# "not processed" are retried for writes.
+WRITE_RETRY_STATUSES = frozenset((429, 503))
+MAX_RETRIES = 4
+MAX_RETRY_WAIT = 60
+PAGE_SIZE = 500
+FINAL_TASK_STATUSES = frozenset(('finished', 'failed'))
+
+API_ARGSPEC = dict(
+    url=dict(type='str', required=True, fallback=(env_fallback, [URL_ENV])),
+    token=dict(type='str', required=True, no_log=True, fallback=(env_fallback, [TOKEN_ENV])),
+    validate_certs=dict(type='bool', default=True),
+    ca_path=dict(type='path'),
+    timeout=dict(type='int', default=DEFAULT_TIMEOUT),
+)
+
+
+def api_argument_spec(**own):
+    """Return the shared connection argspec merged with the module's own options."""
+    spec = {name: dict(option) for name, option in API_ARGSPEC.items()}
+    spec.update(own)
+    return spec
+
+
+class EspalierModuleError(Exception):
+    """A failure explained to the user without an HTTP status: bad arguments, no such device."""
+
+
+class EspalierApiError(Exception):
+    """Any failure talking to the API: an HTTP error status, a transport error (status None) or a timeout."""
+
+    def __init__(self, status, url, detail, errors=None):
+        self.status = status
+        self.url = url
+        self.detail = detail
+        self.errors = errors or {}
+        self.result = {}  # what the module had done when this happened (changed, objects...)
+        super().__init__(str(self))
+
+    def __str__(self):
+        if self.status:
+            message = 'HTTP %s from %s: %s' % (self.status, self.url, self.detail)
+        else:
+            message = '%s (%s)' % (self.detail, self.url)
+        if self.errors:
+            fields = '; '.join(
+                '%s: %s' % (field, ' '.join(str(m) for m in (msgs if isinstance(msgs, list) else [msgs])))
+                for field, msgs in sorted(self.errors.items())
+            )
+            message = '%s (%s)' % (message, fields)
+        return message
+
+
+def retry_after_seconds(value, now=None):
+    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date), or None."""
+    if value is None:
+        return None
+    value = str(value).strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    now = time.time() if now is None else now
+    return max(0.0, when.timestamp() - now)
+
+
+def _error_detail(status, body, reason):
+    """Extract (detail, errors) from an error body; the server sends {detail, errors}."""
+    try:
+        payload = json.loads(body) if body else None
+    except ValueError:
+        payload = None
+    if isinstance(payload, dict):
+        detail = payload.get('detail')
+        errors = payload.get('errors') if isinstance(payload.get('errors'), dict) else None
+        if detail is None and errors is None:
+            errors = payload  # plain field errors
+        return (detail or reason or 'HTTP %s' % status), errors
+    if isinstance(payload, list) and payload:
+        return '; '.join(str(p) for p in payload), None
+    text = (body or '').strip()
+    return (text[:300] if text else (reason or 'HTTP %s' % status)), None
+
+
+class UrllibTransport:
+    """Send one HTTP request with Ansible's own URL helpers; never raises for an HTTP status."""
+
+    def __init__(self, validate_certs=True, ca_path=None, timeout=DEFAULT_TIMEOUT):
+        self._request = Request(
+            validate_certs=validate_certs,
+            ca_path=ca_path,
+            timeout=timeout,
+            use_netrc=False,
+            follow_redirects='safe',
+            http_agent='espalier.mdm-ansible',
+        )
+
+    def __call__(self, method, url, headers, body):
+        try:
+            response = self._request.open(method, url, data=body, headers=headers)
+            return response.getcode(), dict(response.headers.items()), response.read()
+        except HTTPError as ex:
+            try:
+                payload = ex.read()
+            except (OSError, http.client.HTTPException):
+                payload = b''
+            headers = dict(ex.headers.items()) if ex.headers else {}
+            return ex.code, headers, payload
+        except (URLError, socket.timeout, ConnectionError, OSError) as ex:
+            reason = getattr(ex, 'reason', None) or ex
+            raise EspalierApiError(None, url, 'cannot reach the server: %s' % reason) from None
+
+
+class EspalierClient:
+    """Espalier operator API: JSON requests, retries, pagination and task waiting."""
+
+    def __init__(self, url, token, validate_certs=True, ca_path=None, timeout=DEFAULT_TIMEOUT,
+                 transport=None, sleep=None, clock=None,
+                 max_retries=MAX_RETRIES, max_retry_wait=MAX_RETRY_WAIT):
+        if not url:
+            raise EspalierApiError(None, '', 'no API URL: set the url option or %s' % URL_ENV)
+        if not token:
+            raise EspalierApiError(None, url, 'no API token: set the token option or %s' % TOKEN_ENV)
+        self.base_url = url.rstrip('/') + '/'
+        self._token = token
+        self._transport = transport or UrllibTransport(validate_certs, ca_path, timeout)
+        self._sleep = sleep or time.sleep
+        self._clock = clock or time.monotonic
+        self.max_retries = max_retries
+        self.max_retry_wait = max_retry_wait
+
+    @classmethod
+    def from_module(cls, module, **kwargs):
+        p = module.params
+        return cls(p['url'], p['token'], validate_certs=p['validate_certs'],
+                   ca_path=p['ca_path'], timeout=p['timeout'], **kwargs)
+
+    def url_for(self, path, params=None):
+        url = urljoin(self.base_url, path.lstrip('/')) if not path.startswith(('http://', 'https://')) else path
+        params = {k: v for k, v in (params or {}).items() if v is not None}
+        if params:
+            url += ('&' if '?' in url else '?') + urlencode(sorted(params.items()), doseq=True)
+        return url
+
+    def request(self, method, path, params=None, data=None):
+        """Send a request and return the decoded JSON body (None when empty)."""
+        url = self.url_for(path, params)
+        headers = {'Authorization': 'Token %s' % self._token, 'Accept': 'application/json'}
+        body = None
+        if data is not None:
+            body = json.dumps(data).encode('utf-8')
+            headers['Content-Type'] = 'application/json'
+        retryable = RETRY_STATUSES if method in ('GET', 'HEAD') else WRITE_RETRY_STATUSES
+        attempt = 0
+        while True:
+            status, resp_headers, payload = self._transport(method, url, headers, body)
+            text = payload.decode('utf-8', errors='replace') if isinstance(payload, bytes) else (payload or '')
+            if status in retryable and attempt < self.max_retries:
+                self._sleep(self._retry_delay(resp_headers, attempt))
+                attempt += 1
+                continue
+            if status >= 400:
+                detail, errors = _error_detail(status, text, None)
+                if status in retryable:
+                    detail = '%s (gave up after %d retries)' % (detail, attempt)
+                raise EspalierApiError(status, url, detail, errors)
+            if not text.strip():
+                return None
+            try:
+                return json.loads(text)
+            except ValueError:
+                raise EspalierApiError(status, url, 'response is not JSON: %s' % text[:200]) from None
+
+    def _retry_delay(self, headers, attempt):
+        lowered = {str(k).lower(): v for k, v in (headers or {}).items()}
+        delay = retry_after_seconds(lowered.get('retry-after'))
+        if delay is None:
+            delay = 2 ** attempt
+        return min(delay, self.max_retry_wait)
+
+    def get(self, path, params=None):
+        return self.request('GET', path, params=params)
+
+    def post(self, path, data=None):
+        return self.request('POST', path, data=data if data is not None else {})
+
+    def paginate(self, path, params=None, page_size=PAGE_SIZE):
+        """Yield every object of a list endpoint, following limit/offset pages."""
+        query = dict(params or {})
+        query.update(limit=page_size, offset=0)
+        url = self.url_for(path, query)
+        seen = set()
+        while url:
+            if url in seen:
+                raise EspalierApiError(None, url, 'pagination loops back to a page already read')
+            seen.add(url)
+            page = self.get(url)
+            if isinstance(page, list):  # server ignored limit: the whole list at once
+                yield from page
+                return
+            if not isinstance(page, dict) or 'results' not in page:
+                raise EspalierApiError(200, url, 'unexpected list response: %r' % (page,))
+            yield from page['results']
+            nxt = page.get('next')
+            url = urljoin(url, nxt) if nxt else None
+
+    def list_all(self, path, params=None, page_size=PAGE_SIZE):
+        return list(self.paginate(path, params, page_size))
+
+    def poll(self, fetch, done, timeout, interval=1.0, max_interval=5.0, what='object'):
+        """Call fetch() until done(result) or timeout seconds pass; return the last result."""
+        deadline = self._clock() + max(0, timeout)
+        while True:
+            result = fetch()
+            if done(result):
+                return result
+            remaining = deadline - self._clock()
+            if remaining <= 0:
+                raise EspalierApiError(None, self.base_url, '%s still not done after %s seconds' % (what, timeout))
+            self._sleep(min(interval, remaining))
+            interval = min(interval * 2, max_interval)
+
+    def get_task(self, task_id):
+        return self.get('api/task_result/%s/' % quote(str(task_id), safe=''))
+
+    def wait_task(self, task_id, timeout):
+        """Wait for a task result to be finished or failed and return it."""
+        return self.poll(lambda: self.get_task(task_id),
+                         lambda task: task.get('status') in FINAL_TASK_STATUSES,
+                         timeout, what='task %s' % task_id)
+
+
+def fail_from_error(module, error, **result):
+    """The one place an API error becomes a module failure: status + the server's explanation."""
+    if error.status == 401:
+        hint = ' Check the token (option token or %s).' % TOKEN_ENV
+    elif error.status == 403:
+        hint = ' The token lacks the permission for this operation.'
+    else:
+        hint = ''
+    result = dict(error.result, **result)
+    module.fail_json(msg=str(error) + hint, status=error.status, url=error.url,
+                     detail=error.detail, errors=error.errors, **result)
+
+
+def run_module(module, run):
+    """Build the client, call run(module, client) and exit with its result, failing readably."""
+    try:
+        client = EspalierClient.from_module(module)
+        result = run(module, client)
+    except EspalierApiError as ex:
+        fail_from_error(module, ex)
+    except EspalierModuleError as ex:
+        module.fail_json(msg=str(ex))
+    else:
+        module.exit_json(**result)

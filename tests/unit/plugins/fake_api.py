@@ -1,0 +1,222 @@
+# -*- coding: utf-8 -*-
+# Copyright: Espalier developers
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+
+"""An in-memory Espalier operator API behind the client's transport boundary.
+
+It answers (method, url, headers, body) like the server would, with the same
+JSON shapes, statuses and platform rules, so the modules are tested from their
+arguments down to the bytes they send, without a network.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid as uuidlib
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+TOKEN = 'secret-token'
+OMIT = object()  # a module argument left out, as in a task that does not set it
+BASE_URL = 'https://mdm.example.test'
+
+DEVICE_DEFAULTS = dict(
+    udid=None, serial_number=None, name='Test Mac', model='Macmini8,1', platform='macOS',
+    os_version='14.2.1', build_version='23C71', apple_silicon=True,
+    cert_not_valid_after='2030-08-05T14:44:01', blueprint=1, awaiting_configuration=False,
+    declarative_management=True, dep_enrollment=True, user_enrollment=False,
+    user_approved_enrollment=True, supervised=True, bootstrap_token_escrowed=True,
+    filevault_enabled=True, filevault_prk_escrowed=True, activation_lock_manageable=True,
+    last_seen_at='2024-02-17T20:31:34.848107', last_notified_at='2024-03-27T20:44:21.751091',
+    checkout_at=None, blocked_at=None, created_at='2023-08-06T14:44:01.847058',
+    updated_at='2024-02-17T20:31:34.848262',
+)
+
+
+class FakeClock:
+    """time.sleep and time.monotonic for the client: sleeping advances the clock at once."""
+
+    def __init__(self):
+        self.now = 1000.0
+        self.sleeps = []
+
+    def sleep(self, seconds):
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+    def monotonic(self):
+        return self.now
+
+    def time(self):
+        return self.now
+
+
+class FakeApi:
+    def __init__(self, page_size_cap=None, base_url=BASE_URL):
+        self.base_url = base_url
+        self.devices = {}
+        self.commands = []
+        self.tasks = {}
+        self.calls = []
+        self.injected = []
+        self.command_script = {}  # uuid -> statuses taken on successive reads
+        self.task_script = {}  # task id -> statuses taken on successive reads
+        self.paginate = True
+        self.page_size_cap = page_size_cap
+        self._next_id = 1
+
+    # -- set up -------------------------------------------------------------------------
+
+    def add_device(self, **fields):
+        device_id = fields.pop('id', None) or self._new_id()
+        device = dict(DEVICE_DEFAULTS, id=device_id)
+        device['udid'] = 'UDID-%04d' % device_id
+        device['serial_number'] = 'SERIAL%04d' % device_id
+        device.update(fields)
+        self.devices[device_id] = device
+        return device
+
+    def add_command(self, device, name, status=None, **fields):
+        command = dict(
+            id=self._new_id(), uuid=str(uuidlib.uuid4()), enrolled_device=device['id'], name=name,
+            artifact_version=None, artifact_operation=None, not_before=None, time=None, result=None,
+            result_time=None, status=status, error_chain=None,
+            created_at='2024-03-28T16:27:%02d.000000' % (len(self.commands) % 60),
+            updated_at='2024-03-28T16:27:05.829959',
+        )
+        command.update(fields)
+        self.commands.append(command)
+        return command
+
+    def inject(self, status, body=None, headers=None, method=None, path=None, times=1):
+        """Answer the next matching request(s) with this status instead of routing them."""
+        for dummy in range(times):
+            self.injected.append((method, path, status, body, headers or {}))
+
+    def calls_to(self, method, path_re):
+        return [c for c in self.calls if c[0] == method and re.search(path_re, c[1])]
+
+    def _new_id(self):
+        self._next_id += 1
+        return self._next_id
+
+    # -- transport ----------------------------------------------------------------------
+
+    def __call__(self, method, url, headers, body):
+        parts = urlsplit(url)
+        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        data = json.loads(body) if body else None
+        self.calls.append((method, parts.path, query, data))
+        for i, (m, p, status, payload, extra) in enumerate(self.injected):
+            if (m is None or m == method) and (p is None or re.search(p, parts.path)):
+                del self.injected[i]
+                return self._reply(status, payload, extra)
+        if headers.get('Authorization') != 'Token %s' % TOKEN:
+            return self._reply(401, {'detail': 'Invalid token.'})
+        return self._route(method, parts.path, query, data, url)
+
+    @staticmethod
+    def _reply(status, payload, headers=None):
+        raw = payload if isinstance(payload, (bytes, str)) else json.dumps(payload)
+        if isinstance(raw, str):
+            raw = raw.encode()
+        return status, dict(headers or {}, **{'Content-Type': 'application/json'}), raw
+
+    def _route(self, method, path, query, data, url):
+        m = re.fullmatch(r'/api/mdm/devices/', path)
+        if m and method == 'GET':
+            devices = sorted(self.devices.values(), key=lambda d: d['id'])
+            for key in ('serial_number', 'udid'):
+                if key in query:
+                    devices = [d for d in devices if d[key] == query[key]]
+            return self._list(devices, query, path)
+        m = re.fullmatch(r'/api/mdm/devices/commands/', path)
+        if m and method == 'GET':
+            commands = [c for c in self.commands
+                        if 'enrolled_device' not in query or c['enrolled_device'] == int(query['enrolled_device'])]
+            if 'name' in query:
+                commands = [c for c in commands if c['name'] == query['name']]
+            if query.get('status') == 'pending':
+                commands = [c for c in commands if c['status'] in (None, 'NotNow')]
+            elif 'status' in query:
+                commands = [c for c in commands if c['status'] == query['status']]
+            return self._list(commands, query, path)
+        m = re.fullmatch(r'/api/mdm/devices/commands/([^/]+)/', path)
+        if m and method == 'GET':
+            return self._get_command(m.group(1))
+        m = re.fullmatch(r'/api/mdm/devices/(\d+)/(?:(\w+)/)?', path)
+        if m:
+            device = self.devices.get(int(m.group(1)))
+            if device is None:
+                return self._reply(404, {'detail': 'Not found.'})
+            return self._device_action(method, device, m.group(2), data or {})
+        m = re.fullmatch(r'/api/task_result/([^/]+)/', path)
+        if m and method == 'GET':
+            return self._get_task(m.group(1))
+        return self._reply(404, {'detail': 'Not found.'})
+
+    def _list(self, objects, query, path):
+        if not self.paginate or 'limit' not in query:
+            return self._reply(200, objects)
+        limit = int(query['limit'])
+        if self.page_size_cap:
+            limit = min(limit, self.page_size_cap)
+        offset = int(query.get('offset', 0))
+
+        def page_url(off):
+            q = {k: v for k, v in query.items() if k not in ('limit', 'offset')}
+            q.update(limit=limit, offset=off)
+            return '%s%s?%s' % (self.base_url, path, urlencode(q))
+
+        nxt = page_url(offset + limit) if offset + limit < len(objects) else None
+        prev = page_url(max(0, offset - limit)) if offset > 0 else None
+        return self._reply(200, dict(count=len(objects), next=nxt, previous=prev,
+                                     results=objects[offset:offset + limit]))
+
+    def _device_action(self, method, device, action, data):
+        if action is None and method == 'GET':
+            return self._reply(200, device)
+        if action in ('block', 'unblock') and method == 'POST':
+            if (action == 'block') == (device['blocked_at'] is not None):
+                return self._reply(400, {'detail': 'Device is already %sed.' % action})
+            device['blocked_at'] = '2024-04-01T10:00:00.000000' if action == 'block' else None
+            return self._reply(200, device)
+        if action in ('lock', 'erase') and method == 'POST':
+            errors = self._validate(device, action, data)
+            if errors:
+                return self._reply(400, {'detail': 'Invalid request.', 'errors': errors})
+            name = 'DeviceLock' if action == 'lock' else 'EraseDevice'
+            return self._reply(201, self.add_command(device, name))
+        if action == 'filevault_prk' and method == 'GET':
+            return self._reply(200, dict(id=device['id'], serial_number=device['serial_number'],
+                                         filevault_prk='0000-0000-0000-0000-0000-0000'))
+        return self._reply(405, {'detail': 'Method "%s" not allowed.' % method})
+
+    @staticmethod
+    def _validate(device, action, data):
+        errors = {}
+        if action == 'lock':
+            pin = data.get('pin')
+            if device['platform'] == 'macOS' and not pin:
+                errors['pin'] = ['This field is required for macOS devices.']
+            if device['platform'] != 'macOS' and pin:
+                errors['pin'] = ['This field is only allowed for macOS devices.']
+        return errors
+
+    def _get_command(self, uuid):
+        for command in self.commands:
+            if command['uuid'] == uuid:
+                script = self.command_script.get(uuid)
+                if script:
+                    command['status'] = script.pop(0)
+                return self._reply(200, command)
+        return self._reply(404, {'detail': 'Not found.'})
+
+    def _get_task(self, task_id):
+        task = self.tasks.get(task_id)
+        if task is None:
+            return self._reply(404, {'detail': 'Not found.'})
+        script = self.task_script.get(task_id)
+        if script:
+            task['status'] = script.pop(0)
+        return self._reply(200, task)

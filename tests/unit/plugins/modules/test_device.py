@@ -1,0 +1,98 @@
+# -*- coding: utf-8 -*-
+# Copyright: Espalier developers
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+
+from __future__ import annotations
+
+from ansible_collections.espalier.mdm.plugins.modules import device
+
+
+def test_blocks_an_unblocked_device(fake_api, run_module):
+    dev = fake_api.add_device(serial_number='C02ABC')
+    result = run_module(device, serial_number='C02ABC', blocked=True, diff=True)
+    assert result['changed'] is True
+    assert result['device']['blocked_at'] == '2024-04-01T10:00:00.000000'
+    assert result['diff'] == dict(before=dict(blocked=False, blocked_at=None),
+                                  after=dict(blocked=True, blocked_at='2024-04-01T10:00:00.000000'))
+    assert fake_api.devices[dev['id']]['blocked_at'] is not None
+    assert len(fake_api.calls_to('POST', r'/block/$')) == 1
+    assert 'blocked' in result['msg']
+
+
+def test_blocking_a_blocked_device_is_not_a_change_and_posts_nothing(fake_api, run_module):
+    fake_api.add_device(serial_number='C02ABC', blocked_at='2024-01-01T00:00:00')
+    result = run_module(device, serial_number='C02ABC', blocked=True)
+    assert result['changed'] is False
+    assert 'already blocked' in result['msg']
+    assert not fake_api.calls_to('POST', r'.')
+
+
+def test_unblocks_by_id_and_second_run_is_not_a_change(fake_api, run_module):
+    dev = fake_api.add_device(blocked_at='2024-01-01T00:00:00')
+    assert run_module(device, id=dev['id'], blocked=False)['changed'] is True
+    assert fake_api.devices[dev['id']]['blocked_at'] is None
+    assert run_module(device, id=dev['id'], blocked=False)['changed'] is False
+    assert len(fake_api.calls_to('POST', r'/unblock/$')) == 1
+
+
+def test_check_mode_predicts_and_writes_nothing(fake_api, run_module):
+    dev = fake_api.add_device(udid='UDID-X')
+    result = run_module(device, udid='UDID-X', blocked=True, check_mode=True, diff=True)
+    assert result['changed'] is True
+    assert result['device']['blocked_at'] is not None
+    assert result['diff']['before'] == dict(blocked=False, blocked_at=None)
+    assert result['diff']['after']['blocked'] is True
+    assert fake_api.devices[dev['id']]['blocked_at'] is None
+    assert not fake_api.calls_to('POST', r'.')
+
+
+def test_race_with_another_writer_does_not_surface_the_400(fake_api, run_module):
+    dev = fake_api.add_device(serial_number='C02ABC')
+    # Someone blocks it between our read and our write.
+    fake_api.inject(400, {'detail': 'Device is already blocked.'}, method='POST', path=r'/block/$')
+    fake_api.devices[dev['id']]['blocked_at'] = None
+
+    def block_after_read(*args, **kwargs):
+        fake_api.devices[dev['id']]['blocked_at'] = '2024-04-02T00:00:00'
+
+    original = fake_api._route
+
+    def route(method, path, query, data, url):
+        reply = original(method, path, query, data, url)
+        if method == 'GET' and path == '/api/mdm/devices/':
+            block_after_read()
+        return reply
+
+    fake_api._route = route
+    result = run_module(device, serial_number='C02ABC', blocked=True)
+    assert 'failed' not in result
+    assert result['device']['blocked_at'] == '2024-04-02T00:00:00'
+
+
+def test_unknown_device_fails_readably(fake_api, run_module):
+    result = run_module(device, serial_number='NOPE', blocked=True)
+    assert result['failed'] is True
+    assert result['msg'] == 'no enrolled device with serial_number NOPE'
+
+
+def test_ambiguous_serial_number_asks_for_udid(fake_api, run_module):
+    fake_api.add_device(serial_number='DUP')
+    fake_api.add_device(serial_number='DUP')
+    result = run_module(device, serial_number='DUP', blocked=True)
+    assert result['failed'] is True
+    assert 'identify the device by udid or id' in result['msg']
+
+
+def test_permission_error_shows_status_and_detail(fake_api, run_module):
+    fake_api.add_device(serial_number='C02ABC')
+    fake_api.inject(403, {'detail': 'You do not have permission to perform this action.'}, method='POST')
+    result = run_module(device, serial_number='C02ABC', blocked=True)
+    assert result['failed'] is True
+    assert result['status'] == 403
+    assert 'You do not have permission' in result['msg']
+
+
+def test_one_identifier_is_required(fake_api, run_module):
+    result = run_module(device, blocked=True)
+    assert result['failed'] is True
+    assert 'one of the following is required' in result['msg']
