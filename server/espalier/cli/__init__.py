@@ -29,18 +29,11 @@ def main(ctx: click.Context, settings_path: str | None) -> None:
 
 
 def _register() -> None:
-    from espalier.cli import auth, db, server
-    for group in (db.db, auth.user, auth.token, server.serve, server.worker, server.init):
-        main.add_command(group)
-    for module, name in (("espalier.cli.mdmcerts", "mdmcerts"),
-                         ("espalier.cli.push", "push_certificate"),
-                         ("espalier.cli.enrollments", "enrollment"),
-                         ("espalier.cli.simulate", "simulate")):
-        try:
-            mod = __import__(module, fromlist=[name])
-        except ImportError:
-            continue
-        main.add_command(getattr(mod, name))
+    from espalier.cli import auth, db, enrollments, mdmcerts, push, server, simulate
+
+    for command in (db.db, auth.user, auth.token, server.serve, server.worker, server.init, push.push_certificate,
+                    enrollments.enrollment, mdmcerts.mdmcerts, simulate.simulate):
+        main.add_command(command)
 
 
 _register()

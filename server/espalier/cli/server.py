@@ -34,7 +34,14 @@ def serve(ctx: click.Context, bind: str, workers: int, threads: int) -> None:
 
         def load(self):
             from espalier.app import create_app
-            return create_app(settings)
+            from espalier.tasks.maintenance import check_push_certificates
+            from espalier.tasks.periodic import Beat
+
+            app = create_app(settings)
+            check_push_certificates()
+            if not settings["redis_url"]:  # embedded: recurring jobs run in this process
+                Beat(app.extensions["espalier"].queue).start()
+            return app
 
     click.echo(f"Espalier serving {settings.base_url} (bound to {bind})")
     App().run()
@@ -57,12 +64,17 @@ def worker(ctx: click.Context, queues: tuple[str, ...], burst: bool) -> None:
     rt = build(settings)
     rt.db.check_migrated()
     os.register_at_fork(after_in_child=lambda: rt.db.engine.dispose(close=False))
+    from espalier.tasks.maintenance import check_push_certificates
+    from espalier.tasks.periodic import Beat
+
     q: RQTaskQueue = rt.queue
+    check_push_certificates()
+    Beat(q).start()
     names = queues or QUEUES
     unknown = set(names) - set(QUEUES)
     if unknown:
         fail(f"unknown queue(s) {', '.join(sorted(unknown))}; known: {', '.join(QUEUES)}")
-    Worker([q.queues[n] for n in names], connection=q.redis).work(burst=burst)
+    Worker([q.queues[n] for n in names], connection=q.redis).work(burst=burst, with_scheduler=True)
 
 
 @click.command()

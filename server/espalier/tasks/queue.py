@@ -49,6 +49,13 @@ class RQTaskQueue:
                 raise
             log.debug("job %s already queued", job_id)
 
+    def submit_in(self, delay: float, path: str, args: tuple, queue: str = "default") -> None:
+        """Run an untracked job after ``delay`` seconds (the worker runs RQ's scheduler)."""
+        from datetime import timedelta
+
+        self.queues[queue].enqueue_in(timedelta(seconds=delay), run_job, path, None, args,
+                                      result_ttl=3600, failure_ttl=86400)
+
     def close(self) -> None:
         self.redis.close()
 
@@ -78,6 +85,12 @@ class InProcessTaskQueue:
             return
         self._ensure_thread()
         self._q.put((path, task_id, args, job_id))
+
+    def submit_in(self, delay: float, path: str, args: tuple, queue: str = "default") -> None:
+        """Run an untracked job after ``delay`` seconds, on a timer thread."""
+        timer = threading.Timer(delay, self.submit, (path, None, args), {"queue": queue})
+        timer.daemon = True
+        timer.start()
 
     def _ensure_thread(self) -> None:
         with self._lock:

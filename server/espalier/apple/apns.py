@@ -1,0 +1,284 @@
+"""APNs client for MDM pushes: one long-lived HTTP/2 connection per push certificate.
+
+Apple: "Sending notification requests to APNs" and "Handling notification
+responses from APNs". A push is `POST /3/device/<token hex>` with push type
+`mdm`, the certificate's UID as topic and exactly `{"mdm":"<PushMagic>"}`.
+Connections stay open (APNs treats connect/disconnect churn as abuse) and
+in-flight streams stay within the server's SETTINGS_MAX_CONCURRENT_STREAMS.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import random
+import re
+import ssl
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Literal
+
+import certifi
+import httpx
+
+log = logging.getLogger(__name__)
+
+PRODUCTION_HOST = "api.push.apple.com"
+SANDBOX_HOST = "api.sandbox.push.apple.com"
+DEFAULT_EXPIRATION = 3 * 24 * 3600
+MAX_CONCURRENCY = 500
+# When the connection's limit cannot be read: httpcore runs at most 100 streams per connection.
+DEFAULT_STREAMS = 100
+
+Outcome = Literal["sent", "unregistered", "bad_token", "certificate_error", "retry"]
+_TOKEN = re.compile(r"[0-9a-f]+")
+_BAD_TOKEN_REASONS = frozenset({"BadDeviceToken", "DeviceTokenNotForTopic"})
+_MALFORMED = "MalformedToken"  # our own reason: the token is not hex, nothing was sent
+
+
+@dataclass(frozen=True)
+class PushTarget:
+    device_key: str  # opaque to the client: maps a result back to its enrollment
+    token_hex: str
+    push_magic: str
+
+
+@dataclass(frozen=True)
+class PushResult:
+    target: PushTarget
+    outcome: Outcome
+    status: int | None = None
+    reason: str | None = None
+    apns_id: str | None = None
+    timestamp: datetime | None = None  # 410: when the token stopped being valid
+
+
+class APNsProtocolError(RuntimeError):
+    """The server (or a proxy) answered without HTTP/2, which APNs never does."""
+
+
+class APNsClient:
+    """Sends MDM pushes for one push certificate; not for sharing across event loops.
+
+    Use either `await push_many()` from one event loop, or `push_many_sync()`,
+    which runs on a private loop owned by the client (for RQ jobs).
+    """
+
+    def __init__(self, cert_pem: bytes, key_pem: bytes, topic: str, *, sandbox: bool = False,
+                 expiration_seconds: int = DEFAULT_EXPIRATION, host: str | None = None,
+                 port: int = 443, verify: ssl.SSLContext | str | Path | None = None,
+                 max_concurrency: int = MAX_CONCURRENCY, max_attempts: int = 3,
+                 backoff_base: float = 0.5, backoff_max: float = 8.0, timeout: float = 10.0) -> None:
+        self.topic = topic
+        self.expiration_seconds = expiration_seconds
+        self.max_concurrency = max_concurrency
+        self.max_attempts = max(1, max_attempts)
+        self.backoff_base, self.backoff_max = backoff_base, backoff_max
+        self.certificate_error: PushResult | None = None  # set by a 403; the client stops pushing
+        host = host or (SANDBOX_HOST if sandbox else PRODUCTION_HOST)
+        self._http = httpx.AsyncClient(
+            http2=True, verify=_tls_context(cert_pem, key_pem, verify),
+            base_url=f"https://{host}:{port}", timeout=timeout,
+            # One connection: the pool queues on it rather than opening more.
+            limits=httpx.Limits(max_connections=1, max_keepalive_connections=1, keepalive_expiry=300))
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._sync_lock = threading.Lock()
+        self._closed = False
+
+    async def push_many(self, targets: Iterable[PushTarget],
+                        concurrency: int | None = None) -> list[PushResult]:
+        """Push every target once; results come back in the order of `targets`."""
+        pending = list(enumerate(targets))
+        results: list[PushResult | None] = [None] * len(pending)
+        queue = iter(pending)
+        if self._stream_limit() is None:
+            await self._warm_up(queue, results)
+        cap = max(1, concurrency or self.max_concurrency)
+        workers = min(cap, self._stream_limit() or DEFAULT_STREAMS, len(pending))
+
+        async def worker() -> None:
+            for index, target in queue:  # shared iterator: each target is taken once
+                results[index] = await self._push_one(target)
+
+        async with asyncio.TaskGroup() as group:
+            for _ in range(workers):
+                group.create_task(worker())
+        return [r for r in results if r is not None]
+
+    async def _warm_up(self, queue: Iterator[tuple[int, PushTarget]],
+                       results: list[PushResult | None]) -> None:
+        """Push alone until one push reaches the wire: a new APNs connection allows 1 stream."""
+        for index, target in queue:
+            first = results[index] = await self._push_one(target)
+            if first.reason == _MALFORMED:
+                continue
+            if first.outcome == "retry" and first.status is None:
+                # Transport failure even after retries: APNs is unreachable; don't hammer it.
+                for index, target in queue:
+                    results[index] = replace(first, target=target)
+            return
+
+    def push_many_sync(self, targets: Iterable[PushTarget],
+                       concurrency: int | None = None) -> list[PushResult]:
+        """`push_many` for synchronous callers, on the client's own event loop."""
+        with self._sync_lock:
+            if self._closed:
+                raise RuntimeError("APNsClient is closed")
+            if self._loop is None:
+                self._loop = asyncio.new_event_loop()
+            return self._loop.run_until_complete(self.push_many(targets, concurrency))
+
+    def close(self) -> None:
+        """Close the connection (on the private loop, where sync pushes opened it)."""
+        with self._sync_lock:
+            if self._closed:
+                return
+            self._closed = True
+            loop, self._loop = self._loop or asyncio.new_event_loop(), None
+            try:
+                loop.run_until_complete(self._http.aclose())
+            finally:
+                loop.close()
+
+    async def aclose(self) -> None:
+        """Close from the event loop that `push_many` ran on."""
+        self._closed = True
+        await self._http.aclose()
+
+    async def _push_one(self, target: PushTarget) -> PushResult:
+        token = target.token_hex.lower()
+        if not _TOKEN.fullmatch(token):
+            return PushResult(target, "bad_token", reason=_MALFORMED)
+        body = json.dumps({"mdm": target.push_magic}, separators=(",", ":")).encode()
+        result = PushResult(target, "retry")
+        for attempt in range(self.max_attempts):
+            if attempt:
+                await asyncio.sleep(random.uniform(0, min(self.backoff_max,
+                                                          self.backoff_base * 2 ** attempt)))
+            if self.certificate_error:
+                return replace(self.certificate_error, target=target, apns_id=None)
+            try:
+                response = await self._http.post(f"/3/device/{token}", content=body,
+                                                 headers=self._headers())
+            except httpx.TransportError as exc:  # connect, TLS, timeout, stream reset, GOAWAY
+                result = PushResult(target, "retry", reason=f"{type(exc).__name__}: {exc}")
+                continue
+            if response.http_version != "HTTP/2":
+                raise APNsProtocolError(f"{self._http.base_url} answered over "
+                                        f"{response.http_version}; APNs requires HTTP/2")
+            result = self._classify(target, response)
+            if result.outcome != "retry":
+                return result
+        log.warning("APNs push to %s still failing after %d attempts: %s %s", target.device_key,
+                    self.max_attempts, result.status, result.reason)
+        return result
+
+    def _headers(self) -> dict[str, str]:
+        expiration = int(time.time()) + self.expiration_seconds if self.expiration_seconds else 0
+        return {"apns-push-type": "mdm", "apns-topic": self.topic, "apns-priority": "10",
+                "apns-expiration": str(expiration)}
+
+    def _classify(self, target: PushTarget, response: httpx.Response) -> PushResult:
+        status, apns_id = response.status_code, response.headers.get("apns-id")
+        if status == 200:
+            return PushResult(target, "sent", status, apns_id=apns_id)
+        reason, timestamp = _error_body(response)
+        if status == 410:
+            return PushResult(target, "unregistered", status, reason, apns_id, timestamp)
+        if status == 403:
+            self.certificate_error = PushResult(target, "certificate_error", status, reason, apns_id)
+            log.error("APNs refused push certificate for topic %s: %s", self.topic, reason)
+            return self.certificate_error
+        if status == 429 or status >= 500:
+            return PushResult(target, "retry", status, reason, apns_id)
+        if not (status == 400 and reason in _BAD_TOKEN_REASONS):
+            log.warning("APNs rejected push to %s: %s %s", target.device_key, status, reason)
+        return PushResult(target, "bad_token", status, reason, apns_id)
+
+    def _stream_limit(self) -> int | None:
+        """SETTINGS_MAX_CONCURRENT_STREAMS of the live HTTP/2 connection, if there is one.
+
+        Also bounded by httpcore's own per-connection cap (`_max_streams`, 100):
+        requests beyond it would only queue in the pool, whose bookkeeping is
+        linear in the number of queued requests. Reads httpcore internals
+        defensively; None means "unknown": one warm-up push, then DEFAULT_STREAMS.
+        """
+        pool = getattr(getattr(self._http, "_transport", None), "_pool", None)
+        for connection in getattr(pool, "connections", ()):
+            h2_connection = getattr(connection, "_connection", None)
+            h2_state = getattr(h2_connection, "_h2_state", None)
+            if h2_state is not None and connection.is_available():
+                limit = int(h2_state.remote_settings.max_concurrent_streams)
+                return min(limit, getattr(h2_connection, "_max_streams", limit))
+        return None
+
+
+def _error_body(response: httpx.Response) -> tuple[str | None, datetime | None]:
+    try:
+        data = response.json()
+    except ValueError:
+        return None, None
+    if not isinstance(data, dict):
+        return None, None
+    millis = data.get("timestamp")
+    when = (datetime.fromtimestamp(millis / 1000, tz=timezone.utc)
+            if isinstance(millis, (int, float)) else None)
+    return data.get("reason"), when
+
+
+def _tls_context(cert_pem: bytes, key_pem: bytes,
+                 verify: ssl.SSLContext | str | Path | None) -> ssl.SSLContext:
+    """Server trust from `verify` (default: certifi), client identity = push cert + key."""
+    if b"ENCRYPTED" in key_pem:
+        raise ValueError("the push key must be decrypted before building an APNs client")
+    if isinstance(verify, ssl.SSLContext):
+        context = verify
+    else:
+        context = ssl.create_default_context(cafile=str(verify) if verify else certifi.where())
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    # load_cert_chain only reads files: the key touches disk (0600, private dir) for this call only.
+    with tempfile.TemporaryDirectory(prefix="espalier-apns-") as tmp:
+        path = os.path.join(tmp, "identity.pem")
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as fh:
+            fh.write(cert_pem.rstrip() + b"\n" + key_pem)
+        try:
+            context.load_cert_chain(path, password=lambda: b"")
+        except ssl.SSLError as exc:
+            raise ValueError(f"push certificate and key do not form a TLS identity: {exc}") from None
+    return context
+
+
+_clients: dict[int, tuple[str, int, APNsClient]] = {}
+_clients_lock = threading.Lock()
+
+
+def get_client(cert_id: int, fingerprint: str, factory: Callable[[], APNsClient]) -> APNsClient:
+    """The process's client for push certificate `cert_id`, rebuilt when its fingerprint changes.
+
+    A client inherited through fork() is replaced, never closed: its socket is the parent's.
+    """
+    pid = os.getpid()
+    with _clients_lock:
+        cached = _clients.get(cert_id)
+        if cached and cached[0] == fingerprint and cached[1] == pid:
+            return cached[2]
+        client = factory()
+        _clients[cert_id] = (fingerprint, pid, client)
+    if cached and cached[1] == pid:
+        cached[2].close()
+    return client
+
+
+def close_clients() -> None:
+    """Close every cached client of this process (worker shutdown, tests)."""
+    with _clients_lock:
+        entries = list(_clients.values())
+        _clients.clear()
+    for _, pid, client in entries:
+        if pid == os.getpid():
+            client.close()

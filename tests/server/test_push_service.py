@@ -1,0 +1,179 @@
+"""Waking devices through the fake APNs (HTTP/2, TLS, client certificate) and recording outcomes."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from espalier.apple import apns
+from espalier.models import EnrolledDevice, PushCertificate, utcnow
+from espalier.services import push, push_certificates
+from espalier.tasks import push as push_tasks
+
+from fakes.apns import FakeAPNs
+from fakes.push_certs import make_ca, make_push_cert
+
+
+@pytest.fixture(scope="module")
+def push_ca():
+    return make_ca("Stand-in Apple push CA")
+
+
+@pytest.fixture
+def fake_apns(push_ca, tmp_path):
+    with FakeAPNs(ca_file=push_ca.write_cert(tmp_path / "push-ca.pem")) as fake:
+        yield fake
+    apns.close_clients()
+
+
+@pytest.fixture
+def mdm_settings(fake_apns):
+    return {"apns": {"host": fake_apns.host, "port": fake_apns.port, "ca_file": fake_apns.server_ca_file}}
+
+
+@pytest.fixture
+def cert(runtime, push_ca):
+    pc = make_push_cert(push_ca)
+    with runtime.db.session() as s, s.begin():
+        row = push_certificates.add(s, runtime.secrets, {"name": "Main", "certificate": pc.cert_pem.decode(),
+                                                         "private_key": pc.key_pem.decode()})
+    return row
+
+
+@pytest.fixture
+def devices(make_device, cert):
+    def factory(n=1, **extra):
+        return [make_device(push_token=f"{i:02x}" * 32, push_magic=f"magic-{i}", push_certificate_id=cert.id,
+                            topic=cert.topic, **extra) for i in range(1, n + 1)]
+    return factory
+
+
+def reload(runtime, device_id):
+    with runtime.db.session() as s:
+        return s.get(EnrolledDevice, device_id)
+
+
+def test_push_reaches_apns_with_the_mdm_headers(runtime, fake_apns, devices, cert):
+    d, = devices()
+    summary = push.notify([d.id])
+    assert summary.sent == [d.id]
+    rec = fake_apns.pushes[0]
+    assert rec.token_hex == d.push_token and rec.topic == cert.topic
+    assert rec.headers["apns-push-type"] == "mdm" and rec.headers["apns-priority"] == "10"
+    assert rec.body == b'{"mdm":"magic-1"}'
+    assert reload(runtime, d.id).last_notified_at is not None
+
+
+def test_many_devices_one_job_one_connection(runtime, fake_apns, devices):
+    ds = devices(50)
+    push_tasks.notify_devices([d.id for d in ds])
+    assert len(fake_apns.pushes) == 50
+    assert len({p.connection_id for p in fake_apns.pushes}) == 1
+
+
+def test_a_device_is_not_pushed_twice_within_seconds_but_later(runtime, fake_apns, devices):
+    d, = devices()
+    push.notify([d.id])
+    again = push.notify([d.id])
+    assert again.skipped == [d.id] and len(fake_apns.pushes) == 1
+    delay, path, args = runtime.queue.delayed[0]
+    assert delay == push.MIN_INTERVAL.total_seconds() and args == ([d.id],)
+    assert path == "espalier.tasks.push:notify_devices_later"
+    assert push_tasks.notify_devices_later([d.id]) == {"sent": 0, "skipped": 1}
+    assert len(runtime.queue.delayed) == 1  # the delayed push does not reschedule itself
+
+
+def test_unregistered_token_is_dead_until_a_new_token_update(runtime, fake_apns, devices):
+    d, = devices()
+    fake_apns.fail(d.push_token, 410, "Unregistered", timestamp_ms=1_700_000_000_000)
+    summary = push.notify([d.id])
+    assert summary.dead_tokens == [d.id]
+    row = reload(runtime, d.id)
+    assert row.push_token_error == "Unregistered"
+    assert row.push_token_invalid_at.year == 2023  # Apple's timestamp, not ours
+    push.notify([d.id], force=True)
+    assert len(fake_apns.pushes) == 1  # not pushed again
+
+
+@pytest.mark.parametrize("reason", ["BadDeviceToken", "DeviceTokenNotForTopic"])
+def test_bad_token_stops_pushes(runtime, fake_apns, devices, reason):
+    d, = devices()
+    fake_apns.fail(d.push_token, 400, reason)
+    assert push.notify([d.id]).dead_tokens == [d.id]
+    assert reload(runtime, d.id).push_token_error == reason
+
+
+def test_certificate_refused_is_surfaced_and_not_used(runtime, fake_apns, devices, cert, client, admin):
+    d, e = devices(2)
+    fake_apns.fail(d.push_token, 403, "BadCertificate")
+    push.notify([d.id])
+    with runtime.db.session() as s:
+        row = s.get(PushCertificate, cert.id)
+    assert row.status == "error" and "BadCertificate" in row.status_message
+    shown = client.get(f"/api/mdm/push_certificates/{cert.id}/", headers=admin).json
+    assert shown["status"] == "error"
+    assert push.notify([e.id]).skipped == [e.id]
+
+
+def test_transient_errors_are_retried(runtime, fake_apns, devices):
+    d, = devices()
+    fake_apns.fail(d.push_token, 429, "TooManyRequests", times=1)
+    assert push.notify([d.id]).sent == [d.id]
+    e = devices()[0]
+    fake_apns.fail(e.push_token, 500, "InternalServerError")
+    with pytest.raises(push.PushRetry):
+        push.notify([e.id], force=True)
+
+
+def test_expired_certificate_is_not_used(runtime, fake_apns, devices, cert):
+    d, = devices()
+    with runtime.db.session() as s, s.begin():
+        s.get(PushCertificate, cert.id).not_after = utcnow() - timedelta(days=1)
+    assert push.notify([d.id]).skipped == [d.id]
+    assert fake_apns.pushes == []
+
+
+def test_lock_through_the_api_pushes_the_device(runtime, client, admin, fake_apns, devices):
+    runtime.queue.push_enabled = True
+    d, = devices()
+    resp = client.post(f"/api/mdm/devices/{d.id}/lock/", headers=admin, json={"pin": "123456"})
+    assert resp.status_code == 201
+    fake_apns.wait_for_pushes(1)
+    assert fake_apns.pushes[0].token_hex == d.push_token
+
+
+def test_pending_devices_are_renotified_with_backoff(runtime, fake_apns, devices):
+    from espalier.mdm.queue import add_command
+
+    old, fresh = devices(2)
+    now = utcnow()
+    with runtime.db.session() as s, s.begin():
+        add_command(s, runtime.secrets, old.id, "DeviceInformation", {})
+        add_command(s, runtime.secrets, fresh.id, "DeviceInformation", {})
+        s.get(EnrolledDevice, old.id).last_notified_at = now - timedelta(minutes=5)
+        s.get(EnrolledDevice, fresh.id).last_notified_at = now - timedelta(seconds=30)
+    assert push_tasks.renotify_pending() == {"renotified": 1}
+    assert [p.token_hex for p in fake_apns.pushes] == [old.push_token]
+
+
+def test_backoff_schedule():
+    now = utcnow()
+    due = push_tasks.due_for_renotify
+    assert due(now - timedelta(minutes=1), None, now)
+    assert not due(now - timedelta(minutes=1), now - timedelta(minutes=1), now)
+    assert due(now - timedelta(minutes=10), now - timedelta(minutes=3), now)
+    assert not due(now - timedelta(hours=1), now - timedelta(minutes=5), now)
+    assert due(now - timedelta(hours=1), now - timedelta(minutes=11), now)
+    assert not due(now - timedelta(days=3), now - timedelta(hours=2), now)
+    assert due(now - timedelta(days=3), now - timedelta(hours=7), now)
+
+
+def test_expiry_check_logs(runtime, cert, caplog):
+    from espalier.tasks.maintenance import check_push_certificates
+
+    with runtime.db.session() as s, s.begin():
+        s.get(PushCertificate, cert.id).not_after = utcnow() + timedelta(days=10)
+    with caplog.at_level("WARNING"):
+        assert check_push_certificates() == {"expiring": [cert.topic], "expired": []}
+    assert "expires in" in caplog.text and "Renew, not Create" in caplog.text
