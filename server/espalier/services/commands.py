@@ -20,7 +20,8 @@ def queue_command(s: Session, device: EnrolledDevice, request_type: str, data: d
     """Validate operator input for the RequestType, queue the command and (after commit) push."""
     cls = registry.get(request_type)
     if cls is None:
-        raise ServiceError(f"unknown command {request_type!r}")
+        known = ", ".join(sorted(registry.REGISTRY))
+        raise ServiceError(f"unknown command {request_type!r} (known: {known})", {"name": ["unknown command"]})
     if validated is None:
         try:
             validated = cls.validate(device, data or {})

@@ -87,6 +87,13 @@ def erase(s: Session, device_id: int, data: dict) -> DeviceCommand:
     return queue_command(s, device, "EraseDevice", data)
 
 
+def queue(s: Session, device_id: int, request_type: str, data: dict) -> DeviceCommand:
+    """Queue any registered command for the device (operators' generic path)."""
+    device = get_device(s, device_id)
+    _ensure_not_blocked(device)
+    return queue_command(s, device, request_type, data)
+
+
 def reveal_secret(s: Session, device_id: int, field: str) -> tuple[EnrolledDevice, str | None]:
     device = get_device(s, device_id)
     token = getattr(device, field)

@@ -5,7 +5,7 @@ from flask import request
 
 from espalier.services import devices as svc
 
-from . import api_view, bp, serializers
+from . import ApiError, api_view, bp, serializers
 from .pagination import page_params, paginated
 from .validation import json_body, reject_unknown_args
 
@@ -58,6 +58,18 @@ def device_lock(s, device_id: int):
     """Queue a DeviceLock command and notify the device."""
     data = json_body({"pin", "message", "phone_number"})
     return serializers.command(svc.lock(s, device_id, data)), 201
+
+
+@bp.post("/mdm/devices/<int:device_id>/commands/")
+@api_view("mdm.add_devicecommand")
+def device_command_create(s, device_id: int):
+    """Queue any supported command (``name`` = RequestType, or CustomCommand with a raw ``command``)."""
+    data = json_body({"name", "arguments"})
+    name, arguments = data.get("name"), data.get("arguments", {})
+    if not isinstance(name, str) or not isinstance(arguments, dict):
+        raise ApiError(400, "name (a RequestType) and arguments (an object) are required",
+                       {"name": ["required"]} if not isinstance(name, str) else {"arguments": ["must be an object"]})
+    return serializers.command(svc.queue(s, device_id, name, arguments)), 201
 
 
 @bp.get("/mdm/devices/<int:device_id>/filevault_prk/")
