@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 
 from espalier.models import EnrolledDevice, EnrolledUser
 
@@ -26,22 +26,13 @@ UNLOCK_TOKEN = "enrolled_devices.unlock_token"
 BOOTSTRAP_TOKEN = "enrolled_devices.bootstrap_token"
 
 
-def _blocked(ctx, udid: str, serial: str | None) -> bool:
-    """A blocked UDID, or a blocked device with the same serial number (re-imaged, new UDID)."""
-    match = EnrolledDevice.udid == udid
-    if serial:
-        match = or_(match, EnrolledDevice.serial_number == serial)
-    return ctx.s.scalar(select(EnrolledDevice.id).where(
-        EnrolledDevice.blocked_at.is_not(None), match).limit(1)) is not None
-
-
 def authenticate(ctx, msg: dict, identity: Identity) -> None:
     """Authenticate: create or refresh the device, bind the certificate to it."""
     channel = channel_of(msg)
     if channel.user_id:
         raise ParseError("Authenticate is sent on the device channel")
     serial = str_value(msg, "SerialNumber", 64)
-    if _blocked(ctx, channel.udid, serial):
+    if lookup.is_blocked(ctx.s, channel.udid, serial):
         raise Unrecognized("device is blocked")
     ident.ensure_unbound_elsewhere(ctx.s, channel.udid, identity)
     session = session_for_certificate(ctx.s, identity)

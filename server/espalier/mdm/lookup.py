@@ -5,13 +5,27 @@ two connects), so a command is never handed out twice nor after its final status
 """
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
 
 from espalier.models import EnrolledDevice, EnrolledUser
 
 from . import identity as ident
 from .errors import Unrecognized
 from .messages import Channel
+
+
+def is_blocked(s: Session, udid: str | None, serial_number: str | None) -> bool:
+    """A blocked UDID, or a blocked device with the same serial number (re-imaged, new UDID)."""
+    match = []
+    if udid:
+        match.append(EnrolledDevice.udid == udid)
+    if serial_number:
+        match.append(EnrolledDevice.serial_number == serial_number)
+    if not match:
+        return False
+    return s.scalar(select(EnrolledDevice.id).where(EnrolledDevice.blocked_at.is_not(None), or_(*match))
+                    .limit(1)) is not None
 
 
 def enrolled_device(ctx, channel: Channel, identity: ident.Identity) -> EnrolledDevice:

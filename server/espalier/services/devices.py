@@ -57,19 +57,6 @@ def unblock(s: Session, device_id: int) -> EnrolledDevice:
     return device
 
 
-def is_blocked(s: Session, *, udid: str | None = None, serial_number: str | None = None) -> bool:
-    """Whether a device with this UDID or serial number is blocked (enrollment gate)."""
-    conds = []
-    if udid:
-        conds.append(EnrolledDevice.udid == udid)
-    if serial_number:
-        conds.append(EnrolledDevice.serial_number == serial_number)
-    for cond in conds:
-        if s.scalar(select(EnrolledDevice.id).where(cond, EnrolledDevice.blocked_at.is_not(None)).limit(1)):
-            return True
-    return False
-
-
 def _ensure_not_blocked(device: EnrolledDevice) -> None:
     if device.blocked_at is not None:
         raise ServiceError(f"device {device.id} is blocked: unblock it before sending commands")

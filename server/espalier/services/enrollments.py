@@ -14,7 +14,7 @@ from espalier.models import Blueprint, OtaEnrollment, PushCertificate, utcnow
 from espalier.pki import cms
 from espalier.pki.secrets import SecretBox
 from espalier.pki.store import device_ca
-from espalier.services.devices import is_blocked
+from espalier.mdm.lookup import is_blocked
 from espalier.services.errors import NotFound, ServiceError
 
 SECRET = "ota_enrollments.secret"
@@ -157,7 +157,7 @@ def enrollment_profile(s: Session, box: SecretBox, database_key: str, settings, 
     e = s.scalar(select(OtaEnrollment).where(OtaEnrollment.secret_hash == secret_hash(secret)).with_for_update())
     if e is None:
         raise NotFound("unknown enrollment")
-    if (serial_number or udid) and is_blocked(s, udid=udid, serial_number=serial_number):
+    if is_blocked(s, udid, serial_number):
         raise Forbidden("this device is blocked and cannot enroll")
     if not e.reusable:
         if e.secret_used_at is not None:
