@@ -53,7 +53,7 @@ def serve(ctx: click.Context, bind: str, workers: int, threads: int) -> None:
 @click.pass_context
 def worker(ctx: click.Context, queues: tuple[str, ...], burst: bool) -> None:
     """Run an RQ worker (requires redis_url)."""
-    from rq import Worker
+    from rq import SimpleWorker
 
     from espalier.runtime import build
     from espalier.tasks.queue import QUEUES, RQTaskQueue
@@ -63,7 +63,6 @@ def worker(ctx: click.Context, queues: tuple[str, ...], burst: bool) -> None:
         fail("redis_url is not set: without Redis, jobs run inside `espalier serve`")
     rt = build(settings)
     rt.db.check_migrated()
-    os.register_at_fork(after_in_child=lambda: rt.db.engine.dispose(close=False))
     from espalier.tasks.maintenance import check_push_certificates
     from espalier.tasks.periodic import Beat
 
@@ -74,7 +73,9 @@ def worker(ctx: click.Context, queues: tuple[str, ...], burst: bool) -> None:
     unknown = set(names) - set(QUEUES)
     if unknown:
         fail(f"unknown queue(s) {', '.join(sorted(unknown))}; known: {', '.join(QUEUES)}")
-    Worker([q.queues[n] for n in names], connection=q.redis).work(burst=burst, with_scheduler=True)
+    # No fork per job: the APNs connections (one per push certificate) and the database pool
+    # live as long as the worker, instead of being reopened for every job.
+    SimpleWorker([q.queues[n] for n in names], connection=q.redis).work(burst=burst, with_scheduler=True)
 
 
 @click.command()
