@@ -164,3 +164,12 @@ def test_scep_accepts_old_ciphers_and_digests(enrollment, http, cipher, digest):
     sim = SimulatedDevice.flavour("mac", scep_cipher=cipher, signature_digest=digest)
     assert sim.enroll(enrollment["enroll_url"], http), sim.errors
     assert sim.connect(), sim.errors
+
+
+def test_device_awaiting_configuration_is_released(client, admin, enrolled):
+    sim, device_id = enrolled("mac", dep=True)
+    assert sim.awaiting_configuration
+    handled = sim.connect()
+    assert handled[-1] == ("DeviceConfigured", "Acknowledged")
+    assert not sim.awaiting_configuration
+    assert client.get(f"/api/mdm/devices/{device_id}/", headers=admin).json["awaiting_configuration"] is False

@@ -177,3 +177,37 @@ def test_expiry_check_logs(runtime, cert, caplog):
     with caplog.at_level("WARNING"):
         assert check_push_certificates() == {"expiring": [cert.topic], "expired": []}
     assert "expires in" in caplog.text and "Renew, not Create" in caplog.text
+
+
+def test_old_answered_inventory_commands_are_pruned(runtime, make_device):
+    from espalier.mdm.queue import add_command
+    from espalier.models import DeviceCommand
+    from espalier.tasks.maintenance import prune_inventory_commands
+
+    d = make_device()
+    with runtime.db.session() as s, s.begin():
+        old = add_command(s, runtime.secrets, d.id, "DeviceInformation", {})
+        old.status, old.created_at = "Acknowledged", utcnow() - timedelta(days=40)
+        pending_old = add_command(s, runtime.secrets, d.id, "SecurityInfo", {})
+        pending_old.created_at = utcnow() - timedelta(days=40)
+        lock = add_command(s, runtime.secrets, d.id, "DeviceLock", {})
+        lock.status, lock.created_at = "Acknowledged", utcnow() - timedelta(days=40)
+    assert prune_inventory_commands() == {"pruned": 1}
+    with runtime.db.session() as s:
+        assert sorted(c.name for c in s.scalars(select(DeviceCommand))) == ["DeviceLock", "SecurityInfo"]
+
+
+def test_beat_enqueues_due_jobs_once_per_period():
+    from espalier.tasks.periodic import SCHEDULE, Beat
+
+    submitted = []
+
+    class Q:
+        def submit(self, path, task_id, args, queue="default", job_id=None):
+            submitted.append((path, queue, job_id))
+
+    beat = Beat(Q())
+    assert beat.run_due(1000.0) == [p for p, _, _ in SCHEDULE]
+    assert beat.run_due(1001.0) == []
+    assert beat.run_due(1000.0 + 31) == ["espalier.tasks.push:renotify_pending"]
+    assert all(job_id.startswith("beat-") for _, _, job_id in submitted)

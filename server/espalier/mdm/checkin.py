@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from espalier.models import EnrolledDevice, EnrolledUser
 
 from . import identity as ident
-from . import inventory, lookup
+from . import inventory, lookup, queue
 from .enrollment import session_for_certificate
 from .errors import Declined, IdentityError, ParseError, Unrecognized
 from .identity import Identity
@@ -114,6 +114,9 @@ def token_update(ctx, msg: dict, identity: Identity) -> None:
         device.enrolled_at = ctx.now
         ctx.s.flush()
         inventory.queue_inventory(ctx, device)
+        if device.awaiting_configuration:
+            # Setup Assistant waits for this; queued after the inventory so nothing else is pending.
+            queue.add_command(ctx.s, ctx.secrets, device.id, "DeviceConfigured", {})
         ctx.pushes.add(device.id)
         log.info("device %s enrolled", device.udid)
     return None

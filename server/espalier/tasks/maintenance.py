@@ -1,11 +1,14 @@
-"""Housekeeping jobs: push certificate expiry warnings."""
+"""Housekeeping jobs: push certificate expiry warnings, pruning answered inventory commands."""
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
-from espalier.models import PushCertificate, utcnow
+from espalier.mdm.inventory import INVENTORY_COMMANDS
+from espalier.models import DeviceCommand, PushCertificate, utcnow
+from espalier.models.commands import FINAL_STATUSES
 from espalier.runtime import current
 from espalier.services import push_certificates as certs
 
@@ -28,3 +31,17 @@ def check_push_certificates() -> dict:
                 log.warning("push certificate %r (%s) expires in %d days (%s): renew it now (Renew, not Create)",
                             pc.name, pc.topic, certs.days_left(pc, now), pc.not_after.date())
     return {"expiring": expiring, "expired": expired}
+
+
+INVENTORY_RETENTION = timedelta(days=30)
+
+
+def prune_inventory_commands() -> dict:
+    """Answered inventory commands are folded into the device row; drop them after a while so
+    the queue table does not grow without bound (one row per device per day otherwise)."""
+    cutoff = utcnow() - INVENTORY_RETENTION
+    with current().db.session() as s, s.begin():
+        result = s.execute(delete(DeviceCommand).where(
+            DeviceCommand.name.in_(INVENTORY_COMMANDS), DeviceCommand.status.in_(FINAL_STATUSES),
+            DeviceCommand.created_at < cutoff))
+    return {"pruned": result.rowcount}

@@ -14,6 +14,7 @@ log = logging.getLogger(__name__)
 SCHEDULE: tuple[tuple[str, str, int], ...] = (
     ("espalier.tasks.push:renotify_pending", "push", 30),
     ("espalier.tasks.maintenance:check_push_certificates", "default", 86400),
+    ("espalier.tasks.maintenance:prune_inventory_commands", "default", 86400),
 )
 
 
