@@ -31,6 +31,10 @@ def serve(ctx: click.Context, bind: str, workers: int, threads: int) -> None:
             self.cfg.set("threads", threads)
             self.cfg.set("accesslog", "-")
             self.cfg.set("limit_request_line", 16384)  # SCEP GET PKIOperation carries the message in the URL
+            if "control_socket_disable" in self.cfg.settings:
+                # gunicorn 27's control socket has one default path per user: several servers on a
+                # host (scale-out, tests) would fight over it, and nothing here uses it.
+                self.cfg.set("control_socket_disable", True)
 
         def load(self):
             from espalier.app import create_app
