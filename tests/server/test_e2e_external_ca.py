@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from espalier.pki import ca as ca_lib
-from espalier.sim import answers
+from espalier.sim import profiles
 from espalier.sim.device import SimulatedDevice, scep_subject
 
 from e2e import enrollment, http, push_certificate, push_pair  # noqa: F401  (fixtures)
@@ -39,7 +39,7 @@ def enroll_with(issuer, http, enroll_url):
     sim = SimulatedDevice.flavour("mac")
     sim.client = http
     profile = http.get(enroll_url).content
-    sim._accept_enrollment_profile(*answers.read_profile(profile))
+    sim._accept_enrollment_profile(*profiles.read_profile(profile))
     assert sim.scep_payload["URL"] == "https://scep.corp.example/scep"
     assert sim.scep_payload["Challenge"] == "corp-challenge"
     key = rsa.generate_private_key(65537, 2048)

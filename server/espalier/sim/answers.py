@@ -2,108 +2,29 @@
 
 Shapes follow apple/device-management `mdm/commands/*.yaml`. Each handler returns
 (Status, result keys sent at the top level of the report). Profiles arriving in
-InstallProfile are read with `read_profile`, also used for the enrollment profile.
+InstallProfile are read with `profiles.read_profile`, as the enrollment profile is.
 """
 
 from __future__ import annotations
 
-import plistlib
-import secrets
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from asn1crypto import cms
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.hazmat.primitives.ciphers import algorithms
-from cryptography.hazmat.primitives.serialization import pkcs7
+from cryptography.hazmat.primitives import serialization
+
+from espalier.sim.profiles import (ProfileError, escrowed_recovery_key, filevault_on, installed_payloads,
+                                   load_cert, new_recovery_key, read_profile, seal_recovery_key)
 
 if TYPE_CHECKING:
     from espalier.sim.device import SimulatedDevice
 
 Answer = tuple[str, dict[str, Any]]
-_HASHES = {"sha1": hashes.SHA1, "sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512}
-
-
-class ProfileError(Exception):
-    """A profile the device would refuse: not a plist, bad signature, undecryptable."""
 
 
 def error_chain(code: int, domain: str, description: str) -> dict[str, Any]:
     return {"ErrorChain": [{"ErrorCode": code, "ErrorDomain": domain,
                             "LocalizedDescription": description, "USEnglishDescription": description}]}
-
-
-# ---- profiles ---------------------------------------------------------------------------
-
-def _verify_signers(signed: cms.SignedData, content: bytes) -> list[bytes]:
-    """Check every SignerInfo over `content`; return the signer certificates (DER)."""
-    certs = {(c.chosen.issuer.dump(), c.chosen.serial_number): c.chosen
-             for c in signed["certificates"] if c.name == "certificate"}
-    signers = []
-    for info in signed["signer_infos"]:
-        if info["sid"].name != "issuer_and_serial_number":
-            raise ProfileError("signer identified by subject key identifier: unsupported")
-        sid = info["sid"].chosen
-        cert = certs.get((sid["issuer"].dump(), sid["serial_number"].native))
-        if cert is None:
-            raise ProfileError("signer certificate not embedded")
-        algorithm = _HASHES[info["digest_algorithm"]["algorithm"].native]()
-        data = content
-        if info["signed_attrs"].native:
-            digests = [a["values"][0].native for a in info["signed_attrs"] if a["type"].native == "message_digest"]
-            hasher = hashes.Hash(algorithm)
-            hasher.update(content)
-            if digests != [hasher.finalize()]:
-                raise ProfileError("messageDigest does not match the content")
-            data = info["signed_attrs"].untag().dump()
-        public_key = x509.load_der_x509_certificate(cert.dump()).public_key()
-        try:
-            if isinstance(public_key, rsa.RSAPublicKey):
-                public_key.verify(info["signature"].native, data, padding.PKCS1v15(), algorithm)
-            elif isinstance(public_key, ec.EllipticCurvePublicKey):
-                public_key.verify(info["signature"].native, data, ec.ECDSA(algorithm))
-            else:
-                raise ProfileError("unsupported signer key")
-        except InvalidSignature:
-            raise ProfileError("profile signature is invalid") from None
-        signers.append(cert.dump())
-    return signers
-
-
-def read_profile(data: bytes, identity: tuple[x509.Certificate, rsa.RSAPrivateKey] | None = None
-                 ) -> tuple[dict[str, Any], list[bytes]]:
-    """A .mobileconfig, plain or CMS-signed (verified), as (plist dict, signer certs DER).
-
-    An `EncryptedPayloadContent` is opened with `identity` into `PayloadContent`.
-    """
-    signers: list[bytes] = []
-    try:
-        if not data.lstrip().startswith((b"<", b"bplist")):
-            info = cms.ContentInfo.load(data)
-            if info["content_type"].native != "signed_data":
-                raise ProfileError("neither a plist nor CMS SignedData")
-            signed = info["content"]
-            data = signed["encap_content_info"]["content"].native or b""
-            signers = _verify_signers(signed, data)
-        profile = plistlib.loads(data)
-        if isinstance(profile, dict) and "EncryptedPayloadContent" in profile:
-            if identity is None:
-                raise ProfileError("encrypted profile and no identity")
-            inner = pkcs7.pkcs7_decrypt_der(profile.pop("EncryptedPayloadContent"), *identity, [])
-            profile["PayloadContent"] = plistlib.loads(inner)
-    except (ValueError, TypeError, KeyError, plistlib.InvalidFileException) as exc:
-        raise ProfileError(f"unreadable profile: {exc!r}") from exc
-    if not isinstance(profile, dict) or not isinstance(profile.get("PayloadIdentifier"), str):
-        raise ProfileError("profile without PayloadIdentifier")
-    return profile, signers
-
-
-def installed_payloads(device: SimulatedDevice) -> list[dict[str, Any]]:
-    return [p for profile in device.profiles.values() for p in profile.get("PayloadContent", [])
-            if isinstance(p, dict)]
 
 
 def _profile_entry(identifier: str, profile: dict[str, Any], signers: list[bytes]) -> dict[str, Any]:
@@ -117,44 +38,6 @@ def _profile_entry(identifier: str, profile: dict[str, Any], signers: list[bytes
     if signers:
         entry["SignerCertificates"] = signers
     return entry
-
-
-# ---- FileVault --------------------------------------------------------------------------
-
-def _filevault_on(device: SimulatedDevice) -> bool:
-    """FileVault is on, or a FileVault2 payload turned it on (the user logged in since)."""
-    return device.facts.filevault or any(
-        p.get("PayloadType") == "com.apple.MCX.FileVault2" and p.get("Enable") == "On"
-        for p in installed_payloads(device))
-
-
-def _load_cert(data: bytes) -> x509.Certificate:
-    return x509.load_pem_x509_certificate(data) if data.lstrip().startswith(b"-----") \
-        else x509.load_der_x509_certificate(data)
-
-
-def seal_recovery_key(prk: str, cert: x509.Certificate) -> bytes:
-    """The PRK as macOS escrows it: DER CMS EnvelopedData (AES-256-CBC) to `cert`."""
-    return (pkcs7.PKCS7EnvelopeBuilder().set_data(prk.encode()).add_recipient(cert)
-            .set_content_encryption_algorithm(algorithms.AES256)
-            .encrypt(serialization.Encoding.DER, []))
-
-
-def new_recovery_key() -> str:
-    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
-    return "-".join("".join(secrets.choice(alphabet) for _ in range(4)) for _ in range(6))
-
-
-def _escrow(device: SimulatedDevice) -> dict[str, Any]:
-    payloads = installed_payloads(device)
-    escrow = next((p for p in payloads if p.get("PayloadType") == "com.apple.security.FDERecoveryKeyEscrow"), None)
-    if escrow is None or not _filevault_on(device):
-        return {}
-    cert_payload = next((p for p in payloads if p.get("PayloadUUID") == escrow.get("EncryptCertPayloadUUID")), None)
-    if cert_payload is None or not isinstance(cert_payload.get("PayloadContent"), bytes):
-        return {}
-    return {"FDE_PersonalRecoveryKeyCMS": seal_recovery_key(device.recovery_key, _load_cert(cert_payload["PayloadContent"])),
-            "FDE_PersonalRecoveryKeyDeviceKey": escrow.get("DeviceKey") or device.facts.serial}
 
 
 # ---- command handlers -------------------------------------------------------------------
@@ -199,7 +82,7 @@ def _security_info(device: SimulatedDevice, command: dict[str, Any]) -> Answer:
             "HardwareEncryptionCaps": 3, "PasscodePresent": True, "PasscodeCompliant": True,
             "PasscodeCompliantWithProfiles": True, "ManagementStatus": status}}
     status.update(EnrolledViaDEP=f.dep, UserApprovedEnrollment=True, IsActivationLockManageable=f.supervised)
-    fde = _filevault_on(device)
+    fde = filevault_on(device)
     info: dict[str, Any] = {
         "FDE_Enabled": fde, "FDE_HasPersonalRecoveryKey": fde, "FDE_HasInstitutionalRecoveryKey": False,
         "SystemIntegrityProtectionEnabled": True, "AuthenticatedRootVolumeEnabled": True,
@@ -208,7 +91,7 @@ def _security_info(device: SimulatedDevice, command: dict[str, Any]) -> Answer:
         "SecureBoot": {"SecureBootLevel": "full" if f.apple_silicon or f.t2 else "not supported",
                        "ExternalBootLevel": "disallowed" if f.t2 else "not supported"},
         "BootstrapTokenAllowedForAuthentication": "allowed" if f.apple_silicon else "not supported",
-        **_escrow(device)}
+        **escrowed_recovery_key(device)}
     if f.apple_silicon:
         info["IsRecoveryLockEnabled"] = device.recovery_lock is not None
     else:
@@ -321,10 +204,10 @@ def _settings(device: SimulatedDevice, command: dict[str, Any]) -> Answer:
 
 
 def _rotate_filevault_key(device: SimulatedDevice, command: dict[str, Any]) -> Answer:
-    if not _filevault_on(device) or "ReplyEncryptionCertificate" not in command:
+    if not filevault_on(device) or "ReplyEncryptionCertificate" not in command:
         return "Error", error_chain(12070, "MCMDMErrorDomain", "FileVault key cannot be rotated.")
     device.recovery_key = new_recovery_key()
-    sealed = seal_recovery_key(device.recovery_key, _load_cert(command["ReplyEncryptionCertificate"]))
+    sealed = seal_recovery_key(device.recovery_key, load_cert(command["ReplyEncryptionCertificate"]))
     return "Acknowledged", {"RotateResult": {"EncryptedNewRecoveryKey": sealed}}
 
 

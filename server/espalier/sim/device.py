@@ -9,85 +9,28 @@ only), so a server bug shows up here as a failure in `device.errors`.
 from __future__ import annotations
 
 import base64
-import json
 import os
 import plistlib
-import random
-import string
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.hazmat.primitives.serialization import pkcs7
-from cryptography.x509.oid import NameOID, ObjectIdentifier
 
 from espalier.sim import answers
+from espalier.sim.facts import CATALOGUE, DeviceFacts
+from espalier.sim.profiles import ProfileError, new_recovery_key, read_profile
 from espalier.sim.scep_client import SCEPClientError, build_pkcs_req, parse_cert_rep
 from espalier.sim.signing import mdm_signature
+from espalier.sim.wire import (CHECKIN_TYPE, CONNECT_TYPE, EnrollmentError, ca_certs, is_ca, mtls_headers,
+                               scep_subject, unrecognized)
 
-CHECKIN_TYPE, CONNECT_TYPE = "application/x-apple-aspen-mdm-checkin", "application/x-apple-aspen-mdm"
-UNRECOGNIZED = "com.apple.unrecognized.device"
+# Tests import EnrollmentError, mtls_headers and scep_subject from here too.
+__all__ = ["EnrollmentError", "ReceivedCommand", "SimulatedDevice", "mtls_headers", "scep_subject"]
+
 MAX_COMMANDS_PER_SESSION = 1000
-_NAMES = ["Alex", "Sam", "Robin", "Kim", "Noa", "Jules", "Maxime", "Andrea", "Charlie", "Lou"]
-_OIDS = {"CN": NameOID.COMMON_NAME, "O": NameOID.ORGANIZATION_NAME, "OU": NameOID.ORGANIZATIONAL_UNIT_NAME,
-         "C": NameOID.COUNTRY_NAME, "ST": NameOID.STATE_OR_PROVINCE_NAME, "L": NameOID.LOCALITY_NAME,
-         "E": NameOID.EMAIL_ADDRESS, "EMAILADDRESS": NameOID.EMAIL_ADDRESS, "UID": NameOID.USER_ID,
-         "DC": NameOID.DOMAIN_COMPONENT, "SERIALNUMBER": NameOID.SERIAL_NUMBER}
-
-
-def _serial() -> str:
-    return "".join(random.choices(string.ascii_uppercase + string.digits, k=12))
-
-
-def _mac_address() -> str:
-    return ":".join(f"{b:02x}" for b in os.urandom(6))
-
-
-@dataclass
-class DeviceFacts:
-    """What the hardware and OS are; answers and check-ins read these."""
-
-    platform: str  # macOS | iOS | iPadOS
-    model: str  # product type: Mac14,2, iPhone15,2 (ProductName)
-    model_name: str  # MacBook Air, iPhone
-    model_number: str  # MLY33LL/A
-    os_version: str
-    build_version: str
-    software_update_device_id: str
-    apple_silicon: bool = False
-    t2: bool = False  # Intel Mac with a T2 chip (erase/lock need no PIN)
-    supervised: bool = False
-    dep: bool = False
-    filevault: bool = False
-    serial: str = field(default_factory=_serial)
-    udid: str = field(default_factory=lambda: str(uuid.uuid4()).upper())
-    device_name: str = ""
-    wifi_mac: str = field(default_factory=_mac_address)
-    bluetooth_mac: str = field(default_factory=_mac_address)
-    imei: str = field(default_factory=lambda: "35" + "".join(random.choices(string.digits, k=13)))
-
-    def __post_init__(self) -> None:
-        self.device_name = self.device_name or f"{random.choice(_NAMES)}'s {self.model_name}"
-
-
-# flavour -> (platform, model, model name, model number, OS, build, SU device id, Apple silicon, T2)
-CATALOGUE: dict[str, tuple[str, str, str, str, str, str, str, bool, bool]] = {
-    "mac": ("macOS", "Mac14,2", "MacBook Air", "MLY33LL/A", "14.6.1", "23G93", "J413AP", True, False),
-    "intel_t2": ("macOS", "MacBookPro16,1", "MacBook Pro", "MVVJ2LL/A", "14.6.1", "23G93", "J152FAP", False, True),
-    "intel_t1": ("macOS", "MacBookPro14,1", "MacBook Pro", "MPXQ2LL/A", "13.6.9", "22G830",
-                 "Mac-B4831CEBD52A0C4C", False, False),
-    "iphone": ("iOS", "iPhone15,2", "iPhone", "MQ0T3LL/A", "17.6.1", "21G93", "iPhone15,2", False, False),
-    "ipad": ("iPadOS", "iPad13,1", "iPad", "MYFM2LL/A", "17.6.1", "21G93", "iPad13,1", False, False),
-}
-
-
-class EnrollmentError(Exception):
-    """The device gives up enrolling (the reason goes to `device.errors`)."""
 
 
 @dataclass
@@ -96,59 +39,6 @@ class ReceivedCommand:
     request_type: str
     command: dict[str, Any]
     status: str
-
-
-def mtls_headers(cert: x509.Certificate) -> dict[str, str]:
-    """What an nginx mTLS proxy forwards: $ssl_client_escaped_cert and $ssl_client_s_dn."""
-    pem = cert.public_bytes(serialization.Encoding.PEM).decode()
-    return {"X-SSL-Client-Cert": quote(pem, safe=""), "X-SSL-Client-S-DN": cert.subject.rfc4514_string()}
-
-
-def scep_subject(rdns: list[Any], facts: DeviceFacts) -> x509.Name:
-    """An x509.Name from the SCEP payload's `Subject` ([[["CN", "x"]], ...]), variables expanded."""
-    values = {"%HardwareUUID%": facts.udid, "%SerialNumber%": facts.serial, "%ComputerName%": facts.device_name}
-    result = []
-    for rdn in rdns:
-        attributes = []
-        for kind, value in rdn:
-            for variable, replacement in values.items():
-                value = value.replace(variable, replacement)
-            oid = _OIDS.get(kind.upper()) or ObjectIdentifier(kind)
-            attributes.append(x509.NameAttribute(oid, value))
-        result.append(x509.RelativeDistinguishedName(attributes))
-    return x509.Name(result)
-
-
-def _unrecognized(response: httpx.Response) -> bool:
-    """A 403 whose JSON or plist body says com.apple.unrecognized.device: unenroll now."""
-    if response.status_code != 403:
-        return False
-    for parse in (json.loads, plistlib.loads):
-        try:
-            body = parse(response.content)
-        except Exception:  # noqa: BLE001 - either format may fail to parse
-            continue
-        if isinstance(body, dict) and body.get("code") == UNRECOGNIZED:
-            return True
-    return False
-
-
-def _ca_certs(response: httpx.Response) -> list[x509.Certificate]:
-    content_type = response.headers.get("content-type", "")
-    if response.status_code != 200:
-        raise EnrollmentError(f"GetCACert: HTTP {response.status_code}")
-    if content_type == "application/x-x509-ca-cert":
-        return [x509.load_der_x509_certificate(response.content)]
-    if content_type == "application/x-x509-ca-ra-cert":
-        return pkcs7.load_der_pkcs7_certificates(response.content)
-    raise EnrollmentError(f"GetCACert: unexpected Content-Type {content_type!r}")
-
-
-def _is_ca(cert: x509.Certificate) -> bool:
-    try:
-        return cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
-    except x509.ExtensionNotFound:
-        return False
 
 
 class SimulatedDevice:
@@ -175,7 +65,7 @@ class SimulatedDevice:
         self.commands: list[ReceivedCommand] = []
         self.actions: list[tuple[str, str | None]] = []  # (EraseDevice|DeviceLock|RestartDevice..., PIN)
         self.errors: list[str] = []
-        self.recovery_key = answers.new_recovery_key()
+        self.recovery_key = new_recovery_key()
         self.recovery_lock: str | None = None
         self.firmware_password: str | None = None
         self.bootstrap_token: bytes | None = None
@@ -224,8 +114,8 @@ class SimulatedDevice:
             if response.headers.get("content-type", "").split(";")[0] != "application/x-apple-aspen-config":
                 raise EnrollmentError(f"enrollment profile: Content-Type {response.headers.get('content-type')!r}")
             try:
-                self._accept_enrollment_profile(*answers.read_profile(response.content))
-            except answers.ProfileError as exc:
+                self._accept_enrollment_profile(*read_profile(response.content))
+            except ProfileError as exc:
                 raise EnrollmentError(f"enrollment profile: {exc}") from exc
             payload = self.scep_payload
             if payload.get("Key Type", "RSA") != "RSA":
@@ -273,8 +163,8 @@ class SimulatedDevice:
               ) -> x509.Certificate:
         url, name = self.scep_payload["URL"], self.scep_payload.get("Name", "")
         caps = self._http("GET", url, params={"operation": "GetCACaps"}).text.split()
-        certs = _ca_certs(self._http("GET", url, params={"operation": "GetCACert", "message": name}))
-        recipient = next((c for c in certs if not _is_ca(c)), certs[0])  # the RA if there is one
+        certs = ca_certs(self._http("GET", url, params={"operation": "GetCACert", "message": name}))
+        recipient = next((c for c in certs if not is_ca(c)), certs[0])  # the RA if there is one
         digest = self.signature_digest if "SHA-256" in caps else "sha1"
         cipher = self.scep_cipher if "AES" in caps or not self.scep_cipher.startswith("aes") else "des3"
         renewal = {"renewal_cert": self.identity_cert, "renewal_key": self.identity_key} if renew else {}
@@ -337,7 +227,7 @@ class SimulatedDevice:
         except EnrollmentError as exc:
             self.errors.append(f"{label}: {exc}")
             return None
-        if _unrecognized(response):
+        if unrecognized(response):
             self._forget(by_server=True)
             return None
         if response.status_code != 200:

@@ -24,7 +24,8 @@ from typing import Any
 import httpx
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from espalier.sim.device import CATALOGUE, SimulatedDevice
+from espalier.sim.device import SimulatedDevice
+from espalier.sim.facts import CATALOGUE
 
 MIXES: dict[str, tuple[str, ...]] = {"mac": ("mac",), "iphone": ("iphone",), "ipad": ("ipad",),
                                      "mixed": ("mac", "iphone", "intel_t2", "ipad", "intel_t1")}

@@ -12,8 +12,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 
-from espalier.sim.answers import ProfileError, read_profile
-from espalier.sim.device import CATALOGUE, SimulatedDevice, _unrecognized, mtls_headers, scep_subject
+from espalier.sim.device import SimulatedDevice, mtls_headers, scep_subject
+from espalier.sim.facts import CATALOGUE
+from espalier.sim.profiles import ProfileError, read_profile
+from espalier.sim.wire import unrecognized as _unrecognized
 from sim_fakes import FakeMDM, sign_profile
 from sim_fakes import device_ca, fake_mdm, signer  # noqa: F401  (fixtures)
 
