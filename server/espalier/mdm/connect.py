@@ -33,14 +33,16 @@ def connect(ctx, msg: dict, identity: Identity) -> bytes | None:
     status = msg.get("Status")
     if status not in STATUSES:
         raise ParseError(f"unknown Status {str(status)[:32]!r}")
-    device = lookup.enrolled_device(ctx, channel, identity)
+    device = lookup.enrolled_device(ctx, channel, identity,
+                                    start_session=status == "Idle" and channel.user_id is None)
     user = lookup.enrolled_user(ctx, device, channel)
     if channel.user_id and user is None:
         raise Unrecognized("unknown user channel")
     user_id = user.id if user else None
     channel_row = user or device
     if status == "Idle":
-        channel_row.session_started_at = channel_row.last_seen_at = ctx.now
+        if user is not None:
+            user.session_started_at = user.last_seen_at = ctx.now
     else:
         report(ctx, device.id, user_id, msg, status, device)
         if channel_row.last_seen_at is None or ctx.now - channel_row.last_seen_at > LAST_SEEN_RESOLUTION:

@@ -12,6 +12,7 @@ import logging
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import datetime, timezone
 from urllib.parse import unquote
 
@@ -49,14 +50,7 @@ def certificate_from_request(headers, body: bytes, mtls_proxy: bool) -> x509.Cer
             raise IdentityError("missing X-SSL-Client-Cert header (is the mTLS proxy configured?)")
         if len(raw) > MAX_HEADER:
             raise IdentityError("X-SSL-Client-Cert header too large")
-        pem = unquote(raw).strip()
-        # Some proxies fold the PEM onto one line with spaces or tabs in place of newlines.
-        if "\n" not in pem:
-            pem = pem.replace("\t", "\n")
-        try:
-            return x509.load_pem_x509_certificate(pem.encode())
-        except ValueError:
-            raise IdentityError("X-SSL-Client-Cert is not a PEM certificate") from None
+        return _header_certificate(raw)
     raw = headers.get("Mdm-Signature")
     if not raw:
         raise IdentityError("missing Mdm-Signature header (SignMessage profile, or an mTLS proxy?)")
@@ -70,6 +64,19 @@ def certificate_from_request(headers, body: bytes, mtls_proxy: bool) -> x509.Cer
         return cms.verify_detached(der, body)
     except cms.CMSError as exc:
         raise IdentityError(f"Mdm-Signature does not verify: {exc}") from None
+
+
+@lru_cache(maxsize=4096)
+def _header_certificate(raw: str) -> x509.Certificate:
+    """Parse the proxy's escaped PEM (cached: a device sends the same header every time)."""
+    pem = unquote(raw).strip()
+    # Some proxies fold the PEM onto one line with spaces or tabs in place of newlines.
+    if "\n" not in pem:
+        pem = pem.replace("\t", "\n")
+    try:
+        return x509.load_pem_x509_certificate(pem.encode())
+    except ValueError:
+        raise IdentityError("X-SSL-Client-Cert is not a PEM certificate") from None
 
 
 class TrustStore:

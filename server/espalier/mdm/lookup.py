@@ -5,7 +5,7 @@ two connects), so a command is never handed out twice nor after its final status
 """
 from __future__ import annotations
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from espalier.models import EnrolledDevice, EnrolledUser
@@ -28,8 +28,22 @@ def is_blocked(s: Session, udid: str | None, serial_number: str | None) -> bool:
                     .limit(1)) is not None
 
 
-def enrolled_device(ctx, channel: Channel, identity: ident.Identity) -> EnrolledDevice:
-    device = ctx.s.scalar(select(EnrolledDevice).where(EnrolledDevice.udid == channel.udid).with_for_update())
+_LOCK_DEVICE = select(EnrolledDevice).where(EnrolledDevice.udid == bindparam("udid")).with_for_update()
+# An Idle connect starts a session: one UPDATE ... RETURNING locks, stamps and loads the row.
+_START_SESSION = (update(EnrolledDevice).where(EnrolledDevice.udid == bindparam("b_udid"))
+                  .values(session_started_at=bindparam("b_now"), last_seen_at=bindparam("b_now"))
+                  .returning(EnrolledDevice))
+
+
+def enrolled_device(ctx, channel: Channel, identity: ident.Identity, *, start_session: bool = False
+                    ) -> EnrolledDevice:
+    """The calling device, locked. ``start_session`` also stamps session_started_at and
+    last_seen_at in the same statement (a failed check below rolls it back)."""
+    if start_session:
+        device = ctx.s.scalar(_START_SESSION, {"b_udid": channel.udid, "b_now": ctx.now},
+                              execution_options={"synchronize_session": False})
+    else:
+        device = ctx.s.scalar(_LOCK_DEVICE, {"udid": channel.udid})
     if device is None:
         raise Unrecognized("unknown device")
     ident.check_binding(ctx.s, device, identity)

@@ -5,7 +5,7 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, not_, or_, select
+from sqlalchemy import and_, bindparam, not_, or_, select
 from sqlalchemy.orm import Session
 
 from espalier.models import DeviceCommand
@@ -33,6 +33,24 @@ def command_arguments(secrets: SecretBox, command: DeviceCommand) -> dict[str, A
     return json.loads(secrets.decrypt(command.arguments, ARGUMENTS_CONTEXT))
 
 
+def _next_statement(user_channel: bool):
+    """Built once: the hot path binds values instead of rebuilding the expression per request."""
+    return select(DeviceCommand).where(
+        DeviceCommand.enrolled_device_id == bindparam("device_id"),
+        DeviceCommand.enrolled_user_id == bindparam("user_id") if user_channel
+        else DeviceCommand.enrolled_user_id.is_(None),
+        or_(DeviceCommand.status.is_(None),
+            and_(DeviceCommand.status == "NotNow", DeviceCommand.notnow_at < bindparam("session_started_at"))),
+        or_(DeviceCommand.not_before.is_(None), DeviceCommand.not_before <= bindparam("now")),
+        not_(and_(DeviceCommand.status.is_(None), DeviceCommand.time.is_not(None),
+                  DeviceCommand.time > bindparam("in_flight_since"))),
+    ).order_by(DeviceCommand.created_at, DeviceCommand.id).limit(1)
+
+
+_NEXT_FOR_DEVICE = _next_statement(user_channel=False)
+_NEXT_FOR_USER = _next_statement(user_channel=True)
+
+
 def next_command(s: Session, device_id: int, user_id: int | None, *, session_started_at: datetime,
                  now: datetime) -> DeviceCommand | None:
     """The oldest deliverable command for a channel.
@@ -42,16 +60,11 @@ def next_command(s: Session, device_id: int, user_id: int | None, *, session_sta
     offered again before ``IN_FLIGHT`` passed. Reads the partial pending index; the
     device row is already locked by the caller.
     """
-    stmt = select(DeviceCommand).where(
-        DeviceCommand.enrolled_device_id == device_id,
-        DeviceCommand.enrolled_user_id.is_(None) if user_id is None else DeviceCommand.enrolled_user_id == user_id,
-        or_(DeviceCommand.status.is_(None),
-            and_(DeviceCommand.status == "NotNow", DeviceCommand.notnow_at < session_started_at)),
-        or_(DeviceCommand.not_before.is_(None), DeviceCommand.not_before <= now),
-        not_(and_(DeviceCommand.status.is_(None), DeviceCommand.time.is_not(None),
-                  DeviceCommand.time > now - IN_FLIGHT)),
-    ).order_by(DeviceCommand.created_at, DeviceCommand.id).limit(1)
-    return s.scalar(stmt)
+    params = {"device_id": device_id, "session_started_at": session_started_at, "now": now,
+              "in_flight_since": now - IN_FLIGHT}
+    if user_id is None:
+        return s.scalar(_NEXT_FOR_DEVICE, params)
+    return s.scalar(_NEXT_FOR_USER, {**params, "user_id": user_id})
 
 
 def reported_command(s: Session, device_id: int, user_id: int | None, uuid: str) -> DeviceCommand | None:
