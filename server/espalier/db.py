@@ -36,7 +36,9 @@ class Database:
             self._prepare_sqlite_path()
             engine_kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
         else:
-            engine_kwargs.setdefault("pool_pre_ping", True)
+            # No pre-ping (a round trip on every checkout); recycle instead, and SQLAlchemy
+            # invalidates the pool when a statement finds the server gone.
+            engine_kwargs.setdefault("pool_recycle", 1800)
             engine_kwargs.setdefault("pool_size", 10)
             engine_kwargs.setdefault("max_overflow", 20)
         self.engine: Engine = create_engine(self.url, **engine_kwargs)

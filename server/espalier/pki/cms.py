@@ -114,7 +114,10 @@ def _matches(identifier: Any, serial: int, issuer: asn1_x509.Name, ski: bytes | 
     """Does a SignerIdentifier / RecipientIdentifier name this certificate?"""
     if identifier.name == "issuer_and_serial_number":
         chosen = identifier.chosen
-        return chosen["serial_number"].native == serial and chosen["issuer"] == issuer
+        if chosen["serial_number"].native != serial:
+            return False
+        # Byte equality first: asn1crypto's Name == runs stringprep on every RDN (slow on the hot path).
+        return chosen["issuer"].dump() == issuer.dump() or chosen["issuer"] == issuer
     return ski is not None and identifier.chosen.native == ski
 
 

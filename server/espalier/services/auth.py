@@ -4,7 +4,9 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-from sqlalchemy import select
+from dataclasses import dataclass
+
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session
 
 from espalier import permissions as perms
@@ -51,15 +53,38 @@ def create_token(s: Session, username: str, permissions: list[str] = (), roles: 
     return token, key
 
 
-def authenticate(s: Session, key: str) -> ApiToken | None:
-    """The active token for ``key``, or None. One indexed lookup on the hash."""
-    token = s.scalar(select(ApiToken).join(User).where(
-        ApiToken.key_hash == hash_key(key), ApiToken.revoked_at.is_(None), User.is_active.is_(True)))
-    if token is not None:
-        now = utcnow()
-        if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
-            token.last_used_at = now  # throttled so reads don't write on every call
-    return token
+@dataclass(frozen=True)
+class Authenticated:
+    token_id: int
+    user_id: int
+    missing: tuple[str, ...]  # required permissions this token lacks
+
+
+def authenticate(s: Session, key: str, required: tuple[str, ...] = ()) -> Authenticated | None:
+    """The active token for ``key`` and which of ``required`` it lacks, or None.
+
+    One indexed statement: the hash lookup joined with just the required permissions (an
+    admin token has dozens; loading them all on every request cost half the API's CPU).
+    """
+    granted = func.count(ApiTokenPermission.codename)
+    row = s.execute(
+        select(ApiToken.id, ApiToken.user_id, ApiToken.last_used_at, granted)
+        .join(User, User.id == ApiToken.user_id)
+        .outerjoin(ApiTokenPermission, and_(ApiTokenPermission.token_id == ApiToken.id,
+                                            ApiTokenPermission.codename.in_(required or ("",))))
+        .where(ApiToken.key_hash == hash_key(key), ApiToken.revoked_at.is_(None), User.is_active.is_(True))
+        .group_by(ApiToken.id, ApiToken.user_id, ApiToken.last_used_at)).first()
+    if row is None:
+        return None
+    missing: tuple[str, ...] = ()
+    if row[3] < len(set(required)):
+        have = set(s.scalars(select(ApiTokenPermission.codename).where(
+            ApiTokenPermission.token_id == row[0], ApiTokenPermission.codename.in_(required))))
+        missing = tuple(p for p in required if p not in have)
+    now = utcnow()
+    if row[2] is None or (now - row[2]).total_seconds() > 60:  # throttled: reads don't write every call
+        s.execute(update(ApiToken).where(ApiToken.id == row[0]).values(last_used_at=now))
+    return Authenticated(token_id=row[0], user_id=row[1], missing=missing)
 
 
 def revoke_token(s: Session, prefix: str) -> ApiToken:

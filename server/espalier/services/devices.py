@@ -27,17 +27,22 @@ def get_device(s: Session, device_id: int, *, for_update: bool = False) -> Enrol
 
 def list_devices(s: Session, *, serial_number: str | None = None, udid: str | None = None,
                  limit: int | None = None, offset: int = 0) -> tuple[list[EnrolledDevice], int | None]:
-    """Devices ordered by id; the count is computed only when paginating."""
-    stmt = select(EnrolledDevice)
+    """Devices ordered by id; the count is computed only when paginating.
+
+    Pages are a deferred join: OFFSET walks the id index only, then the page's rows are
+    loaded, so a deep page does not build every skipped row.
+    """
+    filters = []
     if serial_number is not None:
-        stmt = stmt.where(EnrolledDevice.serial_number == serial_number)
+        filters.append(EnrolledDevice.serial_number == serial_number)
     if udid is not None:
-        stmt = stmt.where(EnrolledDevice.udid == udid)
-    count = None
-    if limit is not None:
-        count = s.scalar(select(func.count()).select_from(stmt.subquery()))
-        stmt = stmt.limit(limit).offset(offset)
-    return list(s.scalars(stmt.order_by(EnrolledDevice.id))), count
+        filters.append(EnrolledDevice.udid == udid)
+    stmt = select(EnrolledDevice).where(*filters).order_by(EnrolledDevice.id)
+    if limit is None:
+        return list(s.scalars(stmt)), None
+    count = s.scalar(select(func.count(EnrolledDevice.id)).where(*filters))
+    page_ids = select(EnrolledDevice.id).where(*filters).order_by(EnrolledDevice.id).limit(limit).offset(offset)
+    return list(s.scalars(stmt.where(EnrolledDevice.id.in_(page_ids.scalar_subquery())))), count
 
 
 def block(s: Session, device_id: int) -> EnrolledDevice:

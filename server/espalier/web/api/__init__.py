@@ -53,13 +53,12 @@ def api_view(*permissions: str) -> Callable:
                 key = _token_key()
                 with runtime.db.session() as s:
                     with s.begin():
-                        token = auth.authenticate(s, key)
-                        if token is None:
+                        caller = auth.authenticate(s, key, permissions)
+                        if caller is None:
                             raise ApiError(401, "invalid or revoked token", headers={"WWW-Authenticate": "Token"})
-                        missing = [p for p in permissions if p not in token.codenames]
-                        if missing:
-                            raise ApiError(403, f"permission denied: this token lacks {', '.join(missing)}")
-                        g.token = token
+                        if caller.missing:
+                            raise ApiError(403, f"permission denied: this token lacks {', '.join(caller.missing)}")
+                        g.caller = caller
                         data, status = view(s, **kwargs)
             except ApiError as exc:
                 return error_response(exc.status, exc.detail, exc.errors, exc.headers)
