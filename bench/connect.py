@@ -1,0 +1,279 @@
+"""Idle connects: the server's CPU per connect against its CPU per trivial request.
+
+    /work/venv/bin/python bench/connect.py [--devices 200] [--connects 5000] [--modes mtls,signature]
+
+A fresh PostgreSQL database, a fake APNs on 127.0.0.1 and N simulated Macs, enrolled once
+against gunicorn (keys made ahead; enrollments/s reported), then one connect round to
+answer the inventory commands queued at enrollment. Then, for each identity mode
+(``mtls``: X-SSL-Client-Cert headers as behind nginx, ``mtls_proxy: true``; ``signature``:
+Mdm-Signature on every message, ``mtls_proxy: false``), gunicorn restarted with that
+mode's settings and, from ``--concurrency`` client threads:
+
+* half of ``--connects`` GET /healthz (the baseline: no database), ``--connects`` idle
+  connects (one Idle PUT answered with an empty 200), the other half of the /healthz;
+* the CPU (user + system) the gunicorn master and workers used in each window, from /proc.
+
+The figure is CPU per connect / CPU per /healthz (issue target <= 1.5x). Then the same
+connects run in-process against the Flask app under cProfile (a thread-CPU clock) and the
+top entries are printed, so the hot path can be optimised.
+"""
+from __future__ import annotations
+
+import argparse
+import cProfile
+import logging
+import os
+import pstats
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from common import (REPO, BenchError, Gunicorn, PostgresCpu, bench_database, drive, espalier, free_port,
+                    load_average, ms, ratio, stop_on_signals, workdir, write_settings)
+
+from espalier.sim.fleet import Fleet
+
+sys.path.insert(0, str(REPO / "tests"))
+from fakes.apns import FakeAPNs  # noqa: E402
+from fakes.push_certs import make_ca, make_push_cert  # noqa: E402
+
+
+@dataclass
+class Window:
+    """One measured batch of requests."""
+
+    n: int
+    wall: float
+    server_cpu: float  # gunicorn master + workers
+    pg_cpu: float  # the PostgreSQL backends of the bench database
+
+    @property
+    def cpu_per_request(self) -> float:
+        return self.server_cpu / self.n
+
+
+def measure(server: Gunicorn, pg: PostgresCpu, fn, items: list, concurrency: int) -> tuple[Window, list]:
+    cpu, before = server.cpu_seconds(), pg.snapshot()
+    results, wall = drive(fn, items, concurrency)
+    window = Window(len(items), wall, server.cpu_seconds() - cpu, PostgresCpu.delta(before, pg.snapshot()))
+    return window, results
+
+
+# ---- against gunicorn -----------------------------------------------------------------
+
+def enroll(fleet: Fleet, apns: FakeAPNs) -> dict:
+    """Enroll every device, let the enrollment pushes land, answer the inventory commands."""
+    keygen = fleet.make_keys_ahead()
+    pushed = len(apns.pushes)
+    fleet.enroll_all()
+    summary = fleet.summary()
+    if summary["failed"]:
+        raise BenchError(f"{summary['failed']} enrollments failed: {summary['errors']}")
+    try:
+        apns.wait_for_pushes(pushed + summary["enrolled"], timeout=60)
+    except TimeoutError as exc:
+        print(f"  warning  enrollment pushes: {exc}")
+    fleet.connect_all(1)  # DeviceInformation and SecurityInfo, queued at enrollment
+    before = dict(fleet.request_types)
+    fleet.connect_all(1)
+    if fleet.request_types != before or not before:
+        raise BenchError(f"the queues are not empty after one round: {fleet.request_types} (was {before})")
+    return {**summary, "keygen": keygen, "drained": before}
+
+
+def use_identity(fleet: Fleet, mode: str, concurrency: int) -> None:
+    """Switch every device to ``mode`` with a fresh HTTP client (the previous server is gone)."""
+    old, fleet.client = fleet.client, httpx.Client(timeout=30, limits=httpx.Limits(
+        max_connections=2 * concurrency, max_keepalive_connections=2 * concurrency))
+    for device in fleet.devices:
+        device.client, device.identity_mode = fleet.client, mode
+    old.close()
+
+
+def measure_mode(server: Gunicorn, pg: PostgresCpu, fleet: Fleet, args) -> dict:
+    """/healthz (half), the idle connects, /healthz (the other half): same client, same threads."""
+    healthz_url = f"{server.base_url}/healthz"
+
+    def healthz(_):
+        return fleet.client.get(healthz_url).status_code
+
+    drive(healthz, range(500), args.concurrency)  # warm up
+    devices = [fleet.devices[i % len(fleet.devices)] for i in range(args.connects)]
+    errors_before = sum(len(d.errors) for d in fleet.devices)
+    h1, codes1 = measure(server, pg, healthz, list(range(args.connects // 2)), args.concurrency)
+    connects, handled = measure(server, pg, fleet.connect_device, devices, args.concurrency)
+    h2, codes2 = measure(server, pg, healthz, list(range(args.connects - args.connects // 2)), args.concurrency)
+    errors = sum(len(d.errors) for d in fleet.devices) - errors_before
+    if any(handled) or errors or set(codes1 + codes2) != {200}:
+        raise BenchError(f"connects were not all idle and clean: {sum(map(bool, handled))} handled commands, "
+                         f"{errors} device errors, /healthz statuses {set(codes1 + codes2)}")
+    return {"healthz": (h1, h2), "connects": connects}
+
+
+def run(args, apns: FakeAPNs, push_dir: Path) -> None:
+    """Enroll once, then per mode: gunicorn with that mode's settings, measure, profile in-process."""
+    with bench_database() as database_url, workdir("espalier-bench-connect-") as tmp:
+        port, secret_key = free_port(), os.urandom(32).hex()
+
+        def settings_for(mode: str) -> Path:
+            return write_settings(tmp, database_url, port, mtls_proxy=mode == "mtls", secret_key=secret_key,
+                                  apns={"host": apns.host, "port": apns.port, "ca_file": apns.server_ca_file})
+
+        settings = settings_for(args.modes[0])
+        espalier(settings, "db", "upgrade")
+        cert_id = espalier(settings, "push-certificate", "add", "--name", "Bench", "--certificate",
+                           str(push_dir / "push.pem"), "--private-key", str(push_dir / "push.key")).split()[0]
+        secret = espalier(settings, "enrollment", "create", "--name", "Bench", "--push-certificate", cert_id,
+                          "--quiet")
+        pg = PostgresCpu(database_url.rsplit("/", 1)[1])
+        with Fleet(f"http://127.0.0.1:{port}", secret, args.devices, "mac", workers=args.concurrency) as fleet:
+            for mode in args.modes:
+                settings = settings_for(mode)
+                use_identity(fleet, mode, args.concurrency)
+                with Gunicorn(settings, port, workers=args.workers, threads=args.threads) as server:
+                    if not fleet.enrolled:
+                        report_enrollment(enroll(fleet, apns), args.concurrency)
+                    else:
+                        fleet.connect_all(1)  # warm the new workers' trust caches and pools
+                    result = measure_mode(server, pg, fleet, args)
+                report(mode, result)
+                if args.profile_connects:
+                    print_profile(profile_in_process(settings, fleet.devices, args.profile_connects), args.top)
+
+
+# ---- the same connects in-process, profiled --------------------------------------------
+
+class Meter:
+    """WSGI middleware: the thread CPU of each call (the app runs in the caller's thread)."""
+
+    def __init__(self, app) -> None:
+        self.app, self.cpu, self.calls, self.profiler = app, 0.0, 0, None
+
+    def __call__(self, environ, start_response):
+        start = time.thread_time()
+        if self.profiler:
+            self.profiler.enable()
+        try:
+            result = self.app(environ, start_response)
+            try:
+                body = b"".join(result)
+            finally:
+                if hasattr(result, "close"):
+                    result.close()
+        finally:
+            if self.profiler:
+                self.profiler.disable()
+            self.cpu += time.thread_time() - start
+            self.calls += 1
+        return [body]
+
+    def run(self, fn, n: int) -> float:
+        """CPU per call of the app over ``n`` calls of ``fn(i)``."""
+        self.cpu, self.calls = 0.0, 0
+        for i in range(n):
+            fn(i)
+        return self.cpu / max(self.calls, 1)
+
+
+def profile_in_process(settings: Path, devices: list, n: int) -> dict:
+    from espalier.app import create_app
+    from espalier.settings import load
+
+    app = create_app(load(str(settings)))
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # the runtime configured logging at INFO
+    meter = Meter(app)
+    try:
+        with httpx.Client(transport=httpx.WSGITransport(app=meter), base_url="http://127.0.0.1") as client:
+            for device in devices:
+                device.client = client
+                device.connect()  # warm the trust cache and the pool
+            healthz = meter.run(lambda _: client.get("/healthz"), n)
+            plain = meter.run(lambda i: devices[i % len(devices)].connect(), n)
+            meter.profiler = cProfile.Profile(time.thread_time)
+            profiled = meter.run(lambda i: devices[i % len(devices)].connect(), n)
+    finally:
+        app.extensions["espalier"].close()
+    return {"healthz": healthz, "connect": plain, "profiled": profiled, "n": n,
+            "stats": pstats.Stats(meter.profiler)}
+
+
+def _where(key: tuple[str, int, str]) -> str:
+    path, line, func = key
+    for marker in ("site-packages/", "/server/"):
+        if marker in path:
+            path = path.split(marker, 1)[1]
+            break
+    return f"{func} ({path}:{line})" if line else func
+
+
+def print_profile(profile: dict, top: int) -> None:
+    n, raw = profile["n"], profile["stats"].stats
+    print(f"  in-process (no gunicorn, no HTTP), {n} sequential connects, thread CPU:")
+    print(f"    connect {ms(profile['connect'])}  /healthz {ms(profile['healthz'])}  "
+          f"ratio {ratio(profile['connect'], profile['healthz'])}  (under cProfile: {ms(profile['profiled'])})")
+    rows = [(ct, tt, nc, key) for key, (_cc, nc, tt, ct, _callers) in raw.items()]
+    for title, index in (("cumulative", 0), ("self", 1)):
+        print(f"    top {top} by {title} CPU (per connect, profiled):   cum       self   calls")
+        for row in sorted(rows, key=lambda r: r[index], reverse=True)[:top]:
+            print(f"      {row[0] / n * 1000:8.3f} ms {row[1] / n * 1000:8.3f} ms {row[2] / n:7.1f}  {_where(row[3])}")
+
+
+# ---- main -----------------------------------------------------------------------------
+
+def report_enrollment(e: dict, concurrency: int) -> None:
+    drained = ", ".join(f"{k} {v}" for k, v in sorted(e["drained"].items()))
+    print(f"enroll     {e['enrolled']} devices, {e['enrollments_per_s']:.1f}/s, {concurrency} "
+          f"at once (keys made ahead in {e['keygen']:.1f} s), p50 {ms(e['enroll_seconds']['p50'])}; "
+          f"then answered {drained}")
+
+
+def report(mode: str, result: dict) -> None:
+    (h1, h2), c = result["healthz"], result["connects"]
+    healthz_cpu = (h1.server_cpu + h2.server_cpu) / (h1.n + h2.n)
+    print(f"mode {mode}: " + ("X-SSL-Client-Cert headers, mtls_proxy: true" if mode == "mtls"
+                              else "Mdm-Signature on every message, mtls_proxy: false"))
+    for label, w in (("/healthz", h1), ("connect", c), ("/healthz", h2)):
+        print(f"  {label:<8} {w.n} in {w.wall:.1f} s, {w.n / w.wall:.0f}/s; server CPU {ms(w.cpu_per_request)}"
+              f"/request (PostgreSQL backends {ms(w.pg_cpu / w.n)})")
+    print(f"  FIGURE   server CPU per connect {ms(c.cpu_per_request)} / per /healthz {ms(healthz_cpu)} = "
+          f"{ratio(c.cpu_per_request, healthz_cpu)} (target <= 1.5x); {c.n / c.wall:.0f} connects/s")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--devices", type=int, default=200)
+    parser.add_argument("--connects", type=int, default=5000)
+    parser.add_argument("--concurrency", type=int, default=16, help="client threads")
+    parser.add_argument("--modes", default="mtls,signature", help="comma-separated: mtls, signature")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--threads", type=int, default=8, help="gunicorn threads per worker")
+    parser.add_argument("--profile-connects", type=int, default=500, help="in-process profiled connects (0: none)")
+    parser.add_argument("--top", type=int, default=15, help="profile entries shown")
+    parser.add_argument("--timeout", type=float, default=900, help="give up (and clean up) after this many seconds")
+    args = parser.parse_args()
+    args.modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    if not args.modes or set(args.modes) - {"mtls", "signature"}:
+        parser.error("--modes takes mtls and/or signature")
+    stop_on_signals(args.timeout)
+
+    print(f"Espalier connect benchmark: {args.devices} Macs, {args.connects} idle connects per mode, "
+          f"{args.concurrency} client threads, gunicorn {args.workers} workers x {args.threads} threads, "
+          f"{os.cpu_count()} CPUs, {time.strftime('%Y-%m-%d')}, {load_average()}")
+    with workdir("espalier-bench-push-") as push_dir:
+        push_ca = make_ca("Stand-in Apple push CA")
+        push_cert = make_push_cert(push_ca)
+        (push_dir / "push.pem").write_bytes(push_cert.cert_pem)
+        (push_dir / "push.key").write_bytes(push_cert.key_pem)
+        with FakeAPNs(ca_file=push_ca.write_cert(push_dir / "push-ca.pem")) as apns:
+            run(args, apns, push_dir)
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except BenchError as exc:
+        sys.exit(f"bench: {exc}")
