@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import socket
 import threading
@@ -267,9 +268,122 @@ def test_registry_rebuilds_client_when_certificate_changes(fake, make_client, ca
 def test_client_picks_apple_hosts_and_rejects_mismatched_key(push_cert, ca):
     sandbox = APNsClient(push_cert.cert_pem, push_cert.key_pem, push_cert.topic, sandbox=True)
     production = APNsClient(push_cert.cert_pem, push_cert.key_pem, push_cert.topic)
-    assert sandbox._http.base_url.host == "api.sandbox.push.apple.com"
-    assert production._http.base_url.host == "api.push.apple.com"
-    assert production._http.base_url.port in (None, 443)
+    assert (sandbox.host, sandbox.port) == ("api.sandbox.push.apple.com", 443)
+    assert (production.host, production.port) == ("api.push.apple.com", 443)
     sandbox.close(), production.close()
     with pytest.raises(ValueError, match="TLS identity"):
         APNsClient(push_cert.cert_pem, make_push_cert(ca).key_pem, push_cert.topic)
+
+
+def test_first_push_goes_alone_then_the_connection_opens_up(start_fake, make_client):
+    # Like APNs, the fake allows 1 stream until the first answer; a second stream sooner
+    # would be a protocol error that kills the connection.
+    fake = start_fake(first_request_streams=1, max_concurrent_streams=50, response_delay=0.1)
+    apns_client = make_client(fake)
+    assert {r.outcome for r in apns_client.push_many_sync(targets(40))} == {"sent"}
+    assert len(fake.connections) == 1
+    assert fake.max_in_flight == 39  # the first alone, then the rest at once
+    assert apns_client._stream_limit() == 50
+
+
+@pytest.mark.parametrize("failure", ["goaway", "drop"])
+def test_dead_connection_is_replaced_once_and_unanswered_pushes_retried(start_fake, make_client,
+                                                                        failure):
+    fake = start_fake(response_delay=0.02)
+    getattr(fake, failure)(token(10))  # GOAWAY, or a bare close (EOF), instead of an answer
+    apns_client = make_client(fake)
+    results = apns_client.push_many_sync(targets(60))
+    assert [r.outcome for r in results] == ["sent"] * 60
+    assert len(fake.connections) == 2  # one reconnect, and the new one also began with one push
+    unanswered = [p for p in fake.pushes if p.status == 0]
+    assert [(p.token_hex, p.reason) for p in unanswered] == [
+        (token(10), "GOAWAY" if failure == "goaway" else "EOF")]
+    assert {p.token_hex for p in fake.pushes if p.status == 200} == {token(n) for n in range(60)}
+    # The next batch uses the new connection.
+    apns_client.push_many_sync(targets(5, start=100))
+    assert len(fake.connections) == 2
+
+
+def test_pushes_made_together_go_out_in_one_write(start_fake, make_client):
+    fake = start_fake(response_delay=0.05)
+    apns_client = make_client(fake)
+    apns_client.push_many_sync(targets(1))  # connect
+    writer = apns_client._conn._writer
+    writes: list[int] = []
+    write = writer.write
+    writer.write = lambda data: (writes.append(len(data)), write(data))
+    assert {r.outcome for r in apns_client.push_many_sync(targets(200, start=1))} == {"sent"}
+    assert writes and writes[0] > 200 * 100  # every request in the first write
+    assert len(writes) <= 3  # the rest: acknowledgements (SETTINGS, WINDOW_UPDATE)
+
+
+def test_unanswered_push_times_out_as_retry(start_fake, make_client):
+    fake = start_fake(response_delay=2.0)
+    apns_client = make_client(fake, timeout=0.2, max_attempts=1)
+    started = time.monotonic()
+    [result] = apns_client.push_many_sync(targets(1))
+    assert result.outcome == "retry" and result.status is None
+    assert result.reason.startswith(("ConnectionLost: no data", "Timeout: no answer"))
+    assert time.monotonic() - started < 1.5
+
+
+def test_idle_connection_is_pinged_then_reused(fake, apns_client, monkeypatch):
+    apns_client.push_many_sync(targets(1))
+    monkeypatch.setattr(apns, "IDLE_PING", 0.0)
+    assert [r.outcome for r in apns_client.push_many_sync(targets(2, start=1))] == ["sent"] * 2
+    assert len(fake.connections) == 1
+
+
+def test_request_headers_are_encoded_once_and_then_referenced():
+    from hpack import Decoder
+
+    from espalier.apple.h2client import RequestTemplate, _TemplateEncoder
+
+    fixed = [("apns-push-type", "mdm"), ("apns-topic", "com.apple.mgmt.External.x"),
+             ("apns-priority", "10")]
+    encoder = _TemplateEncoder(RequestTemplate("POST", "api.push.apple.com", fixed))
+    decoder = Decoder()
+    varying = [(b":path", b"/3/device/" + token(1).encode()), (b"apns-expiration", b"1700000000"),
+               (b"content-length", b"46")]
+    expected = [(b":method", b"POST"), (b":scheme", b"https"), (b":authority", b"api.push.apple.com"),
+                varying[0], *[(n.encode(), v.encode()) for n, v in fixed], *varying[1:]]
+    sizes = []
+    for table_size in (None, None, 64, 64, 4096, 4096):  # the peer's SETTINGS_HEADER_TABLE_SIZE
+        if table_size is not None and table_size != decoder.max_allowed_table_size:
+            encoder.header_table_size = decoder.max_allowed_table_size = table_size
+        block = encoder.encode(varying)
+        assert decoder.decode(block, raw=True) == expected
+        assert decoder.header_table_size <= (table_size or 4096)
+        sizes.append(len(block))
+    first, indexed, _, too_small, again, indexed_again = sizes
+    assert indexed < first - 80 and indexed_again == indexed  # the fixed headers: 1 byte each
+    assert too_small > indexed and again == first  # no room: literals; room again: re-inserted
+
+
+@pytest.mark.parametrize("headers, problem", [
+    ([(b":method", b"POST"), (b":scheme", b"https"), (b":authority", b"a"), (b":path", b"/3/device/00")],
+     None),
+    ([(b":method", b"POST"), (b":scheme", b"https"), (b":path", b"/3/device/00")], "missing"),
+    ([(b":method", b"POST"), (b"apns-topic", b"t"), (b":scheme", b"https"), (b":authority", b"a"),
+      (b":path", b"/")], "misplaced"),
+    ([(b":method", b"POST"), (b":method", b"POST"), (b":scheme", b"https"), (b":authority", b"a"),
+      (b":path", b"/")], "misplaced"),
+    ([(b":method", b"POST"), (b":scheme", b"https"), (b":authority", b"a"), (b":path", b"/"),
+      (b"APNS-Topic", b"t")], "header"),
+    ([(b":method", b"POST"), (b":scheme", b"https"), (b":authority", b"a"), (b":path", b"/"),
+      (b"connection", b"close")], "header"),
+    ([(b":method", b"POST"), (b":scheme", b"https"), (b":authority", b"a"), (b":path", b"/"),
+      (b"apns-topic", b"t\r\nx: y")], "value"),
+])
+def test_fake_refuses_malformed_header_blocks(headers, problem):
+    from fakes.apns import _malformed
+
+    found = _malformed(headers)
+    assert (found is None) if problem is None else (problem in found)
+
+
+@pytest.mark.parametrize("magic", [MAGIC, 'quote " and \\ backslash', "caf\u00e9 \u2603", ""])
+def test_body_is_the_json_of_the_push_magic(fake, apns_client, magic):
+    [result] = apns_client.push_many_sync([PushTarget("d", token(1), magic)])
+    assert result.outcome == "sent"
+    assert fake.pushes[0].body == json.dumps({"mdm": magic}, separators=(",", ":")).encode()
