@@ -93,3 +93,19 @@ def test_expired_certificate_shows_expired(client, admin, runtime):
         row = s.get(PushCertificate, created["id"])
         row.not_after = row.not_before + timedelta(seconds=1)
     assert client.get(f"/api/mdm/push_certificates/{created['id']}/", headers=admin).json["status"] == "expired"
+
+
+def test_renew_refuses_a_taken_name_and_bad_types(client, admin):
+    ca = make_ca()
+    a, b = make_push_cert(ca), make_push_cert(ca)
+    first = client.post("/api/mdm/push_certificates/", headers=admin, json=body(a, name="A")).json
+    client.post("/api/mdm/push_certificates/", headers=admin, json=body(b, name="B"))
+    same = make_push_cert(ca, topic_uuid=a.topic.rsplit(".", 1)[1])
+    resp = client.put(f"/api/mdm/push_certificates/{first['id']}/", headers=admin, json=body(same, name="B"))
+    assert resp.status_code == 400 and resp.json["errors"] == {"name": ["already exists"]}
+    data = body(same, name="A")
+    data["private_key_password"] = 1234
+    resp = client.put(f"/api/mdm/push_certificates/{first['id']}/", headers=admin, json=data)
+    assert resp.status_code == 400 and resp.json["errors"] == {"private_key_password": ["must be a string"]}
+    page = client.get("/api/mdm/push_certificates/?limit=1", headers=admin).json
+    assert page["count"] == 2 and len(page["results"]) == 1

@@ -102,3 +102,13 @@ def test_runner_builds_a_runtime_from_the_environment(runtime, monkeypatch, tmp_
         runtime_mod._current.db.dispose()
     finally:
         runtime_mod.set_current(saved)
+
+
+def test_notify_endpoint_returns_a_task(client, admin, make_device):
+    d = make_device()
+    resp = client.post("/api/mdm/devices/notify/", headers=admin, json={"devices": [d.id]})
+    assert resp.status_code == 201
+    task = client.get(resp.json["task_result_url"], headers=admin).json
+    assert task["name"] == "notify_devices" and task["status"] in ("queued", "finished")
+    bad = client.post("/api/mdm/devices/notify/", headers=admin, json={"devices": "all"})
+    assert bad.status_code == 400 and "devices" in bad.json["errors"]

@@ -86,6 +86,14 @@ def queue(s: Session, device_id: int, request_type: str, data: dict) -> DeviceCo
     return queue_command(s, device, request_type, data)
 
 
+def notify_later(s: Session, device_ids: list[int]):
+    """A tracked job that pushes the devices (operators waking devices now)."""
+    from espalier.tasks.queue import defer
+
+    return defer(s, "espalier.tasks.push:notify_devices", sorted(set(device_ids))[:10_000], name="notify_devices",
+                 queue="push")
+
+
 def reveal_secret(s: Session, device_id: int, field: str) -> tuple[EnrolledDevice, str | None]:
     device = get_device(s, device_id)
     token = getattr(device, field)

@@ -30,6 +30,8 @@ def _err(field: str, message: str) -> ServiceError:
 
 def parse(certificate: str, private_key: str, password: str | None) -> tuple[x509.Certificate, bytes, str]:
     """Check the pair; return the certificate, the unencrypted key PEM and the topic."""
+    if password is not None and not isinstance(password, str):
+        raise _err("private_key_password", "must be a string")
     if not isinstance(certificate, str) or not certificate.strip():
         raise _err("certificate", "required: the push certificate in PEM form")
     if not isinstance(private_key, str) or not private_key.strip():
@@ -92,8 +94,11 @@ def renew(s: Session, box: SecretBox, cert_id: int, data: dict[str, Any]) -> Pus
                            "stays the same", {"certificate": ["topic differs"]})
     if "name" in data:
         name = data["name"]
-        if not isinstance(name, str) or not name.strip():
-            raise _err("name", "must be a non-empty string")
+        if not isinstance(name, str) or not name.strip() or len(name) > 256:
+            raise _err("name", "must be a non-empty string of at most 256 characters")
+        if s.scalar(select(PushCertificate.id).where(PushCertificate.name == name.strip(),
+                                                     PushCertificate.id != pc.id)):
+            raise _err("name", "already exists")
         pc.name = name.strip()
     _fill(pc, box, cert, key_pem)
     return pc

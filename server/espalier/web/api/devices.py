@@ -72,6 +72,18 @@ def device_command_create(s, device_id: int):
     return serializers.command(svc.queue(s, device_id, name, arguments)), 201
 
 
+@bp.post("/mdm/devices/notify/")
+@api_view("mdm.change_enrolleddevice")
+def device_notify(s):
+    """Push the given devices (``{"devices": [ids]}``) now, as a background task."""
+    data = json_body({"devices"})
+    ids = data.get("devices")
+    if not isinstance(ids, list) or not ids or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+        raise ApiError(400, "devices: a non-empty list of device ids is required",
+                       {"devices": ["a non-empty list of device ids"]})
+    return serializers.task_ref(svc.notify_later(s, ids)), 201
+
+
 @bp.get("/mdm/devices/<int:device_id>/filevault_prk/")
 @api_view("mdm.view_filevault_prk")
 def device_filevault_prk(s, device_id: int):

@@ -8,6 +8,7 @@ from espalier.services import enrollments as svc
 
 from . import api_view, bp
 from .serializers import dt
+from .pagination import paginate_list
 from .validation import json_body, reject_unknown_args
 
 
@@ -27,8 +28,8 @@ def serialize(e: OtaEnrollment) -> dict:
 @api_view("mdm.view_otaenrollment")
 def ota_enrollment_list(s):
     """OTA enrollments; filter ``name``."""
-    reject_unknown_args({"name"})
-    return [serialize(e) for e in svc.list_all(s, request.args.get("name"))], 200
+    reject_unknown_args({"name", "limit", "offset"})
+    return paginate_list([serialize(e) for e in svc.list_all(s, request.args.get("name"))]), 200
 
 
 @bp.post("/mdm/ota_enrollments/")

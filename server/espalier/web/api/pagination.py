@@ -31,3 +31,11 @@ def paginated(items: list, count: int | None, limit: int | None, offset: int):
         "previous": link(max(offset - limit, 0)) if offset > 0 else None,
         "results": items,
     }
+
+
+def paginate_list(items: list):
+    """Pages over a short, already loaded list (push certificates, enrollments)."""
+    limit, offset = page_params()
+    if limit is None:
+        return items
+    return paginated(items[offset:offset + limit], len(items), limit, offset)

@@ -8,6 +8,7 @@ from espalier.services import push_certificates as svc
 
 from . import api_view, bp
 from .serializers import dt
+from .pagination import paginate_list
 from .validation import json_body, reject_unknown_args
 
 FIELDS = {"name", "certificate", "private_key", "private_key_password"}
@@ -26,8 +27,9 @@ def serialize(pc: PushCertificate) -> dict:
 @api_view("mdm.view_pushcertificate")
 def push_certificate_list(s):
     """Push certificates; filters ``name`` and ``topic``."""
-    reject_unknown_args({"name", "topic"})
-    return [serialize(pc) for pc in svc.list_all(s, request.args.get("name"), request.args.get("topic"))], 200
+    reject_unknown_args({"name", "topic", "limit", "offset"})
+    items = svc.list_all(s, request.args.get("name"), request.args.get("topic"))
+    return paginate_list([serialize(pc) for pc in items]), 200
 
 
 @bp.get("/mdm/push_certificates/<int:cert_id>/")
