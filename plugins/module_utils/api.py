@@ -11,15 +11,17 @@
 from __future__ import annotations
 
 import http.client
+import inspect
 import json
 import socket
+import ssl
 import time
 from email.utils import parsedate_to_datetime
 from urllib.error import HTTPError, URLError
 from urllib.parse import quote, urlencode, urljoin
 
 from ansible.module_utils.basic import env_fallback
-from ansible.module_utils.urls import Request
+from ansible.module_utils.urls import Request, make_context
 
 URL_ENV = 'ESPALIER_URL'
 TOKEN_ENV = 'ESPALIER_TOKEN'
@@ -118,6 +120,8 @@ class UrllibTransport:
     """Send one HTTP request with Ansible's own URL helpers; never raises for an HTTP status."""
 
     def __init__(self, validate_certs=True, ca_path=None, timeout=DEFAULT_TIMEOUT):
+        self._validate_certs = validate_certs
+        self._ca_path = ca_path
         self._request = Request(
             validate_certs=validate_certs,
             ca_path=ca_path,
@@ -128,8 +132,16 @@ class UrllibTransport:
         )
 
     def __call__(self, method, url, headers, body):
+        plain = not url.lower().startswith('https:')
+        kwargs = {}
+        if _OPEN_TAKES_CONTEXT:
+            try:
+                kwargs['context'] = _PLAIN_HTTP_CONTEXT if plain else tls_context(self._validate_certs, self._ca_path)
+            except (OSError, ValueError) as ex:
+                raise EspalierApiError(None, url, 'cannot set up TLS%s: %s' % (
+                    ' with ca_path %s' % self._ca_path if self._ca_path else '', ex)) from None
         try:
-            response = self._request.open(method, url, data=body, headers=headers)
+            response = self._request.open(method, url, data=body, headers=headers, **kwargs)
             return response.getcode(), dict(response.headers.items()), response.read()
         except HTTPError as ex:
             try:
@@ -140,7 +152,26 @@ class UrllibTransport:
             return ex.code, headers, payload
         except (URLError, socket.timeout, ConnectionError, OSError) as ex:
             reason = getattr(ex, 'reason', None) or ex
+            if plain and isinstance(reason, ssl.SSLError):
+                raise EspalierApiError(None, url, 'the server redirected to HTTPS: set url to its https:// address') from None
             raise EspalierApiError(None, url, 'cannot reach the server: %s' % reason) from None
+
+
+# Loading the CA store takes 0.1 to 0.3 s: once per process and settings, not once per request.
+_TLS_CONTEXTS = {}
+# Given for http:// URLs so that no CA store is loaded for them: it verifies nothing and trusts
+# no CA, so an HTTPS redirect fails (and is reported as such) rather than going unverified.
+_PLAIN_HTTP_CONTEXT = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+# ansible-core 2.16 builds a context per request itself
+_OPEN_TAKES_CONTEXT = 'context' in inspect.signature(Request.open).parameters
+
+
+def tls_context(validate_certs, ca_path):
+    """The TLS context of these settings, built by Ansible's make_context() once per process."""
+    key = (bool(validate_certs), ca_path)
+    if key not in _TLS_CONTEXTS:
+        _TLS_CONTEXTS[key] = make_context(cafile=ca_path, validate_certs=validate_certs)
+    return _TLS_CONTEXTS[key]
 
 
 class EspalierClient:
@@ -216,6 +247,9 @@ class EspalierClient:
     def post(self, path, data=None):
         return self.request('POST', path, data=data if data is not None else {})
 
+    def put(self, path, data):
+        return self.request('PUT', path, data=data)
+
     def paginate(self, path, params=None, page_size=PAGE_SIZE):
         """Yield every object of a list endpoint, following limit/offset pages."""
         query = dict(params or {})
@@ -271,7 +305,10 @@ def fail_from_error(module, error, **result):
     else:
         hint = ''
     result = dict(error.result, **result)
-    module.fail_json(msg=str(error) + hint, status=error.status, url=error.url,
+    message = str(error)
+    if hint and not message.endswith(('.', '!', '?', ')')):
+        message += '.'
+    module.fail_json(msg=message + hint, status=error.status, url=error.url,
                      detail=error.detail, errors=error.errors, **result)
 
 

@@ -11,10 +11,15 @@ arguments down to the bytes they send, without a network.
 
 from __future__ import annotations
 
+import base64
+import datetime
+import hashlib
 import json
 import re
 import uuid as uuidlib
 from urllib.parse import parse_qs, urlencode, urlsplit
+
+from ansible_collections.espalier.mdm.tests.unit.plugins import push_cert_fixtures as certs
 
 TOKEN = 'secret-token'
 OMIT = object()  # a module argument left out, as in a task that does not set it
@@ -61,6 +66,7 @@ class FakeApi:
         self.injected = []
         self.command_script = {}  # uuid -> statuses taken on successive reads
         self.task_script = {}  # task id -> statuses taken on successive reads
+        self.push_certificates = {}
         self.paginate = True
         self.page_size_cap = page_size_cap
         self._next_id = 1
@@ -87,6 +93,16 @@ class FakeApi:
         command.update(fields)
         self.commands.append(command)
         return command
+
+    def add_push_certificate(self, name, pem=certs.FIRST, **fields):
+        """A stored push certificate made from one of the fixture PEMs; fields override (not_after...)."""
+        meta = self._read_certificate(pem)
+        pc = dict(id=self._new_id(), name=name, topic=meta['topic'], not_before=meta['not_before'],
+                  not_after=meta['not_after'], status='ok', status_message=None, certificate=pem,
+                  created_at='2024-01-01T00:00:00', updated_at='2024-01-01T00:00:00')
+        pc.update(fields)
+        self.push_certificates[pc['id']] = pc
+        return self._serialize_push_certificate(pc)
 
     def inject(self, status, body=None, headers=None, method=None, path=None, times=1):
         """Answer the next matching request(s) with this status instead of routing them."""
@@ -150,6 +166,9 @@ class FakeApi:
             if device is None:
                 return self._reply(404, {'detail': 'Not found.'})
             return self._device_action(method, device, m.group(2), data or {})
+        m = re.fullmatch(r'/api/mdm/push_certificates/(?:(\d+)/)?', path)
+        if m:
+            return self._push_certificates(method, int(m.group(1)) if m.group(1) else None, query, data or {})
         m = re.fullmatch(r'/api/task_result/([^/]+)/', path)
         if m and method == 'GET':
             return self._get_task(m.group(1))
@@ -220,3 +239,77 @@ class FakeApi:
         if script:
             task['status'] = script.pop(0)
         return self._reply(200, task)
+
+    # -- push certificates, as server/espalier/services/push_certificates.py ------------
+
+    @staticmethod
+    def _read_certificate(pem):
+        """The fixture's metadata, found by fingerprint (None: not one of the fixture certificates)."""
+        match = re.search(r'-----BEGIN CERTIFICATE-----(.+?)-----END CERTIFICATE-----', pem or '', re.DOTALL)
+        if not match:
+            return None
+        sha256 = hashlib.sha256(base64.b64decode(re.sub(r'\s+', '', match.group(1)))).hexdigest()
+        return next((meta for meta in certs.EXPECTED.values() if meta['fingerprint'] == sha256), None)
+
+    @staticmethod
+    def _serialize_push_certificate(pc):
+        now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+        left = datetime.datetime.fromisoformat(pc['not_after']) - now
+        status = 'expired' if left.total_seconds() <= 0 else pc['status']
+        return dict(pc, days_left=left.days, expiring=left <= datetime.timedelta(days=30), status=status)
+
+    def _push_certificates(self, method, cert_id, query, data):
+        if method == 'GET' and cert_id is None:
+            unknown = sorted(set(query) - {'name', 'topic'})
+            if unknown:
+                return self._reply(400, {'detail': 'unknown query parameter(s): %s' % ', '.join(unknown),
+                                         'errors': {k: ['unknown query parameter'] for k in unknown}})
+            found = [pc for pc in sorted(self.push_certificates.values(), key=lambda pc: pc['id'])
+                     if all(pc[k] == query[k] for k in ('name', 'topic') if k in query)]
+            return self._reply(200, [self._serialize_push_certificate(pc) for pc in found])
+        if method == 'POST' and cert_id is None:
+            return self._write_push_certificate(None, data)
+        pc = self.push_certificates.get(cert_id)
+        if pc is None:
+            return self._reply(404, {'detail': 'no push certificate %s' % cert_id})
+        if method == 'GET':
+            return self._reply(200, self._serialize_push_certificate(pc))
+        if method == 'PUT':
+            return self._write_push_certificate(pc, data)
+        return self._reply(405, {'detail': 'Method "%s" not allowed.' % method})
+
+    def _write_push_certificate(self, pc, data):
+        def error(field, message, detail=None):
+            return self._reply(400, {'detail': detail or '%s: %s' % (field, message), 'errors': {field: [message]}})
+
+        meta = self._read_certificate(data.get('certificate'))
+        if meta is None:
+            return error('certificate', 'not a PEM certificate')
+        if not data.get('private_key'):
+            return error('private_key', "required: the push certificate's private key in PEM form")
+        if 'WRONG' in data['private_key']:
+            return error('private_key', 'does not match the certificate')
+        name = data.get('name')
+        if pc is None:
+            existing = next((o for o in self.push_certificates.values() if o['topic'] == meta['topic']), None)
+            if existing:
+                return error('certificate', 'topic already exists',
+                             'a push certificate for topic %s already exists (#%s %r): renew the existing '
+                             'certificate instead' % (meta['topic'], existing['id'], existing['name']))
+            if any(o['name'] == name for o in self.push_certificates.values()):
+                return error('name', 'already exists')
+            pc = dict(id=self._new_id(), name=name, topic=meta['topic'], created_at='2024-06-01T00:00:00')
+            self.push_certificates[pc['id']] = pc
+            status = 201
+        else:
+            if meta['topic'] != pc['topic']:
+                return error('certificate', 'topic differs',
+                             "the new certificate's topic %s differs from this certificate's topic %s: renew "
+                             "the existing certificate in Apple's portal (Renew, not Create) so the topic "
+                             "stays the same" % (meta['topic'], pc['topic']))
+            if name is not None:
+                pc['name'] = name
+            status = 200
+        pc.update(not_before=meta['not_before'], not_after=meta['not_after'], status='ok', status_message=None,
+                  certificate=data['certificate'], updated_at='2024-06-01T00:00:00')
+        return self._reply(status, self._serialize_push_certificate(pc))

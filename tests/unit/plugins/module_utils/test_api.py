@@ -7,6 +7,7 @@ from __future__ import annotations
 import email.utils
 import io
 import json
+import ssl
 from urllib.error import HTTPError, URLError
 
 import pytest
@@ -204,7 +205,7 @@ class _Headers(dict):
 
 
 def test_urllib_transport_returns_http_errors_as_statuses(monkeypatch):
-    def fake_open(self, method, url, data=None, headers=None):
+    def fake_open(self, method, url, data=None, headers=None, **kwargs):
         raise HTTPError(url, 429, 'Too Many Requests', {'Retry-After': '3'}, io.BytesIO(b'{"detail": "slow"}'))
 
     monkeypatch.setattr(api.Request, 'open', fake_open)
@@ -215,13 +216,15 @@ def test_urllib_transport_returns_http_errors_as_statuses(monkeypatch):
 def test_urllib_transport_success_and_connection_errors(monkeypatch):
     calls = []
 
-    def fake_open(self, method, url, data=None, headers=None):
+    def fake_open(self, method, url, data=None, headers=None, **kwargs):
         calls.append((method, url, data, headers))
         if 'down' in url:
             raise URLError('Connection refused')
         return _Response(200, b'[]', {'Content-Type': 'application/json'})
 
     monkeypatch.setattr(api.Request, 'open', fake_open)
+    monkeypatch.setattr(api, 'make_context', lambda cafile=None, validate_certs=True: object())
+    monkeypatch.setattr(api, '_TLS_CONTEXTS', {})
     transport = api.UrllibTransport(validate_certs=False, ca_path='/ca.pem', timeout=5)
     assert transport('POST', 'https://h.test/x/', {'A': 'b'}, b'{}') == (200, {'Content-Type': 'application/json'}, b'[]')
     assert calls[0] == ('POST', 'https://h.test/x/', b'{}', {'A': 'b'})
@@ -229,3 +232,49 @@ def test_urllib_transport_success_and_connection_errors(monkeypatch):
         transport('GET', 'https://down.test/', {}, None)
     assert info.value.status is None
     assert str(info.value) == 'cannot reach the server: Connection refused (https://down.test/)'
+
+
+def test_http_urls_load_no_ca_store_and_https_loads_it_once_per_process(monkeypatch):
+    contexts, made = [], []
+
+    def fake_open(self, method, url, data=None, headers=None, context=None):
+        contexts.append(context)
+        return _Response(200, b'[]', {})
+
+    def fake_make_context(cafile=None, validate_certs=True):
+        made.append((cafile, validate_certs))
+        return object()
+
+    monkeypatch.setattr(api.Request, 'open', fake_open)
+    monkeypatch.setattr(api, 'make_context', fake_make_context)
+    monkeypatch.setattr(api, '_TLS_CONTEXTS', {})
+    monkeypatch.setattr(api, '_OPEN_TAKES_CONTEXT', True)
+    plain = api.UrllibTransport()
+    plain('GET', 'http://h.test/a/', {}, None)
+    assert contexts == [api._PLAIN_HTTP_CONTEXT] and made == []
+    secure = api.UrllibTransport(ca_path='/ca.pem')
+    for dummy in range(3):
+        secure('GET', 'https://h.test/a/', {}, None)
+    api.UrllibTransport(ca_path='/ca.pem')('GET', 'HTTPS://h.test/b/', {}, None)
+    assert made == [('/ca.pem', True)]
+    assert contexts[1] is contexts[2] is contexts[3] is contexts[4]
+    api.UrllibTransport(validate_certs=False)('GET', 'https://h.test/a/', {}, None)
+    assert made == [('/ca.pem', True), (None, False)]
+
+
+def test_an_http_url_redirected_to_https_says_so(monkeypatch):
+    def fake_open(self, method, url, data=None, headers=None, **kwargs):
+        raise URLError(ssl.SSLCertVerificationError(1, 'certificate verify failed'))
+
+    monkeypatch.setattr(api.Request, 'open', fake_open)
+    with pytest.raises(EspalierApiError) as info:
+        api.UrllibTransport()('GET', 'http://h.test/', {}, None)
+    assert 'redirected to HTTPS: set url to its https:// address' in str(info.value)
+
+
+def test_an_unreadable_ca_path_is_named(monkeypatch):
+    monkeypatch.setattr(api, '_TLS_CONTEXTS', {})
+    monkeypatch.setattr(api, '_OPEN_TAKES_CONTEXT', True)
+    with pytest.raises(EspalierApiError) as info:
+        api.UrllibTransport(ca_path='/nonexistent/ca.pem')('GET', 'https://h.test/', {}, None)
+    assert 'cannot set up TLS with ca_path /nonexistent/ca.pem' in str(info.value)

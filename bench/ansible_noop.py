@@ -1,0 +1,152 @@
+"""What an espalier.mdm task costs when there is nothing to do, against Ansible's own floor.
+
+    python bench/ansible_noop.py [--tasks 50] [--rounds 3] [--max-ratio 2.0]
+
+(with the venv's python, or with /work/venv/bin first on PATH: the script needs ``espalier``
+and ``ansible-playbook`` from the same venv.)
+
+It starts a real Espalier server the way ``tests/ansible/with_server.sh`` does, by running
+itself under ``tests/ansible/start_server.sh`` (embedded server on a free loopback port,
+simulated devices online, an admin token), puts this work tree on ANSIBLE_COLLECTIONS_PATH
+as ``espalier.mdm`` and times two plays on localhost, each ``--tasks`` tasks long:
+
+* **espalier.mdm.device**: ``blocked: false`` on the simulated devices, which are not blocked,
+  so every task reads its device and reports ``ok`` (changed=false): a converged fleet;
+* **ansible.builtin.debug**: the same number of tasks that do nothing, the cost of a task
+  in Ansible itself (fork, templating, callbacks): the floor.
+
+Each play runs ``--rounds`` times, alternating, after one untimed warm-up of each; the best
+round of each is compared (wall time of the whole ``ansible-playbook`` run, start-up
+included, measured from here). It prints both times, the per-task cost above the floor and
+the ratio, and exits 1 when the ratio is above ``--max-ratio`` or a device task reported
+changed or failed. ``--as-module`` adds one run of the device play with
+``espalier_mdm_in_process: false``, each task in a Python of its own as on a remote host
+(what every task cost before the action plugins: about a second each on a small machine).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+START_SERVER = REPO / "tests" / "ansible" / "start_server.sh"
+INNER = "ESPALIER_BENCH_INNER"
+RECAP = re.compile(r"^localhost\s*:.*$", re.MULTILINE)
+RECAP_FIELD = re.compile(r"(\w+)=(\d+)")
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tasks", type=int, default=50, help="tasks per play (default 50)")
+    parser.add_argument("--rounds", type=int, default=3, help="timed runs of each play (default 3)")
+    parser.add_argument("--max-ratio", type=float, default=2.0, help="fail above this ratio (default 2.0)")
+    parser.add_argument("--as-module", action="store_true",
+                        help="also time the device play once with espalier_mdm_in_process=false (slow)")
+    return parser.parse_args(argv)
+
+
+def playbook(name: str, tasks: list[dict], in_process: bool = True) -> list[dict]:
+    return [{
+        "name": name,
+        "hosts": "localhost",
+        "connection": "local",
+        "gather_facts": False,
+        "vars": {"ansible_python_interpreter": sys.executable, "espalier_mdm_in_process": in_process},
+        "module_defaults": {"group/espalier.mdm.all": {"url": os.environ["ESPALIER_URL"],
+                                                       "token": os.environ["ESPALIER_TOKEN"]}},
+        "tasks": tasks,
+    }]
+
+
+def write_playbooks(work: Path, count: int) -> dict[str, Path]:
+    serials = os.environ["ESPALIER_SERIALS"].split()
+    device_tasks = [{"name": f"device {i}", "espalier.mdm.device": {
+        "serial_number": serials[i % len(serials)], "blocked": False}} for i in range(count)]
+    debug_tasks = [{"name": f"debug {i}", "ansible.builtin.debug": {"msg": f"task {i}"}} for i in range(count)]
+    paths = {}
+    for label, tasks, in_process in (("device", device_tasks, True), ("debug", debug_tasks, True),
+                                     ("module", device_tasks, False)):
+        paths[label] = work / f"{label}.yml"
+        # JSON is YAML: no PyYAML needed here
+        paths[label].write_text(json.dumps(playbook(f"{count} {label} tasks", tasks, in_process), indent=1))
+    return paths
+
+
+def run_play(path: Path, env: dict[str, str]) -> tuple[float, dict]:
+    start = time.perf_counter()
+    proc = subprocess.run([shutil.which("ansible-playbook", path=env["PATH"]) or "ansible-playbook",
+                           "-i", "localhost,", str(path)],
+                          env=env, capture_output=True, text=True, check=False)
+    elapsed = time.perf_counter() - start
+    recap = RECAP.search(proc.stdout)
+    stats = {k: int(v) for k, v in RECAP_FIELD.findall(recap.group(0))} if recap else {}
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stdout[-3000:] + proc.stderr[-3000:])
+        raise SystemExit(f"bench: ansible-playbook {path.name} failed (exit {proc.returncode})")
+    return elapsed, stats
+
+
+def measure(args: argparse.Namespace) -> int:
+    with tempfile.TemporaryDirectory(prefix="espalier-bench-ansible.") as tmp:
+        work = Path(tmp)
+        collections = work / "collections" / "ansible_collections" / "espalier"
+        collections.mkdir(parents=True)
+        (collections / "mdm").symlink_to(REPO)
+        env = dict(os.environ,
+                   ANSIBLE_COLLECTIONS_PATH=str(work / "collections"),
+                   ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default",
+                   ANSIBLE_NOCOLOR="1",
+                   ANSIBLE_LOCALHOST_WARNING="false",
+                   ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
+                   ANSIBLE_LOCAL_TEMP=str(work / "tmp"),
+                   ANSIBLE_HOME=str(work / "home"),
+                   PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+        paths = write_playbooks(work, args.tasks)
+        for label in ("debug", "device"):  # warm-up: caches, pyc files
+            run_play(paths[label], env)
+        times: dict[str, list[float]] = {"debug": [], "device": []}
+        for round_ in range(args.rounds):
+            order = ("debug", "device") if round_ % 2 == 0 else ("device", "debug")
+            for label in order:
+                elapsed, stats = run_play(paths[label], env)
+                times[label].append(elapsed)
+                if label == "device" and (stats.get("changed") or stats.get("failed") or not stats.get("ok")):
+                    raise SystemExit(f"bench: the device play was not a no-op: {stats}")
+        if args.as_module:
+            times["module"] = [run_play(paths["module"], env)[0]]
+    floor, device = min(times["debug"]), min(times["device"])
+    ratio = device / floor
+    print(f"{args.tasks} ansible.builtin.debug tasks:                  best {floor:6.2f} s "
+          f"(rounds: {', '.join(f'{t:.2f}' for t in times['debug'])})")
+    print(f"{args.tasks} espalier.mdm.device tasks (converged): best {device:6.2f} s "
+          f"(rounds: {', '.join(f'{t:.2f}' for t in times['device'])})")
+    if "module" in times:
+        module = times["module"][0]
+        print(f"{args.tasks} espalier.mdm.device tasks, each in its own Python (espalier_mdm_in_process=false): "
+              f"{module:.2f} s, ratio {module / floor:.2f}")
+    print(f"per task above the floor: {(device - floor) / args.tasks * 1000:.0f} ms; "
+          f"ratio device/debug: {ratio:.2f} (target <= {args.max_ratio:g})")
+    return 0 if ratio <= args.max_ratio else 1
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    if os.environ.get(INNER) == "1":
+        return measure(args)
+    # Start the server as the tests do and run this script again inside it.
+    env = dict(os.environ, **{INNER: "1"})
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    return subprocess.call(["bash", str(START_SERVER), sys.executable, str(Path(__file__).resolve()), *argv],
+                           env=env)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
