@@ -17,25 +17,13 @@ description:
 author:
   - Espalier developers (@espalier-mdm)
 options:
-  id:
-    description:
-      - Espalier id of the device.
-      - Exactly one of O(id), O(udid) and O(serial_number) is required.
-    type: int
-  udid:
-    description:
-      - UDID of the device.
-    type: str
-  serial_number:
-    description:
-      - Serial number of the device. Fails if several enrolled devices share it; use O(udid) or O(id) then.
-    type: str
   blocked:
     description:
       - V(true) to block the device, V(false) to unblock it.
     type: bool
     required: true
 extends_documentation_fragment:
+  - espalier.mdm.device
   - espalier.mdm.api
   - espalier.mdm.attributes
   - espalier.mdm.attributes.action_group

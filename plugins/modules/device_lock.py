@@ -19,19 +19,6 @@ description:
 author:
   - Espalier developers (@espalier-mdm)
 options:
-  id:
-    description:
-      - Espalier id of the device.
-      - Exactly one of O(id), O(udid) and O(serial_number) is required.
-    type: int
-  udid:
-    description:
-      - UDID of the device.
-    type: str
-  serial_number:
-    description:
-      - Serial number of the device.
-    type: str
   pin:
     description:
       - Six-digit PIN to unlock the Mac.
@@ -51,19 +38,9 @@ options:
       - Queue a new command even if a C(DeviceLock) is already pending for the device.
     type: bool
     default: false
-  wait:
-    description:
-      - Wait until the device answers the command (C(Acknowledged), C(Error) or C(CommandFormatError)).
-      - C(NotNow) answers are waited through, the device will be asked again.
-      - The task fails if the command ends in C(Error) or C(CommandFormatError).
-    type: bool
-    default: false
-  wait_timeout:
-    description:
-      - How many seconds to wait when O(wait=true); the task fails when they run out.
-    type: int
-    default: 300
 extends_documentation_fragment:
+  - espalier.mdm.device
+  - espalier.mdm.device.command
   - espalier.mdm.api
   - espalier.mdm.attributes
   - espalier.mdm.attributes.action_group
