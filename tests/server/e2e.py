@@ -4,8 +4,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from espalier.apple import apns
 from espalier.sim.device import SimulatedDevice
 
+from fakes.apns import FakeAPNs
 from fakes.push_certs import make_ca, make_push_cert
 
 BASE = "https://mdm.example.test"
@@ -14,6 +16,24 @@ BASE = "https://mdm.example.test"
 @pytest.fixture(scope="session")
 def push_pair():
     return make_push_cert(make_ca("Stand-in Apple push CA"))
+
+
+@pytest.fixture(scope="module")
+def push_ca():
+    return make_ca("Stand-in Apple push CA")
+
+
+@pytest.fixture
+def fake_apns(push_ca, tmp_path):
+    """APNs over HTTP/2 and TLS on loopback, trusting push certificates from ``push_ca``."""
+    with FakeAPNs(ca_file=push_ca.write_cert(tmp_path / "push-ca.pem")) as fake:
+        yield fake
+    apns.close_clients()
+
+
+def apns_settings(fake: FakeAPNs) -> dict:
+    """apps["espalier.mdm"] settings that send pushes to ``fake``."""
+    return {"apns": {"host": fake.host, "port": fake.port, "ca_file": fake.server_ca_file}}
 
 
 @pytest.fixture

@@ -6,30 +6,17 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from espalier.apple import apns
 from espalier.models import EnrolledDevice, PushCertificate, utcnow
 from espalier.services import push, push_certificates
 from espalier.tasks import push as push_tasks
 
-from fakes.apns import FakeAPNs
-from fakes.push_certs import make_ca, make_push_cert
-
-
-@pytest.fixture(scope="module")
-def push_ca():
-    return make_ca("Stand-in Apple push CA")
-
-
-@pytest.fixture
-def fake_apns(push_ca, tmp_path):
-    with FakeAPNs(ca_file=push_ca.write_cert(tmp_path / "push-ca.pem")) as fake:
-        yield fake
-    apns.close_clients()
+from e2e import apns_settings, fake_apns, push_ca  # noqa: F401  (fixtures)
+from fakes.push_certs import make_push_cert
 
 
 @pytest.fixture
 def mdm_settings(fake_apns):
-    return {"apns": {"host": fake_apns.host, "port": fake_apns.port, "ca_file": fake_apns.server_ca_file}}
+    return apns_settings(fake_apns)
 
 
 @pytest.fixture

@@ -10,31 +10,18 @@ import httpx
 import pytest
 from cryptography import x509
 
-from espalier.apple import apns
 from espalier.sim.answers import answer
 from espalier.sim.device import SimulatedDevice
 from espalier.sim.fleet import Fleet
-from fakes.apns import FakeAPNs
-from fakes.push_certs import make_ca, make_push_cert
+from e2e import apns_settings, fake_apns, push_ca  # noqa: F401  (fixtures)
+from fakes.push_certs import make_push_cert
 
 BASE = "https://mdm.example.test"
 
 
-@pytest.fixture(scope="module")
-def push_ca():
-    return make_ca("Stand-in Apple push CA")
-
-
-@pytest.fixture
-def fake_apns(push_ca, tmp_path):
-    with FakeAPNs(ca_file=push_ca.write_cert(tmp_path / "push-ca.pem")) as fake:
-        yield fake
-    apns.close_clients()
-
-
 @pytest.fixture
 def mdm_settings(fake_apns):
-    return {"apns": {"host": fake_apns.host, "port": fake_apns.port, "ca_file": fake_apns.server_ca_file}}
+    return apns_settings(fake_apns)
 
 
 @pytest.fixture
