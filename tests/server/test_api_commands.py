@@ -141,3 +141,21 @@ def test_command_queue_listing_and_detail(client, admin, make_device, pushed):
 
 def test_erase_unknown_device_is_404(client, admin):
     assert client.post("/api/mdm/devices/424242/erase/", headers=admin, json={}).status_code == 404
+
+
+@pytest.mark.parametrize("name", ["ProfileList", "CertificateList", "InstalledApplicationList"])
+def test_generic_endpoint_queues_list_commands(client, admin, make_device, pushed, name):
+    d = make_device()
+    resp = client.post(f"/api/mdm/devices/{d.id}/commands/", headers=admin,
+                       json={"name": name, "arguments": {"managed_only": True}})
+    assert resp.status_code == 201 and resp.json["name"] == name
+    bad = client.post(f"/api/mdm/devices/{d.id}/commands/", headers=admin,
+                      json={"name": name, "arguments": {"managed_only": "yes"}})
+    assert bad.status_code == 400 and bad.json["errors"] == {"managed_only": ["must be a boolean"]}
+
+
+def test_generic_endpoint_refuses_unknown_commands(client, admin, make_device):
+    d = make_device()
+    resp = client.post(f"/api/mdm/devices/{d.id}/commands/", headers=admin, json={"name": "Teleport"})
+    assert resp.status_code == 400 and resp.json["errors"] == {"name": ["unknown command"]}
+    assert "DeviceLock" in resp.json["detail"]

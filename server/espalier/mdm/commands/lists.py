@@ -19,22 +19,21 @@ def _managed_only(data):
     return {"ManagedOnly": value} if value else {}
 
 
-class ProfileList(Command):
+class _ManagedOnlyList(Command):
+    """A list command whose one argument is ``managed_only``."""
+
+    @classmethod
+    def validate(cls, device, data):
+        cls.check_target(device)
+        return _managed_only(data)
+
+
+class ProfileList(_ManagedOnlyList):
     request_type = "ProfileList"
 
-    @classmethod
-    def validate(cls, device, data):
-        cls.check_target(device)
-        return _managed_only(data)
 
-
-class CertificateList(Command):
+class CertificateList(_ManagedOnlyList):
     request_type = "CertificateList"
-
-    @classmethod
-    def validate(cls, device, data):
-        cls.check_target(device)
-        return _managed_only(data)
 
 
 class InstalledApplicationList(Command):
