@@ -126,7 +126,7 @@ def run(args, apns: FakeAPNs, push_dir: Path) -> None:
         espalier(settings, "db", "upgrade")
         cert_id = espalier(settings, "push-certificate", "add", "--name", "Bench", "--certificate",
                            str(push_dir / "push.pem"), "--private-key", str(push_dir / "push.key")).split()[0]
-        secret = espalier(settings, "enrollment", "create", "--name", "Bench", "--push-certificate", cert_id,
+        secret = espalier(settings, "enrollment", "create", "--name", "Bench", "--push-certificate", cert_id, "--attestation", "none",
                           "--quiet")
         pg = PostgresCpu(database_url.rsplit("/", 1)[1])
         with Fleet(f"http://127.0.0.1:{port}", secret, args.devices, "mac", workers=args.concurrency) as fleet:

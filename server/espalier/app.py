@@ -13,6 +13,7 @@ log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings, *, runtime: runtime_mod.Runtime | None = None, check_migrated: bool = True) -> Flask:
+    """The app for ``settings``; ``runtime`` is built from them unless given (tests share one)."""
     rt = runtime or runtime_mod.build(settings)
     if check_migrated:
         rt.db.check_migrated()

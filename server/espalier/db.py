@@ -52,14 +52,15 @@ class Database:
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
 
-    def alembic_config(self) -> Config:
+    def alembic_config(self, secret_keys: list[str] | None = None) -> Config:
         cfg = Config()
         cfg.set_main_option("script_location", str(MIGRATIONS))
         cfg.attributes["engine"] = self.engine
+        cfg.attributes["secret_keys"] = secret_keys  # for migrations that re-encrypt stored secrets
         return cfg
 
-    def upgrade(self, revision: str = "head") -> None:
-        command.upgrade(self.alembic_config(), revision)
+    def upgrade(self, revision: str = "head", *, secret_keys: list[str] | None = None) -> None:
+        command.upgrade(self.alembic_config(secret_keys), revision)
 
     def current_revision(self) -> str | None:
         with self.engine.connect() as conn:

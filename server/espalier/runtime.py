@@ -1,18 +1,29 @@
-"""The wired-up server: settings, database, secret box and task queue, built once per process.
+"""The wired-up server: the process-wide resources, built once and passed in explicitly.
 
-Flask keeps it in ``app.extensions["espalier"]``; RQ jobs, which run without a request,
-reach it through ``current()``. Nothing is built at import time.
+A ``Runtime`` holds the settings, the database, the secret box, the task queue, the
+built-in device CA, the device trust store and the APNs connections. Entry points (the
+Flask app factory, ``espalier worker``, CLI commands) build one with ``build()`` and hand
+it down: views read it from their app, jobs receive it as their first argument, services
+and the protocol core take what they need as arguments. Nothing is built at import time
+and there is no process-global "current" runtime.
 """
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from espalier.db import Database
+from espalier.mdm.context import MdmConfig
 from espalier.pki.secrets import SecretBox
+from espalier.pki.store import DeviceCAStore
 from espalier.settings import Settings
 
-_current: "Runtime | None" = None
+if TYPE_CHECKING:
+    from espalier.apple.apns import APNsPool
+    from espalier.mdm.identity import TrustStore
+    from espalier.tasks.queue import TaskQueue
 
 
 @dataclass
@@ -20,35 +31,51 @@ class Runtime:
     settings: Settings
     db: Database
     secrets: SecretBox
-    queue: "object"  # espalier.tasks.queue.TaskQueue
+    queue: TaskQueue
+    ca: DeviceCAStore
+    apns: APNsPool
+    config: MdmConfig
+    _trust: TrustStore | None = field(default=None, repr=False)
+    _trust_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def trust(self) -> TrustStore:
+        """The device trust store: the built-in CA and ``scep_ca_fullchain``, built on first use."""
+        if self._trust is None:
+            from espalier.mdm.identity import TrustStore
+
+            with self._trust_lock:
+                if self._trust is None:
+                    with self.db.session() as s, s.begin():
+                        builtin = self.ca.get(s).certificate
+                    self._trust = TrustStore(builtin, self.settings.external_ca_chain)
+        return self._trust
+
+    def mdm_context(self, s):
+        """What the protocol core needs for one request or job, on session ``s``."""
+        from espalier.mdm.context import Context
+
+        return Context(s=s, secrets=self.secrets, ca_store=self.ca, config=self.config)
 
     def close(self) -> None:
-        close = getattr(self.queue, "close", None)
-        if close:
-            close()
+        self.apns.close()
+        self.queue.close()
         self.db.dispose()
 
 
-def build(settings: Settings, *, queue=None, log_level: str | None = None) -> Runtime:
-    """Build the runtime for ``settings`` and make it the process's current one."""
-    global _current
+def build(settings: Settings, *, queue: TaskQueue | None = None) -> Runtime:
+    """The runtime for ``settings``; ``queue`` replaces the configured one (tests, CLI)."""
+    from espalier.apple.apns import APNsPool
     from espalier.tasks.queue import make_queue
 
-    logging.basicConfig(level=(log_level or settings["log_level"]).upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    runtime = Runtime(settings=settings, db=Database(settings["database_url"]),
-                      secrets=SecretBox(settings["secret_keys"]), queue=None)
-    runtime.queue = queue if queue is not None else make_queue(settings)
-    _current = runtime
-    return runtime
+    db = Database(settings["database_url"])
+    secrets = SecretBox(settings["secret_keys"])
+    rt = Runtime(settings=settings, db=db, secrets=secrets, queue=queue if queue is not None else make_queue(settings),
+                 ca=DeviceCAStore(secrets), apns=APNsPool(settings.mdm["apns"]),
+                 config=MdmConfig.from_settings(settings))
+    rt.queue.bind(rt)
+    return rt
 
 
-def current() -> Runtime:
-    if _current is None:
-        raise RuntimeError("espalier runtime is not initialised in this process")
-    return _current
-
-
-def set_current(runtime: Runtime | None) -> None:
-    global _current
-    _current = runtime
+def configure_logging(level: str) -> None:
+    """Entry points call this once; importing or building the runtime configures nothing."""
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)

@@ -41,6 +41,7 @@ def _url_scheme(*schemes: str):
 
 MDM_SCHEMA: dict[str, Any] = {
     "scep_ca_fullchain": Field(str),  # PEM chain of an external SCEP CA; the built-in CA is always trusted
+    "apple_device_ca_fullchain": Field(str),  # attestation anchors; default: Apple's device CA chain (mdm/data)
     "mtls_proxy": Field(bool, True, nullable=False),
     "max_body_bytes": Field(int, 8 * 1024 * 1024, nullable=False, check=_positive),
     "inventory_interval": Field(int, 86400, nullable=False, check=_positive),
@@ -64,6 +65,7 @@ SCHEMA: dict[str, Any] = {
     "apps": {"espalier.mdm": MDM_SCHEMA},
 }
 
+_APPLE_DEVICE_CA = Path(__file__).parent / "mdm" / "data" / "apple_device_ca.pem"
 _SUBST = re.compile(r"\{\{\s*(file|env):\s*([^}]+?)\s*\}\}")
 
 
@@ -75,8 +77,14 @@ class Settings:
     path: str | None = None
     mdm: dict[str, Any] = field(init=False)
 
+    external_ca_chain: list = field(init=False, repr=False)
+    apple_device_ca_chain: list = field(init=False, repr=False)
+
     def __post_init__(self) -> None:
         self.mdm = self.data["apps"]["espalier.mdm"]
+        self.external_ca_chain = _pem_chain("apps.espalier.mdm.scep_ca_fullchain", self.mdm["scep_ca_fullchain"])
+        self.apple_device_ca_chain = _pem_chain("apps.espalier.mdm.apple_device_ca_fullchain",
+                                                self.mdm["apple_device_ca_fullchain"] or _APPLE_DEVICE_CA.read_text())
 
     def __getitem__(self, key: str) -> Any:
         return self.data[key]
@@ -84,6 +92,19 @@ class Settings:
     @property
     def base_url(self) -> str:
         return self.data["base_url"].rstrip("/")
+
+
+def _pem_chain(name: str, pem: str | None) -> list:
+    """A PEM chain given in the settings, parsed now: a bad one stops start-up, not every check-in."""
+    if not pem:
+        return []
+    from cryptography import x509
+
+    try:
+        chain = x509.load_pem_x509_certificates(pem.encode())
+    except ValueError:
+        raise SettingsError(f"settings: {name}: not a PEM certificate chain") from None
+    return chain
 
 
 def load(path: str | os.PathLike | None) -> Settings:

@@ -6,8 +6,11 @@ import os
 from flask import Flask
 
 from espalier.app import create_app
+from espalier.runtime import configure_logging
 from espalier.settings import load
 
 
 def make() -> Flask:
-    return create_app(load(os.environ.get("ESPALIER_SETTINGS")))
+    settings = load(os.environ.get("ESPALIER_SETTINGS"))
+    configure_logging(settings["log_level"])
+    return create_app(settings)

@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ (fakes)
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/server (shared fixtures: e2e, testenv)
 
 from espalier import runtime as runtime_mod  # noqa: E402
 from espalier.app import create_app  # noqa: E402
@@ -28,6 +29,9 @@ from testenv import PG_ADMIN_URL  # noqa: E402
 
 SECRET = "test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
 
+# The end-to-end fixtures (push certificate, enrollment, simulated devices, fake APNs).
+pytest_plugins = ["e2e"]
+
 
 @pytest.fixture(scope="session")
 def pg_url():
@@ -38,7 +42,7 @@ def pg_url():
         conn.execute(f'CREATE DATABASE "{name}"')
     url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     db = Database(url)
-    db.upgrade()
+    db.upgrade(secret_keys=[SECRET])
     db.dispose()
     yield url
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
@@ -95,25 +99,24 @@ class TestQueue(InProcessTaskQueue):
         self.skipped_pushes: list[tuple] = []
         self.delayed: list[tuple] = []
 
-    def submit_in(self, delay, path, args, queue="default"):
-        self.delayed.append((delay, path, args))
-        if queue == "push" and self.push_enabled:
-            super().submit_in(delay, path, args, queue=queue)
+    def submit_in(self, delay, job):
+        self.delayed.append((delay, job))
+        if job.queue == "push" and self.push_enabled:
+            super().submit_in(delay, job)
 
-    def submit(self, path, task_id, args, queue="default", job_id=None, timeout=600):
-        if queue == "push" and not self.push_enabled:
-            self.skipped_pushes.append(args)
+    def submit(self, job):
+        if job.queue == "push" and not self.push_enabled:
+            self.skipped_pushes.append(job.args)
             return
-        super().submit(path, task_id, args, queue=queue, job_id=job_id, timeout=timeout)
+        super().submit(job)
 
 
 @pytest.fixture
 def runtime(settings):
-    rt = runtime_mod.build(settings, queue=TestQueue(), log_level="WARNING")
+    rt = runtime_mod.build(settings, queue=TestQueue())
     yield rt
     truncate_all(rt.db)
     rt.close()
-    runtime_mod.set_current(None)
 
 
 @pytest.fixture

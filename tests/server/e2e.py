@@ -4,7 +4,6 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from espalier.apple import apns
 from espalier.sim.device import SimulatedDevice
 
 from fakes.apns import FakeAPNs
@@ -28,7 +27,6 @@ def fake_apns(push_ca, tmp_path):
     """APNs over HTTP/2 and TLS on loopback, trusting push certificates from ``push_ca``."""
     with FakeAPNs(ca_file=push_ca.write_cert(tmp_path / "push-ca.pem")) as fake:
         yield fake
-    apns.close_clients()
 
 
 def apns_settings(fake: FakeAPNs) -> dict:
@@ -52,8 +50,9 @@ def push_certificate(client, admin, push_pair):
 
 @pytest.fixture
 def enrollment(client, admin, push_certificate):
+    """A lab enrollment (attestation none): simulated devices without an Apple identity."""
     resp = client.post("/api/mdm/ota_enrollments/", headers=admin,
-                       json={"name": "Fleet", "push_certificate": push_certificate["id"]})
+                       json={"name": "Fleet", "push_certificate": push_certificate["id"], "attestation": "none"})
     assert resp.status_code == 201, resp.json
     return resp.json
 

@@ -315,32 +315,39 @@ def _tls_context(cert_pem: bytes, key_pem: bytes,
     return context
 
 
-_clients: dict[int, tuple[str, int, APNsClient]] = {}
-_clients_lock = threading.Lock()
+class APNsPool:
+    """A process's APNs clients, one per push certificate, rebuilt when its certificate changes.
 
-
-def get_client(cert_id: int, fingerprint: str, factory: Callable[[], APNsClient]) -> APNsClient:
-    """The process's client for push certificate `cert_id`, rebuilt when its fingerprint changes.
-
-    A client inherited through fork() is replaced, never closed: its socket is the parent's.
+    ``conf`` is the ``apps["espalier.mdm"]["apns"]`` settings section. A client inherited
+    through fork() is replaced, never closed: its socket is the parent's.
     """
-    pid = os.getpid()
-    with _clients_lock:
-        cached = _clients.get(cert_id)
-        if cached and cached[0] == fingerprint and cached[1] == pid:
-            return cached[2]
-        client = factory()
-        _clients[cert_id] = (fingerprint, pid, client)
-    if cached and cached[1] == pid:
-        cached[2].close()
-    return client
 
+    def __init__(self, conf: dict):
+        self.conf = conf
+        self._clients: dict[int, tuple[str, int, APNsClient]] = {}
+        self._lock = threading.Lock()
 
-def close_clients() -> None:
-    """Close every cached client of this process (worker shutdown, tests)."""
-    with _clients_lock:
-        entries = list(_clients.values())
-        _clients.clear()
-    for _, pid, client in entries:
-        if pid == os.getpid():
-            client.close()
+    def client(self, cert_id: int, fingerprint: str, cert_pem: bytes, topic: str,
+               key_pem: Callable[[], bytes]) -> APNsClient:
+        pid = os.getpid()
+        with self._lock:
+            cached = self._clients.get(cert_id)
+            if cached and cached[0] == fingerprint and cached[1] == pid:
+                return cached[2]
+            conf = self.conf
+            client = APNsClient(cert_pem, key_pem(), topic, sandbox=conf["sandbox"],
+                                expiration_seconds=conf["expiration_seconds"], host=conf["host"],
+                                port=conf["port"], verify=conf["ca_file"])
+            self._clients[cert_id] = (fingerprint, pid, client)
+        if cached and cached[1] == pid:
+            cached[2].close()
+        return client
+
+    def close(self) -> None:
+        """Close every client of this process (worker shutdown, tests)."""
+        with self._lock:
+            entries = list(self._clients.values())
+            self._clients.clear()
+        for _, pid, client in entries:
+            if pid == os.getpid():
+                client.close()

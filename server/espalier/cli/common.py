@@ -23,7 +23,8 @@ def runtime_from(ctx: click.Context, *, check_migrated: bool = True) -> runtime.
     from espalier.tasks.queue import InProcessTaskQueue
 
     # CLI commands enqueue nothing long-running themselves; jobs they defer run inline.
-    rt = runtime.build(settings_from(ctx), queue=InProcessTaskQueue(sync=True), log_level="WARNING")
+    runtime.configure_logging("WARNING")
+    rt = runtime.build(settings_from(ctx), queue=InProcessTaskQueue(sync=True))
     if check_migrated:
         try:
             rt.db.check_migrated()

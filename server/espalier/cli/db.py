@@ -18,7 +18,7 @@ def upgrade(ctx: click.Context) -> None:
     """Apply every pending migration."""
     rt = runtime_from(ctx, check_migrated=False)
     try:
-        rt.db.upgrade()
+        rt.db.upgrade(secret_keys=rt.settings["secret_keys"])
     except OperationalError as exc:
         fail(f"cannot reach the database: {str(exc.orig).strip().splitlines()[0]}")
     click.echo(f"database at revision {rt.db.current_revision()}")

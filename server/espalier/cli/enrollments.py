@@ -24,12 +24,16 @@ def _show(rt, e) -> None:
 @click.option("--display-name")
 @click.option("--push-certificate", "push_certificate", required=True, type=int, help="Push certificate id.")
 @click.option("--one-time", is_flag=True, help="The link works for one enrollment only.")
+@click.option("--attestation", type=click.Choice(["apple", "none"]), default="apple", show_default=True,
+              help="apple: devices prove their UDID with their Apple identity first; none: the plain "
+                   "profile (labs, simulated devices), which cannot claim an enrolled device.")
 @click.option("--quiet", is_flag=True, help="Print only the secret.")
 @click.pass_context
-def create(ctx, name, display_name, push_certificate, one_time, quiet) -> None:
+def create(ctx, name, display_name, push_certificate, one_time, attestation, quiet) -> None:
     """Create an OTA enrollment with the built-in SCEP CA and print its URL."""
     rt = runtime_from(ctx)
-    data = {"name": name, "push_certificate": push_certificate, "reusable": not one_time}
+    data = {"name": name, "push_certificate": push_certificate, "reusable": not one_time,
+            "attestation": attestation}
     if display_name:
         data["display_name"] = display_name
     with rt.db.session() as s, s.begin():

@@ -33,9 +33,9 @@ def _data(name, certificate, private_key, password_file) -> dict:
 
 
 def _show(pc) -> None:
-    flag = "EXPIRED" if svc.is_expired(pc) else ("expiring" if svc.is_expiring(pc) else svc.state(pc))
+    flag = "EXPIRED" if pc.is_expired() else ("expiring" if pc.is_expiring() else pc.state())
     click.echo(f"{pc.id:>4}  {pc.name:<24} {pc.topic}  not_after {pc.not_after:%Y-%m-%d} "
-               f"({svc.days_left(pc)} days)  {flag}")
+               f"({pc.days_left()} days)  {flag}")
 
 
 @push_certificate.command("add")

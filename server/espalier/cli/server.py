@@ -23,6 +23,7 @@ def serve(ctx: click.Context, bind: str, workers: int, threads: int) -> None:
     settings = settings_from(ctx)
     rt = runtime_from(ctx)  # fail early and clearly on an unmigrated database
     rt.close()
+    from espalier.runtime import configure_logging
 
     class App(BaseApplication):
         def load_config(self):
@@ -37,14 +38,16 @@ def serve(ctx: click.Context, bind: str, workers: int, threads: int) -> None:
                 self.cfg.set("control_socket_disable", True)
 
         def load(self):
+            configure_logging(settings["log_level"])
             from espalier.app import create_app
             from espalier.tasks.maintenance import check_push_certificates
             from espalier.tasks.periodic import Beat
 
             app = create_app(settings)
-            check_push_certificates()
+            rt = app.extensions["espalier"]
+            check_push_certificates(rt)
             if not settings["redis_url"]:  # embedded: recurring jobs run in this process
-                Beat(app.extensions["espalier"].queue).start()
+                Beat(rt).start()
             return app
 
     click.echo(f"Espalier serving {settings.base_url} (bound to {bind})")
@@ -59,27 +62,31 @@ def worker(ctx: click.Context, queues: tuple[str, ...], burst: bool) -> None:
     """Run an RQ worker (requires redis_url)."""
     from rq import SimpleWorker
 
-    from espalier.runtime import build
+    from espalier.runtime import build, configure_logging
+    from espalier.tasks.maintenance import check_push_certificates
+    from espalier.tasks.periodic import Beat
     from espalier.tasks.queue import QUEUES, RQTaskQueue
+    from espalier.tasks.runner import serve_runtime
 
     settings = settings_from(ctx)
     if not settings["redis_url"]:
         fail("redis_url is not set: without Redis, jobs run inside `espalier serve`")
-    rt = build(settings)
-    rt.db.check_migrated()
-    from espalier.tasks.maintenance import check_push_certificates
-    from espalier.tasks.periodic import Beat
-
-    q: RQTaskQueue = rt.queue
-    check_push_certificates()
-    Beat(q).start()
     names = queues or QUEUES
     unknown = set(names) - set(QUEUES)
     if unknown:
         fail(f"unknown queue(s) {', '.join(sorted(unknown))}; known: {', '.join(QUEUES)}")
+    configure_logging(settings["log_level"])
+    rt = build(settings)
+    rt.db.check_migrated()
+    serve_runtime(rt)
+    q: RQTaskQueue = rt.queue
+    check_push_certificates(rt)
+    # The beat is a thread of this worker: it dies with it and outlives Redis restarts. It
+    # also moves due delayed jobs to their queues, so RQ's scheduler process is not used.
+    Beat(rt).start()
     # No fork per job: the APNs connections (one per push certificate) and the database pool
     # live as long as the worker, instead of being reopened for every job.
-    SimpleWorker([q.queues[n] for n in names], connection=q.redis).work(burst=burst, with_scheduler=True)
+    SimpleWorker([q.queues[n] for n in names], connection=q.redis).work(burst=burst, with_scheduler=False)
 
 
 @click.command()

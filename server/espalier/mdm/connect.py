@@ -16,40 +16,33 @@ from typing import Any
 from espalier.models import DeviceCommand
 
 from . import commands, inventory, lookup, queue
-from .errors import ParseError, Unrecognized
+from .errors import Unrecognized
 from .identity import Identity
-from .messages import channel_of, dump, str_value
+from .messages import Report, dump
 
 log = logging.getLogger(__name__)
 
-STATUSES = ("Idle", "Acknowledged", "Error", "CommandFormatError", "NotNow")
-_IDENTITY_KEYS = {"UDID", "EnrollmentID", "UserID", "EnrollmentUserID", "Status", "CommandUUID", "ErrorChain",
-                  "UserShortName", "UserLongName"}
 LAST_SEEN_RESOLUTION = timedelta(seconds=30)
 
 
-def connect(ctx, msg: dict, identity: Identity) -> bytes | None:
-    channel = channel_of(msg)
-    status = msg.get("Status")
-    if status not in STATUSES:
-        raise ParseError(f"unknown Status {str(status)[:32]!r}")
-    device = lookup.enrolled_device(ctx, channel, identity,
-                                    start_session=status == "Idle" and channel.user_id is None)
+def connect(ctx, msg: Report, identity: Identity) -> bytes | None:
+    channel = msg.channel
+    device = lookup.enrolled_device(ctx, channel, identity, start_session=msg.is_idle and channel.user_id is None)
     user = lookup.enrolled_user(ctx, device, channel)
     if channel.user_id and user is None:
         raise Unrecognized("unknown user channel")
     user_id = user.id if user else None
     channel_row = user or device
-    if status == "Idle":
+    if msg.is_idle:
         if user is not None:
             user.session_started_at = user.last_seen_at = ctx.now
     else:
-        report(ctx, device.id, user_id, msg, status, device)
+        report(ctx, device, user_id, msg)
         if channel_row.last_seen_at is None or ctx.now - channel_row.last_seen_at > LAST_SEEN_RESOLUTION:
             channel_row.last_seen_at = ctx.now  # coarse on purpose: not a row write per report
     if user is not None and (device.last_seen_at is None or ctx.now - device.last_seen_at > LAST_SEEN_RESOLUTION):
         device.last_seen_at = ctx.now
-    if user is None and inventory.is_due(device, ctx.inventory_interval, ctx.now):
+    if user is None and inventory.is_due(device, ctx.config.inventory_interval, ctx.now):
         inventory.queue_inventory(ctx, device)
         ctx.s.flush()
     command = queue.next_command(ctx.s, device.id, user_id, now=ctx.now,
@@ -68,28 +61,26 @@ def _payload(ctx, device, command: DeviceCommand) -> dict[str, Any]:
     return cls.payload(device, arguments)
 
 
-def report(ctx, device_id: int, user_id: int | None, msg: dict, status: str, device) -> None:
-    uuid = str_value(msg, "CommandUUID", 64)
-    if uuid is None:
-        raise ParseError(f"a {status} report needs a CommandUUID")
-    command = queue.reported_command(ctx.s, device_id, user_id, uuid)
+def report(ctx, device, user_id: int | None, msg: Report) -> None:
+    command = queue.reported_command(ctx.s, device.id, user_id, msg.command_uuid)
     if command is None:
-        log.warning("device %s reported %s for unknown command %s", device.udid, status, uuid)
+        log.warning("device %s reported %s for unknown command %s", device.udid, msg.status, msg.command_uuid)
         return
     if command.is_final:
-        log.info("device %s reported %s again for final command %s; ignored", device.udid, status, uuid)
+        log.info("device %s reported %s again for final command %s; ignored", device.udid, msg.status,
+                 msg.command_uuid)
         return
-    if status == "NotNow":
+    if msg.status == "NotNow":
         command.status = "NotNow"
         command.notnow_count += 1
         command.notnow_at = ctx.now
         return
-    command.status = status
+    command.status = msg.status
     command.result_time = ctx.now
-    if status == "Acknowledged":
-        command.result = _process(ctx, device, command, {k: v for k, v in msg.items() if k not in _IDENTITY_KEYS})
+    if msg.status == "Acknowledged":
+        command.result = _process(ctx, device, command, msg.result)
     else:
-        command.error_chain = _error_chain(msg.get("ErrorChain"))
+        command.error_chain = jsonable(msg.error_chain)
 
 
 def _process(ctx, device, command: DeviceCommand, result: dict) -> Any:
@@ -103,17 +94,6 @@ def _process(ctx, device, command: DeviceCommand, result: dict) -> Any:
         log.warning("device %s: cannot process %s result: %s", device.udid, command.name, exc)
         return {"processing_error": f"{type(exc).__name__}: {exc}"[:500]}
     return jsonable(processed) if processed else None
-
-
-def _error_chain(value: Any) -> list[dict] | None:
-    if not isinstance(value, list):
-        return None
-    chain = []
-    for item in value[:20]:
-        if isinstance(item, dict):
-            chain.append({k: item.get(k) for k in ("ErrorCode", "ErrorDomain", "LocalizedDescription",
-                                                   "USEnglishDescription") if isinstance(item.get(k), (int, str))})
-    return jsonable(chain)
 
 
 def jsonable(value: Any) -> Any:

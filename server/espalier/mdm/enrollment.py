@@ -7,25 +7,29 @@ CA accepts. Facts: PROTOCOL.md section 1.
 """
 from __future__ import annotations
 
+import hashlib
 import secrets as pysecrets
 import uuid
 from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.x509.oid import NameOID
-from sqlalchemy import select
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from espalier.models import EnrollmentSession, IssuedCertificate, OtaEnrollment, PushCertificate
-from espalier.pki.issuance import challenge_hash
+from espalier.models import EnrollmentSession, OtaEnrollment, PushCertificate
 
-from .identity import Identity
 from .messages import dump
 
 SCEP_NAME = "espalier"
 CN_PREFIX = "espalier:"
 ACCESS_RIGHTS_ALL = 8191
 CAPABILITIES = ["com.apple.mdm.per-user-connections", "com.apple.mdm.bootstraptoken"]
+
+
+def challenge_hash(challenge: str) -> str:
+    """Challenges are stored hashed: the built-in CA only needs to recognise one, once."""
+    return hashlib.sha256(challenge.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -48,13 +52,43 @@ class Urls:
 def open_session(s: Session, enrollment: OtaEnrollment, *, serial_number: str | None = None,
                  udid: str | None = None) -> tuple[EnrollmentSession, str | None]:
     """A new session and, for the built-in CA, its single-use SCEP challenge (returned once)."""
-    challenge = pysecrets.token_urlsafe(24) if enrollment.identity_source == "builtin" else None
     session = EnrollmentSession(enrollment_id=enrollment.id, token=pysecrets.token_hex(16),
-                                challenge_hash=challenge_hash(challenge) if challenge else None,
                                 serial_number=serial_number, udid=udid)
+    s.add(session)
+    return session, _scep_challenge(s, enrollment, session)
+
+
+def _scep_challenge(s: Session, enrollment: OtaEnrollment, session: EnrollmentSession) -> str | None:
+    challenge = pysecrets.token_urlsafe(24) if enrollment.identity_source == "builtin" else None
+    session.challenge_hash = challenge_hash(challenge) if challenge else None
+    s.flush()
+    return challenge
+
+
+def open_attestation_session(s: Session, enrollment: OtaEnrollment) -> tuple[EnrollmentSession, str]:
+    """Profile service phase 1: a session waiting for the device's signed attributes."""
+    challenge = pysecrets.token_urlsafe(24)
+    session = EnrollmentSession(enrollment_id=enrollment.id, token=pysecrets.token_hex(16),
+                                attestation_challenge_hash=challenge_hash(challenge))
     s.add(session)
     s.flush()
     return session, challenge
+
+
+def attest_session(s: Session, enrollment: OtaEnrollment, udid: str, serial_number: str | None,
+                   challenge: str, now) -> tuple[EnrollmentSession, str | None] | None:
+    """Profile service phase 2: spend the attestation challenge (once, whoever races), record the
+    proven UDID and serial, and give the session its SCEP challenge. None: unknown or spent."""
+    session_id = s.scalar(update(EnrollmentSession).where(
+        EnrollmentSession.enrollment_id == enrollment.id,
+        EnrollmentSession.attestation_challenge_hash == challenge_hash(challenge),
+        EnrollmentSession.attested_at.is_(None))
+        .values(attested_at=now, attested_udid=udid, attested_serial_number=serial_number)
+        .returning(EnrollmentSession.id))
+    if session_id is None:
+        return None
+    session = s.get(EnrollmentSession, session_id)
+    return session, _scep_challenge(s, enrollment, session)
 
 
 def build_profile(enrollment: OtaEnrollment, push_certificate: PushCertificate | None, session: EnrollmentSession,
@@ -87,18 +121,6 @@ def build_profile(enrollment: OtaEnrollment, push_certificate: PushCertificate |
         "PayloadOrganization": "Espalier", "PayloadScope": "System", "PayloadContent": [scep, mdm],
     }
     return dump(profile)
-
-
-def session_for_certificate(s: Session, identity: Identity) -> EnrollmentSession | None:
-    """The enrollment session a device certificate belongs to: issued by us, or by its Subject CN."""
-    session_id = s.scalar(select(IssuedCertificate.enrollment_session_id).where(
-        IssuedCertificate.fingerprint == identity.fingerprint))
-    if session_id is not None:
-        return s.get(EnrollmentSession, session_id)
-    token = session_token(identity.certificate.subject)
-    if token is None:
-        return None
-    return s.scalar(select(EnrollmentSession).where(EnrollmentSession.token == token))
 
 
 def session_token(subject: x509.Name) -> str | None:

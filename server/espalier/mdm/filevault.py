@@ -11,7 +11,6 @@ import logging
 from espalier.pki import cms
 
 log = logging.getLogger(__name__)
-CONTEXT = "enrolled_devices.filevault_prk"
 
 
 def escrow_prk(ctx, device, prk_cms: bytes) -> None:
@@ -22,4 +21,4 @@ def escrow_prk(ctx, device, prk_cms: bytes) -> None:
         log.warning("device %s: cannot open the escrowed FileVault PRK: %s", device.udid, exc)
         return
     if prk:
-        device.filevault_prk = ctx.secrets.encrypt(prk, CONTEXT)
+        ctx.secrets.seal(device, "filevault_prk", prk)

@@ -1,8 +1,18 @@
-"""Who is calling: the device certificate, from the mTLS proxy headers or Mdm-Signature.
+"""Who is calling, and for which device a certificate may speak.
 
-Every check-in and connect goes through ``certificate_from_request`` then ``verify_trusted``;
-``bind`` (at Authenticate) ties the certificate's SHA-256 to the device, and
-``check_binding`` (on every later message) refuses a certificate bound to someone else.
+Every check-in and connect resolves the caller before its body is parsed: the device
+certificate comes from the mTLS proxy headers or from an ``Mdm-Signature`` verified over
+the raw body, and must chain to a trusted CA (``TrustStore``). Then:
+
+- ``authorize_claim`` (Authenticate) decides whether the certificate may speak for the
+  UDID the message names. A certificate issued for a UDID proven by attestation (the OTA
+  profile service flow, or ADE MachineInfo) speaks only for that UDID. A UDID that is
+  enrolled (bound to a certificate, enrollment completed, not checked out, not released)
+  can be claimed only by its own certificate, a renewal we issued for it, or a
+  certificate issued for it after proof; anything else is refused and the enrolled
+  device keeps working.
+- ``bind`` ties the certificate's SHA-256 to the device; ``check_binding`` (every later
+  message) refuses any other certificate, except a renewal we issued for the bound one.
 """
 from __future__ import annotations
 
@@ -12,8 +22,8 @@ import logging
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from functools import lru_cache
 from datetime import datetime, timezone
+from functools import lru_cache
 from urllib.parse import unquote
 
 from cryptography import x509
@@ -21,7 +31,7 @@ from cryptography.hazmat.primitives import hashes
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from espalier.models import EnrolledDevice, IssuedCertificate
+from espalier.models import EnrolledDevice, EnrollmentSession, IssuedCertificate
 from espalier.pki import ca as ca_lib
 from espalier.pki import cms
 
@@ -42,18 +52,32 @@ class Identity:
         return self.certificate.not_valid_after_utc.replace(tzinfo=None)
 
 
+# -- the certificate of a request ---------------------------------------------------------
+
 def certificate_from_request(headers, body: bytes, mtls_proxy: bool) -> x509.Certificate:
-    """The client certificate: proxy header (mtls_proxy) or the signer of Mdm-Signature."""
-    if mtls_proxy:
-        raw = headers.get("X-SSL-Client-Cert")
-        if not raw:
-            raise IdentityError("missing X-SSL-Client-Cert header (is the mTLS proxy configured?)")
-        if len(raw) > MAX_HEADER:
-            raise IdentityError("X-SSL-Client-Cert header too large")
-        return _header_certificate(raw)
-    raw = headers.get("Mdm-Signature")
-    if not raw:
+    """The client certificate: the signer of ``Mdm-Signature`` when present (verified over the
+    raw body), else the proxy's ``X-SSL-Client-Cert`` (mtls_proxy), which must then come with
+    an ``X-SSL-Client-S-DN`` naming the same subject."""
+    signature = headers.get("Mdm-Signature")
+    if signature:
+        return _signature_certificate(signature, body)
+    if not mtls_proxy:
         raise IdentityError("missing Mdm-Signature header (SignMessage profile, or an mTLS proxy?)")
+    raw = headers.get("X-SSL-Client-Cert")
+    if not raw:
+        raise IdentityError("missing X-SSL-Client-Cert header (is the mTLS proxy configured?)")
+    if len(raw) > MAX_HEADER:
+        raise IdentityError("X-SSL-Client-Cert header too large")
+    cert = _header_certificate(raw)
+    subject = headers.get("X-SSL-Client-S-DN")
+    if not subject:
+        raise IdentityError("missing X-SSL-Client-S-DN header (is the mTLS proxy configured?)")
+    if not _same_subject(cert, subject):
+        raise IdentityError("X-SSL-Client-S-DN does not name the certificate's subject")
+    return cert
+
+
+def _signature_certificate(raw: str, body: bytes) -> x509.Certificate:
     if len(raw) > MAX_HEADER:
         raise IdentityError("Mdm-Signature header too large")
     try:
@@ -77,6 +101,24 @@ def _header_certificate(raw: str) -> x509.Certificate:
         return x509.load_pem_x509_certificate(pem.encode())
     except ValueError:
         raise IdentityError("X-SSL-Client-Cert is not a PEM certificate") from None
+
+
+def _rdn_values(text: str) -> list[str]:
+    # nginx prints RFC 2253 ("CN=x,O=y"), older proxies the OpenSSL one-line form ("/O=y/CN=x").
+    text = unquote(text).strip()
+    parts = text.strip("/").split("/") if text.startswith("/") else text.replace("\\,", "\x00").split(",")
+    return sorted(p.split("=", 1)[-1].replace("\x00", ",").strip() for p in parts if "=" in p)
+
+
+@lru_cache(maxsize=4096)
+def _subject_values(cert: x509.Certificate) -> list[str]:
+    return sorted(str(attr.value).strip() for attr in cert.subject)
+
+
+def _same_subject(cert: x509.Certificate, header: str) -> bool:
+    """Zentral compares the header with the certificate's subject; so do we, tolerant of the
+    proxy's formatting (order, separators) but not of different values."""
+    return _rdn_values(header) == _subject_values(cert)
 
 
 class TrustStore:
@@ -118,19 +160,67 @@ class TrustStore:
         raise IdentityError(f"untrusted device certificate: {'; '.join(errors) or 'no trusted CA'}")
 
 
-def bind(device: EnrolledDevice, identity: Identity) -> None:
-    """Authenticate: the certificate becomes the device's; later messages must present it."""
-    device.cert_fingerprint = identity.fingerprint
-    device.cert_not_valid_after = identity.not_valid_after
+# -- which device a certificate speaks for ------------------------------------------------
+
+@dataclass(frozen=True)
+class CertificateOrigin:
+    """Where a certificate came from: its enrollment session and, if proven, its device."""
+
+    session: EnrollmentSession
+    udid: str | None  # the UDID it was issued for after attestation; None when nothing was proven
+    renews: str | None  # the fingerprint of the certificate it renewed (built-in CA only)
 
 
-def ensure_unbound_elsewhere(s: Session, udid: str, identity: Identity) -> None:
-    """A certificate already bound to another device cannot authenticate as this one."""
+def certificate_origin(s: Session, identity: Identity, session_token: str | None) -> CertificateOrigin | None:
+    """Certificates we issued are on record; an external CA's lead back by the session token
+    in their Subject CN (what the attested UDID of that session proves, they prove)."""
+    issued = s.scalar(select(IssuedCertificate).where(IssuedCertificate.fingerprint == identity.fingerprint))
+    if issued is not None:
+        session = s.get(EnrollmentSession, issued.enrollment_session_id) if issued.enrollment_session_id else None
+        return CertificateOrigin(session, issued.udid, issued.renewed_fingerprint) if session else None
+    if session_token is None:
+        return None
+    session = s.scalar(select(EnrollmentSession).where(EnrollmentSession.token == session_token))
+    return CertificateOrigin(session, session.attested_udid, None) if session else None
+
+
+def is_claim_protected(device: EnrolledDevice) -> bool:
+    """An enrolled device: only proof moves it to another certificate."""
+    return (device.cert_fingerprint is not None and device.enrolled_at is not None
+            and device.checkout_at is None and device.released_at is None)
+
+
+def authorize_claim(s: Session, udid: str, identity: Identity, origin: CertificateOrigin,
+                    device: EnrolledDevice | None) -> None:
+    """Authenticate: may this certificate speak for ``udid``? Raises IdentityError if not."""
+    if origin.session.enrollment.attestation == "apple" and origin.udid is None:
+        raise IdentityError("this enrollment requires device attestation, and the certificate carries none")
+    if origin.udid is not None and origin.udid != udid:
+        log.warning("certificate %s issued for %s presented for %s", identity.fingerprint[:16], origin.udid, udid)
+        raise IdentityError("this certificate was issued for another device")
     other = s.scalar(select(EnrolledDevice.udid).where(
         EnrolledDevice.cert_fingerprint == identity.fingerprint, EnrolledDevice.udid != udid).limit(1))
     if other is not None:
         log.warning("certificate %s bound to %s presented for %s", identity.fingerprint[:16], other, udid)
         raise IdentityError("this certificate belongs to another device")
+    if device is None or not is_claim_protected(device) or device.cert_fingerprint == identity.fingerprint:
+        return
+    if origin.renews is not None and origin.renews == device.cert_fingerprint:
+        return
+    if origin.udid == udid:
+        log.info("device %s re-enrolled with a certificate issued after attestation", udid)
+        return
+    log.warning("refused a claim on enrolled device %s by certificate %s (no proof of identity)", udid,
+                identity.fingerprint[:16])
+    raise IdentityError("this device is enrolled with another certificate; a new enrollment needs device "
+                        "attestation, or the device must check out or be released first")
+
+
+def bind(device: EnrolledDevice, identity: Identity) -> None:
+    """Authenticate: the certificate becomes the device's; later messages must present it."""
+    device.cert_fingerprint = identity.fingerprint
+    device.cert_not_valid_after = identity.not_valid_after
+    device.released_at = None
 
 
 def check_binding(s: Session, device: EnrolledDevice, identity: Identity) -> None:

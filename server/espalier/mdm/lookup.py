@@ -5,28 +5,13 @@ two connects), so a command is never handed out twice nor after its final status
 """
 from __future__ import annotations
 
-from sqlalchemy import bindparam, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, select, update
 
 from espalier.models import EnrolledDevice, EnrolledUser
 
 from . import identity as ident
 from .errors import Unrecognized
 from .messages import Channel
-
-
-def is_blocked(s: Session, udid: str | None, serial_number: str | None) -> bool:
-    """A blocked UDID, or a blocked device with the same serial number (re-imaged, new UDID)."""
-    match = []
-    if udid:
-        match.append(EnrolledDevice.udid == udid)
-    if serial_number:
-        match.append(EnrolledDevice.serial_number == serial_number)
-    if not match:
-        return False
-    return s.scalar(select(EnrolledDevice.id).where(EnrolledDevice.blocked_at.is_not(None), or_(*match))
-                    .limit(1)) is not None
-
 
 _LOCK_DEVICE = select(EnrolledDevice).where(EnrolledDevice.udid == bindparam("udid")).with_for_update()
 # An Idle connect starts a session: one UPDATE ... RETURNING locks, stamps and loads the row.
@@ -47,7 +32,7 @@ def enrolled_device(ctx, channel: Channel, identity: ident.Identity, *, start_se
     if device is None:
         raise Unrecognized("unknown device")
     ident.check_binding(ctx.s, device, identity)
-    if device.blocked_at is not None:
+    if device.is_blocked:
         raise Unrecognized("device is blocked")
     return device
 

@@ -9,9 +9,9 @@ from sqlalchemy import and_, bindparam, not_, or_, select
 from sqlalchemy.orm import Session
 
 from espalier.models import DeviceCommand
+from espalier.models.base import new_uuid
 from espalier.pki.secrets import SecretBox
 
-ARGUMENTS_CONTEXT = "device_commands.arguments"
 # A command handed out and not yet answered is "in flight": it is not handed out again
 # until this much time passed (the device lost it), so racing requests cannot double it.
 IN_FLIGHT = timedelta(seconds=60)
@@ -20,17 +20,17 @@ IN_FLIGHT = timedelta(seconds=60)
 def add_command(s: Session, secrets: SecretBox, device_id: int, name: str, arguments: dict[str, Any],
                 user_id: int | None = None) -> DeviceCommand:
     """Queue a command; its arguments (PINs, passwords) are encrypted at rest."""
-    sealed = secrets.encrypt(json.dumps(arguments, sort_keys=True), ARGUMENTS_CONTEXT) if arguments else None
-    command = DeviceCommand(enrolled_device_id=device_id, enrolled_user_id=user_id, name=name, arguments=sealed)
+    command = DeviceCommand(uuid=new_uuid(), enrolled_device_id=device_id, enrolled_user_id=user_id, name=name)
+    if arguments:
+        secrets.seal(command, "arguments", json.dumps(arguments, sort_keys=True))
     s.add(command)
     s.flush()
     return command
 
 
 def command_arguments(secrets: SecretBox, command: DeviceCommand) -> dict[str, Any]:
-    if not command.arguments:
-        return {}
-    return json.loads(secrets.decrypt(command.arguments, ARGUMENTS_CONTEXT))
+    raw = secrets.open(command, "arguments")
+    return json.loads(raw) if raw else {}
 
 
 def _next_statement(user_channel: bool):
@@ -73,8 +73,3 @@ def reported_command(s: Session, device_id: int, user_id: int | None, uuid: str)
         DeviceCommand.uuid == uuid, DeviceCommand.enrolled_device_id == device_id,
         DeviceCommand.enrolled_user_id.is_(None) if user_id is None else DeviceCommand.enrolled_user_id == user_id))
 
-
-def has_pending(s: Session, device_id: int, name: str) -> bool:
-    return s.scalar(select(DeviceCommand.id).where(
-        DeviceCommand.enrolled_device_id == device_id, DeviceCommand.enrolled_user_id.is_(None),
-        DeviceCommand.name == name, PENDING).limit(1)) is not None

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from sqlalchemy import JSON, DateTime, MetaData, String, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -26,10 +27,20 @@ def new_uuid() -> str:
     return str(uuid.uuid4())
 
 
+class SecretText(TypeDecorator):
+    """A ``pki.secrets`` ciphertext bound to its row; never plaintext. Stored as text.
+
+    Its own type so that ``secret_columns()`` (key rotation, migrations) finds every one.
+    """
+
+    impl = String
+    cache_ok = True
+
+
 IntPk = Annotated[int, mapped_column(primary_key=True)]
 UuidStr = Annotated[str, mapped_column(String(36), default=new_uuid)]
 Udid = Annotated[str, mapped_column(String(64))]
-Secret = Annotated[str | None, mapped_column(String)]  # a pki.secrets ciphertext, never plaintext
+Secret = Annotated[str | None, mapped_column(SecretText)]
 CreatedAt = Annotated[datetime, mapped_column(DateTime, default=utcnow, server_default=func.now())]
 UpdatedAt = Annotated[datetime, mapped_column(DateTime, default=utcnow, onupdate=utcnow, server_default=func.now())]
 JsonValue = Annotated[object | None, mapped_column(JSON)]
@@ -40,5 +51,15 @@ class Base(DeclarativeBase):
     type_annotation_map = {dict: JSON, list: JSON}
 
 
+def secret_columns() -> list[tuple[type, str]]:
+    """(model, column name) of every encrypted column of every model."""
+    found = []
+    for mapper in Base.registry.mappers:
+        for column in mapper.columns:
+            if isinstance(column.type, SecretText):
+                found.append((mapper.class_, column.key))
+    return sorted(found, key=lambda item: (item[0].__tablename__, item[1]))
+
+
 __all__ = ["Base", "IntPk", "UuidStr", "Udid", "Secret", "CreatedAt", "UpdatedAt", "JsonValue",
-           "Mapped", "mapped_column", "utcnow", "new_uuid"]
+           "Mapped", "mapped_column", "utcnow", "new_uuid", "SecretText", "secret_columns"]

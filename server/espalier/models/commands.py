@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Index, String, or_
+from sqlalchemy.ext.hybrid import hybrid_property
 
 from .base import Base, CreatedAt, IntPk, JsonValue, Mapped, Secret, UpdatedAt, UuidStr, mapped_column
 
@@ -19,6 +20,7 @@ REPORT_STATUSES = FINAL_STATUSES + ("NotNow",)
 
 class DeviceCommand(Base):
     __tablename__ = "device_commands"
+    __secret_binding__ = "uuid"  # arguments are sealed before the INSERT (one statement per command)
 
     id: Mapped[IntPk]
     uuid: Mapped[UuidStr] = mapped_column(unique=True)
@@ -43,10 +45,18 @@ class DeviceCommand(Base):
     def is_final(self) -> bool:
         return self.status in FINAL_STATUSES
 
+    @hybrid_property
+    def is_pending(self) -> bool:
+        """Not answered yet (never delivered, in flight, or deferred with NotNow)."""
+        return self.status is None or self.status == "NotNow"
 
-PENDING = or_(DeviceCommand.status.is_(None), DeviceCommand.status == "NotNow")
+    @is_pending.inplace.expression
+    @classmethod
+    def _is_pending_expression(cls):
+        return or_(cls.status.is_(None), cls.status == "NotNow")
+
 
 Index("ix_device_commands_pending", DeviceCommand.enrolled_device_id, DeviceCommand.enrolled_user_id,
       DeviceCommand.created_at,
-      postgresql_where=PENDING, sqlite_where=PENDING)
+      postgresql_where=DeviceCommand.is_pending, sqlite_where=DeviceCommand.is_pending)
 Index("ix_device_commands_device_created", DeviceCommand.enrolled_device_id, DeviceCommand.created_at)

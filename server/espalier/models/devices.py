@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import ForeignKey, String, UniqueConstraint, and_
+from sqlalchemy.ext.hybrid import hybrid_property
 
 from .base import Base, CreatedAt, IntPk, Mapped, Secret, Udid, UpdatedAt, mapped_column
 
@@ -35,6 +36,7 @@ class EnrolledDevice(Base):
     cert_fingerprint: Mapped[str | None] = mapped_column(String(64), index=True)
     cert_not_valid_after: Mapped[datetime | None]
     enrolled_at: Mapped[datetime | None]  # first TokenUpdate of the current enrollment
+    released_at: Mapped[datetime | None]  # an operator (or an erase) let the next enrollment take the UDID
 
     # management state
     awaiting_configuration: Mapped[bool | None]
@@ -70,6 +72,28 @@ class EnrolledDevice(Base):
     blocked_at: Mapped[datetime | None]
     created_at: Mapped[CreatedAt]
     updated_at: Mapped[UpdatedAt]
+
+    @hybrid_property
+    def is_blocked(self) -> bool:
+        """Blocked: released at its next contact, refused at enrollment, never pushed or sent commands."""
+        return self.blocked_at is not None
+
+    @is_blocked.inplace.expression
+    @classmethod
+    def _is_blocked_expression(cls):
+        return cls.blocked_at.is_not(None)
+
+    @hybrid_property
+    def pushable(self) -> bool:
+        """Has a live push token and may be woken (not blocked, not checked out)."""
+        return (self.push_token is not None and self.push_magic is not None and self.push_token_invalid_at is None
+                and self.blocked_at is None and self.checkout_at is None)
+
+    @pushable.inplace.expression
+    @classmethod
+    def _pushable_expression(cls):
+        return and_(cls.push_token.is_not(None), cls.push_magic.is_not(None), cls.push_token_invalid_at.is_(None),
+                    cls.blocked_at.is_(None), cls.checkout_at.is_(None))
 
     @property
     def bootstrap_token_escrowed(self) -> bool:

@@ -16,6 +16,9 @@ from .base import Base, CreatedAt, IntPk, Mapped, Secret, UpdatedAt, mapped_colu
 from .push import PushCertificate
 
 IDENTITY_SOURCES = ("builtin", "external")
+# apple: the device proves its UDID and serial with its Apple-issued identity first (profile
+# service); none: the plain profile (labs, simulated devices), which cannot claim an enrolled UDID.
+ATTESTATIONS = ("apple", "none")
 
 
 class OtaEnrollment(Base):
@@ -27,6 +30,7 @@ class OtaEnrollment(Base):
     push_certificate_id: Mapped[int | None] = mapped_column(ForeignKey("push_certificates.id", ondelete="RESTRICT"))
     blueprint_id: Mapped[int | None] = mapped_column(ForeignKey("blueprints.id", ondelete="SET NULL"))
     identity_source: Mapped[str] = mapped_column(String(16), default="builtin")
+    attestation: Mapped[str] = mapped_column(String(16), default="apple", server_default="apple")
     scep_url: Mapped[str | None] = mapped_column(String(1024))  # external SCEP server only
     scep_challenge: Mapped[Secret]  # external SCEP server only
     secret: Mapped[Secret]  # the URL secret, shown to operators
@@ -48,6 +52,13 @@ class EnrollmentSession(Base):
     token: Mapped[str] = mapped_column(String(64), unique=True)  # in the SCEP Subject CN
     challenge_hash: Mapped[str | None] = mapped_column(String(64), unique=True)  # built-in CA, single use
     challenge_used_at: Mapped[datetime | None]
+    attestation_challenge_hash: Mapped[str | None] = mapped_column(String(64), unique=True)  # profile service
+    # Proven by the device's Apple-issued identity (profile service, MachineInfo): the
+    # certificate issued through this session speaks for this UDID only.
+    attested_udid: Mapped[str | None] = mapped_column(String(64))
+    attested_serial_number: Mapped[str | None] = mapped_column(String(64))
+    attested_at: Mapped[datetime | None]
+    # Learned at Authenticate (or asked for in the enrollment URL, unproven).
     serial_number: Mapped[str | None] = mapped_column(String(64))
     udid: Mapped[str | None] = mapped_column(String(64))
     enrolled_device_id: Mapped[int | None] = mapped_column(ForeignKey("enrolled_devices.id", ondelete="SET NULL"))

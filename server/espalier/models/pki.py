@@ -28,5 +28,6 @@ class IssuedCertificate(Base):
     enrollment_session_id: Mapped[int | None] = mapped_column(
         ForeignKey("enrollment_sessions.id", ondelete="SET NULL"), index=True)
     renewed_fingerprint: Mapped[str | None] = mapped_column(String(64))  # the cert this one renewed
+    udid: Mapped[str | None] = mapped_column(String(64))  # the attested device it was issued for
     not_valid_after: Mapped[datetime]
     created_at: Mapped[CreatedAt]

@@ -158,13 +158,13 @@ def _signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
         return False
 
 
-def _reaches_anchor(cert: x509.Certificate, chain: list[x509.Certificate], at: dt.datetime,
+def _reaches_anchor(cert: x509.Certificate, chain: list[x509.Certificate], at: dt.datetime | None,
                     depth: int) -> bool:
     """Depth-first search from `cert` to a self-signed root or the chain's last cert."""
     if depth > _MAX_DEPTH:
         return False
     for issuer in chain:
-        if not (_may_issue(issuer, depth) and _valid_at(issuer, at) and _signed_by(cert, issuer)):
+        if not (_may_issue(issuer, depth) and (at is None or _valid_at(issuer, at)) and _signed_by(cert, issuer)):
             continue
         if issuer == chain[-1] or _signed_by(issuer, issuer):
             return True
@@ -174,19 +174,20 @@ def _reaches_anchor(cert: x509.Certificate, chain: list[x509.Certificate], at: d
 
 
 def verify_chain(cert: x509.Certificate, chain: list[x509.Certificate],
-                 at: dt.datetime | None = None) -> None:
+                 at: dt.datetime | None = None, *, check_validity: bool = True) -> None:
     """Raise CAError unless `cert` is valid at `at` and chains to an anchor in `chain`.
 
     An anchor is a self-signed root in `chain` or the chain's last certificate, so an
     operator may trust an intermediate without its root. pathLen is enforced; revocation
-    and name constraints are not checked.
+    and name constraints are not checked. ``check_validity=False`` checks signatures only
+    (Apple's device identity chain, whose intermediates expired while devices still use it).
     """
-    at = at or _now()
-    if at.tzinfo is None:
+    at = (at or _now()) if check_validity else None
+    if at is not None and at.tzinfo is None:
         at = at.replace(tzinfo=dt.timezone.utc)
     if not chain:
         raise CAError("empty trust chain")
-    if not _valid_at(cert, at):
+    if at is not None and not _valid_at(cert, at):
         raise CAError("certificate is expired or not yet valid")
     if not _reaches_anchor(cert, list(chain), at, 0):
         raise CAError("certificate does not chain to a trusted CA")

@@ -283,16 +283,38 @@ def sign_attached(content: bytes, cert: x509.Certificate, key: SigningKey,
         raise CMSError(f"cannot sign: {exc}") from exc
 
 
-def certs_only(certs: Iterable[x509.Certificate]) -> bytes:
-    """Degenerate SignedData (no signers) carrying certificates, DER.
+def _tlv(tag: int, content: bytes) -> bytes:
+    n = len(content)
+    if n < 0x80:
+        return bytes([tag, n]) + content
+    size = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([tag, 0x80 | len(size)]) + size + content
 
-    DER sorts the certificates SET, so the given order is not kept: readers must pick
-    certificates by key or basicConstraints, as RFC 8894 clients do.
+
+_OID_SIGNED_DATA = bytes.fromhex("06092a864886f70d010702")
+_OID_DATA = bytes.fromhex("06092a864886f70d010701")
+
+
+def certs_only(certs: Iterable[x509.Certificate], *, keep_order: bool = False) -> bytes:
+    """Degenerate SignedData (no signers) carrying certificates.
+
+    DER sorts the certificates SET (strict parsers such as cryptography's warn otherwise);
+    ``keep_order`` writes the caller's order instead (BER), for readers that take the first
+    certificate as the one that matters.
     """
-    certs = list(certs)
-    if not certs:
+    ders = [c.public_bytes(serialization.Encoding.DER) for c in certs]
+    if not ders:
         raise CMSError("no certificates")
-    return pkcs7.serialize_certificates(certs, serialization.Encoding.DER)
+    if not keep_order:
+        ders.sort()  # DER SET OF order: distinct TLVs compare like their padded encodings
+    signed_data = _tlv(0x30, b"".join((
+        b"\x02\x01\x01",  # version 1
+        b"\x31\x00",  # digestAlgorithms: none
+        _tlv(0x30, _OID_DATA),  # encapContentInfo: data, no content
+        _tlv(0xA0, b"".join(ders)),  # [0] IMPLICIT certificates
+        b"\x31\x00",  # signerInfos: none
+    )))
+    return _tlv(0x30, _OID_SIGNED_DATA + _tlv(0xA0, signed_data))
 
 
 # ---- EnvelopedData ----------------------------------------------------------------------

@@ -208,8 +208,12 @@ def _cert_rep(request: SCEPRequest, ca_cert: x509.Certificate, ca_key: rsa.RSAPr
 
 def cert_rep_success(request: SCEPRequest, issued_cert: x509.Certificate, ca_cert: x509.Certificate,
                      ca_key: rsa.RSAPrivateKey, cipher: str = "aes256") -> bytes:
-    """CertRep SUCCESS: the issued and CA certs, sealed to the requester's signing cert."""
-    degenerate = cms.certs_only([issued_cert, ca_cert])
+    """CertRep SUCCESS: the issued certificate, sealed to the requester's signing cert.
+
+    Only the issued certificate: clients such as micromdm's scepclient and mdmb take the
+    first certificate of the reply as theirs, and every client has the CA from GetCACert.
+    """
+    degenerate = cms.certs_only([issued_cert])
     envelope = cms.encrypt_enveloped(degenerate, request.signer_cert, cipher)
     return _cert_rep(request, ca_cert, ca_key, "0", envelope)
 

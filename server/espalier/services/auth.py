@@ -31,10 +31,6 @@ def create_user(s: Session, username: str, email: str | None = None) -> User:
     return user
 
 
-def get_or_create_user(s: Session, username: str) -> User:
-    return s.scalar(select(User).where(User.username == username)) or create_user(s, username)
-
-
 def create_token(s: Session, username: str, permissions: list[str] = (), roles: list[str] = (),
                  name: str = "") -> tuple[ApiToken, str]:
     """Create a token for an existing user; return it with its key (never stored in clear)."""

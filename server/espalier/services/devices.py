@@ -1,20 +1,15 @@
-"""Operator actions on enrolled devices: look up, block, unblock, lock, erase, reveal secrets."""
+"""Operator actions on enrolled devices: look up, block, unblock, release, commands, secrets."""
 from __future__ import annotations
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from espalier.models import DeviceCommand, EnrolledDevice, utcnow
-from espalier.runtime import current
+from espalier.models import DeviceCommand, EnrolledDevice, TaskResult, utcnow
 from espalier.services.commands import queue_command
 from espalier.services.errors import NotFound, ServiceError
+from espalier.tasks import push
 
-SECRET_CONTEXTS = {
-    "filevault_prk": "enrolled_devices.filevault_prk",
-    "recovery_password": "enrolled_devices.recovery_password",
-    "bootstrap_token": "enrolled_devices.bootstrap_token",
-    "unlock_token": "enrolled_devices.unlock_token",
-}
+REVEALABLE = ("filevault_prk", "recovery_password")
 
 
 def get_device(s: Session, device_id: int, *, for_update: bool = False) -> EnrolledDevice:
@@ -48,60 +43,58 @@ def list_devices(s: Session, *, serial_number: str | None = None, udid: str | No
 def block(s: Session, device_id: int) -> EnrolledDevice:
     """Mark the device blocked: it is released at its next contact and cannot enroll again."""
     device = get_device(s, device_id, for_update=True)
-    if device.blocked_at is not None:
+    if device.is_blocked:
         raise ServiceError(f"device {device_id} is already blocked")
     device.blocked_at = utcnow()
+    device.released_at = device.released_at or device.blocked_at  # told to unenroll: its UDID is free again
     return device
 
 
 def unblock(s: Session, device_id: int) -> EnrolledDevice:
     device = get_device(s, device_id, for_update=True)
-    if device.blocked_at is None:
+    if not device.is_blocked:
         raise ServiceError(f"device {device_id} is not blocked")
     device.blocked_at = None
     return device
 
 
-def _ensure_not_blocked(device: EnrolledDevice) -> None:
-    if device.blocked_at is not None:
+def release(s: Session, device_id: int) -> EnrolledDevice:
+    """Let the next enrollment of this UDID take it over without attestation (a device that
+    was wiped or replaced without checking out). The current certificate keeps working
+    until another one authenticates."""
+    device = get_device(s, device_id, for_update=True)
+    if device.released_at is None:
+        device.released_at = utcnow()
+    return device
+
+
+def _commandable(s: Session, device_id: int) -> EnrolledDevice:
+    device = get_device(s, device_id)
+    if device.is_blocked:
         raise ServiceError(f"device {device.id} is blocked: unblock it before sending commands")
+    return device
 
 
-def lock(s: Session, device_id: int, data: dict) -> DeviceCommand:
-    device = get_device(s, device_id)
-    _ensure_not_blocked(device)
-    return queue_command(s, device, "DeviceLock", data)
+def lock(s: Session, rt, device_id: int, data: dict) -> DeviceCommand:
+    return queue_command(s, rt, _commandable(s, device_id), "DeviceLock", data)
 
 
-def erase(s: Session, device_id: int, data: dict) -> DeviceCommand:
-    device = get_device(s, device_id)
-    _ensure_not_blocked(device)
-    return queue_command(s, device, "EraseDevice", data)
+def erase(s: Session, rt, device_id: int, data: dict) -> DeviceCommand:
+    return queue_command(s, rt, _commandable(s, device_id), "EraseDevice", data)
 
 
-def queue(s: Session, device_id: int, request_type: str, data: dict) -> DeviceCommand:
+def queue(s: Session, rt, device_id: int, request_type: str, data: dict) -> DeviceCommand:
     """Queue any registered command for the device (operators' generic path)."""
+    return queue_command(s, rt, _commandable(s, device_id), request_type, data)
+
+
+def notify(s: Session, rt, device_ids: list[int]) -> TaskResult:
+    """Push the devices now, as a tracked task."""
+    return push.notify_tracked(s, rt.queue, device_ids)
+
+
+def reveal_secret(s: Session, secrets, device_id: int, field: str) -> tuple[EnrolledDevice, str | None]:
+    if field not in REVEALABLE:
+        raise ValueError(field)
     device = get_device(s, device_id)
-    _ensure_not_blocked(device)
-    return queue_command(s, device, request_type, data)
-
-
-def notify_later(s: Session, device_ids: list[int]):
-    """A tracked job that pushes the devices (operators waking devices now)."""
-    from espalier.tasks.queue import defer
-
-    return defer(s, "espalier.tasks.push:notify_devices", sorted(set(device_ids))[:10_000], name="notify_devices",
-                 queue="push")
-
-
-def reveal_secret(s: Session, device_id: int, field: str) -> tuple[EnrolledDevice, str | None]:
-    device = get_device(s, device_id)
-    token = getattr(device, field)
-    if token is None:
-        return device, None
-    return device, current().secrets.decrypt_str(token, SECRET_CONTEXTS[field])
-
-
-def store_secret(device: EnrolledDevice, field: str, value: str | bytes | None) -> None:
-    setattr(device, field, None if value in (None, b"", "") else
-            current().secrets.encrypt(value, SECRET_CONTEXTS[field]))
+    return device, secrets.open_str(device, field)

@@ -9,18 +9,17 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from espalier.mdm import attestation
 from espalier.mdm import enrollment as profiles
+from espalier.mdm.blocking import is_blocked
 from espalier.models import Blueprint, OtaEnrollment, PushCertificate, utcnow
+from espalier.models.enrollments import ATTESTATIONS
 from espalier.pki import cms
 from espalier.pki.secrets import SecretBox
-from espalier.pki.store import device_ca
-from espalier.mdm.lookup import is_blocked
 from espalier.services.errors import NotFound, ServiceError
 
-SECRET = "ota_enrollments.secret"
-SCEP_CHALLENGE = "ota_enrollments.scep_challenge"
 FIELDS = {"name", "display_name", "push_certificate", "blueprint", "identity_source", "scep_url", "scep_challenge",
-          "reusable", "quota"}
+          "reusable", "quota", "attestation"}
 
 
 class Forbidden(ServiceError):
@@ -51,17 +50,24 @@ def list_all(s: Session, name: str | None = None) -> list[OtaEnrollment]:
 
 def create(s: Session, box: SecretBox, data: dict[str, Any]) -> OtaEnrollment:
     secret = pysecrets.token_urlsafe(24)
-    enrollment = OtaEnrollment(secret=box.encrypt(secret, SECRET), secret_hash=secret_hash(secret))
-    _apply(s, box, enrollment, data, creating=True)
+    enrollment = OtaEnrollment(secret_hash=secret_hash(secret))
+    pending_challenge = _apply(s, enrollment, data, creating=True)
     s.add(enrollment)
     _flush_unique(s, enrollment)
+    box.seal(enrollment, "secret", secret)
+    if pending_challenge is not None:
+        box.seal(enrollment, "scep_challenge", pending_challenge)
+    s.flush()  # the sealed columns: the row as answered is the row as stored
     return enrollment
 
 
 def update(s: Session, box: SecretBox, enrollment_id: int, data: dict[str, Any]) -> OtaEnrollment:
     enrollment = get(s, enrollment_id)
-    _apply(s, box, enrollment, data, creating=False)
+    pending_challenge = _apply(s, enrollment, data, creating=False)
     _flush_unique(s, enrollment)
+    if pending_challenge is not None:
+        box.seal(enrollment, "scep_challenge", pending_challenge)
+        s.flush()
     return enrollment
 
 
@@ -78,8 +84,10 @@ def _flush_unique(s: Session, enrollment: OtaEnrollment) -> None:
                            {"name": ["already exists"]}) from None
 
 
-def _apply(s: Session, box: SecretBox, e: OtaEnrollment, data: dict[str, Any], *, creating: bool) -> None:
+def _apply(s: Session, e: OtaEnrollment, data: dict[str, Any], *, creating: bool) -> str | None:
+    """Validate and set the fields; returns the new SCEP challenge to seal ("" clears), if given."""
     errors: dict[str, list[str]] = {}
+    challenge = None
 
     def bad(field: str, message: str) -> None:
         errors.setdefault(field, []).append(message)
@@ -127,7 +135,7 @@ def _apply(s: Session, box: SecretBox, e: OtaEnrollment, data: dict[str, Any], *
         if ch is not None and (not isinstance(ch, str) or len(ch) > 1024):
             bad("scep_challenge", "must be a string")
         else:
-            e.scep_challenge = box.encrypt(ch, SCEP_CHALLENGE) if ch else None
+            challenge = ch or ""
     if source == "external" and not (e.scep_url and data.get("scep_url", e.scep_url)):
         bad("scep_url", "required with an external identity source")
     if "reusable" in data:
@@ -141,33 +149,73 @@ def _apply(s: Session, box: SecretBox, e: OtaEnrollment, data: dict[str, Any], *
             bad("quota", "must be a positive integer or null")
         else:
             e.quota = quota
+    if "attestation" in data:
+        if data["attestation"] not in ATTESTATIONS:
+            bad("attestation", f"must be one of {', '.join(ATTESTATIONS)}")
+        else:
+            e.attestation = data["attestation"]
     if errors:
         raise ServiceError("invalid OTA enrollment: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()),
                            errors)
+    return challenge
 
 
 def reveal_secret(box: SecretBox, e: OtaEnrollment) -> str:
-    return box.decrypt_str(e.secret, SECRET)
+    return box.open_str(e, "secret")
 
 
-def enrollment_profile(s: Session, box: SecretBox, database_key: str, settings, secret: str, *,
-                       serial_number: str | None = None, udid: str | None = None,
-                       signed: bool = True) -> bytes:
-    """The .mobileconfig for an enrollment secret (a new enrollment session each time)."""
+def _by_secret(s: Session, secret: str) -> OtaEnrollment:
     e = s.scalar(select(OtaEnrollment).where(OtaEnrollment.secret_hash == secret_hash(secret)).with_for_update())
     if e is None:
         raise NotFound("unknown enrollment")
+    return e
+
+
+def _mobileconfig(s: Session, rt, e: OtaEnrollment, session, challenge: str | None, signed: bool) -> bytes:
+    external = rt.secrets.open_str(e, "scep_challenge")
+    body = profiles.build_profile(e, e.push_certificate, session, challenge, external,
+                                  profiles.Urls(rt.settings.base_url), rt.settings.mdm["mtls_proxy"])
+    return _sign(s, rt, body) if signed else body
+
+
+def _sign(s: Session, rt, body: bytes) -> bytes:
+    ca = rt.ca.get(s)
+    return cms.sign_attached(body, ca.certificate, ca.key)
+
+
+def enrollment_profile(s: Session, rt, secret: str, *, serial_number: str | None = None, udid: str | None = None,
+                       signed: bool = True) -> bytes:
+    """What an enrollment link serves (a new enrollment session each time): the profile
+    service payload when the enrollment wants attestation, else the enrollment profile."""
+    e = _by_secret(s, secret)
     if is_blocked(s, udid, serial_number):
         raise Forbidden("this device is blocked and cannot enroll")
     if not e.reusable:
         if e.secret_used_at is not None:
             raise Gone("this one-time enrollment link was already used")
         e.secret_used_at = utcnow()
+    if e.attestation == "apple":
+        session, challenge = profiles.open_attestation_session(s, e)
+        body = attestation.profile_service_payload(
+            e.display_name, "Espalier", f"{rt.settings.base_url}/public/enroll/{secret}/attest/", challenge,
+            f"com.espalier.mdm.enrollment.{e.id}.attestation")
+        return _sign(s, rt, body) if signed else body
     session, challenge = profiles.open_session(s, e, serial_number=serial_number, udid=udid)
-    external = box.decrypt_str(e.scep_challenge, SCEP_CHALLENGE) if e.scep_challenge else None
-    body = profiles.build_profile(e, e.push_certificate, session, challenge, external,
-                                  profiles.Urls(settings.base_url), settings.mdm["mtls_proxy"])
-    if not signed:
-        return body
-    ca = device_ca(s, box, database_key)
-    return cms.sign_attached(body, ca.certificate, ca.key)
+    return _mobileconfig(s, rt, e, session, challenge, signed)
+
+
+def attested_enrollment_profile(s: Session, rt, secret: str, signed_attributes: bytes, *,
+                                signed: bool = True) -> bytes:
+    """Profile service phase 2: verify the device's signed attributes, then the enrollment
+    profile whose SCEP challenge yields a certificate for that UDID only."""
+    e = _by_secret(s, secret)
+    if e.attestation != "apple":
+        raise NotFound("this enrollment does not use attestation")
+    attrs = attestation.verify_device_attributes(signed_attributes, rt.settings.apple_device_ca_chain)
+    if is_blocked(s, attrs.udid, attrs.serial_number):
+        raise Forbidden("this device is blocked and cannot enroll")
+    attested = profiles.attest_session(s, e, attrs.udid, attrs.serial_number, attrs.challenge, utcnow())
+    if attested is None:
+        raise Forbidden("unknown or already used attestation challenge: download the enrollment profile again")
+    session, challenge = attested
+    return _mobileconfig(s, rt, e, session, challenge, signed)

@@ -13,7 +13,3 @@ class ServiceError(Exception):
 
 class NotFound(ServiceError):
     status = 404
-
-
-class Conflict(ServiceError):
-    status = 409

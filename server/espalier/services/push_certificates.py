@@ -7,7 +7,6 @@ topic is refused naming both topics.
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta
 from typing import Any
 
 from cryptography import x509
@@ -16,12 +15,10 @@ from cryptography.x509.oid import NameOID
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from espalier.models import PushCertificate, utcnow
+from espalier.models import PushCertificate
 from espalier.pki.secrets import SecretBox
 from espalier.services.errors import NotFound, ServiceError
 
-KEY_CONTEXT = "push_certificates.private_key"
-EXPIRY_WARNING = timedelta(days=30)
 
 
 def _err(field: str, message: str) -> ServiceError:
@@ -60,11 +57,11 @@ def parse(certificate: str, private_key: str, password: str | None) -> tuple[x50
 
 def _fill(pc: PushCertificate, box: SecretBox, cert: x509.Certificate, key_pem: bytes) -> None:
     pc.certificate = cert.public_bytes(serialization.Encoding.PEM).decode()
-    pc.private_key = box.encrypt(key_pem, KEY_CONTEXT)
     pc.fingerprint = cert.fingerprint(hashes.SHA256()).hex()
     pc.not_before = cert.not_valid_before_utc.replace(tzinfo=None)
     pc.not_after = cert.not_valid_after_utc.replace(tzinfo=None)
     pc.status, pc.status_message = "ok", None
+    box.seal(pc, "private_key", key_pem)  # last: a new row is flushed for its id here
 
 
 def add(s: Session, box: SecretBox, data: dict[str, Any]) -> PushCertificate:
@@ -79,8 +76,8 @@ def add(s: Session, box: SecretBox, data: dict[str, Any]) -> PushCertificate:
     if s.scalar(select(PushCertificate.id).where(PushCertificate.name == name.strip())):
         raise _err("name", "already exists")
     pc = PushCertificate(name=name.strip(), topic=topic)
-    _fill(pc, box, cert, key_pem)
     s.add(pc)
+    _fill(pc, box, cert, key_pem)
     s.flush()
     return pc
 
@@ -118,32 +115,3 @@ def list_all(s: Session, name: str | None = None, topic: str | None = None) -> l
     if topic is not None:
         stmt = stmt.where(PushCertificate.topic == topic)
     return list(s.scalars(stmt))
-
-
-def days_left(pc: PushCertificate, now: datetime | None = None) -> int:
-    return (pc.not_after - (now or utcnow())).days
-
-
-def is_expiring(pc: PushCertificate, now: datetime | None = None) -> bool:
-    return pc.not_after - (now or utcnow()) <= EXPIRY_WARNING
-
-
-def is_expired(pc: PushCertificate, now: datetime | None = None) -> bool:
-    return pc.not_after <= (now or utcnow())
-
-
-def state(pc: PushCertificate, now: datetime | None = None) -> str:
-    """ok, expired, or error (APNs refused the certificate)."""
-    if is_expired(pc, now):
-        return "expired"
-    return pc.status
-
-
-def private_key_pem(box: SecretBox, pc: PushCertificate) -> bytes:
-    return box.decrypt(pc.private_key, KEY_CONTEXT)
-
-
-def mark_error(pc: PushCertificate, message: str) -> None:
-    pc.status, pc.status_message = "error", message[:1000]
-
-

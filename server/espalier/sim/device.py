@@ -20,6 +20,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from espalier.sim import answers
+from espalier.sim.attestation import SIGNED_ATTRIBUTES_TYPE, signed_attributes
 from espalier.sim.facts import CATALOGUE, DeviceFacts
 from espalier.sim.profiles import ProfileError, new_recovery_key, read_profile
 from espalier.sim.scep_client import SCEPClientError, build_pkcs_req, parse_cert_rep
@@ -46,11 +47,13 @@ class SimulatedDevice:
 
     def __init__(self, facts: DeviceFacts, *, locked: bool = False, fail_commands: set[str] | None = None,
                  signature_digest: str = "sha256", scep_cipher: str = "aes256",
-                 identity_mode: str | None = None, client: httpx.Client | None = None) -> None:
+                 identity_mode: str | None = None, client: httpx.Client | None = None,
+                 apple_identity: tuple[x509.Certificate, rsa.RSAPrivateKey] | None = None) -> None:
         self.facts = facts
         self.locked, self.fail_commands = locked, set(fail_commands or ())
         self.signature_digest, self.scep_cipher = signature_digest, scep_cipher
         self.identity_mode = identity_mode  # "signature" | "mtls" | None: as the profile says
+        self.apple_identity = apple_identity  # (cert, key) from Apple's device CA, or a stand-in; for attestation
         self.client = client
         self.enrolled = self.unenrolled_by_server = self.remove_after_session = False
         self.mdm_payload: dict[str, Any] = {}
@@ -107,16 +110,11 @@ class SimulatedDevice:
         """Profile -> SCEP -> Authenticate -> TokenUpdate. False (reason in `errors`) on failure."""
         self.client = client or self.client
         try:
-            response = self._http("GET", enroll_url, params={"serial_number": self.facts.serial,
-                                                             "udid": self.facts.udid})
-            if response.status_code != 200:
-                raise EnrollmentError(f"enrollment profile: HTTP {response.status_code}")
-            if response.headers.get("content-type", "").split(";")[0] != "application/x-apple-aspen-config":
-                raise EnrollmentError(f"enrollment profile: Content-Type {response.headers.get('content-type')!r}")
-            try:
-                self._accept_enrollment_profile(*read_profile(response.content))
-            except ProfileError as exc:
-                raise EnrollmentError(f"enrollment profile: {exc}") from exc
+            profile = self._profile(self._http("GET", enroll_url, params={"serial_number": self.facts.serial,
+                                                                          "udid": self.facts.udid}))
+            if profile[0].get("PayloadType") == "Profile Service":
+                profile = self._profile(self._attest(profile[0]))
+            self._accept_enrollment_profile(*profile)
             payload = self.scep_payload
             if payload.get("Key Type", "RSA") != "RSA":
                 raise EnrollmentError(f"SCEP: unsupported Key Type {payload['Key Type']!r}")
@@ -139,6 +137,26 @@ class SimulatedDevice:
                 return False
         self.enrolled = True
         return True
+
+    def _profile(self, response: httpx.Response) -> tuple[dict[str, Any], list[bytes]]:
+        if response.status_code != 200:
+            raise EnrollmentError(f"enrollment profile: HTTP {response.status_code}")
+        if response.headers.get("content-type", "").split(";")[0] != "application/x-apple-aspen-config":
+            raise EnrollmentError(f"enrollment profile: Content-Type {response.headers.get('content-type')!r}")
+        try:
+            return read_profile(response.content)
+        except ProfileError as exc:
+            raise EnrollmentError(f"enrollment profile: {exc}") from exc
+
+    def _attest(self, service: dict[str, Any]) -> httpx.Response:
+        """Profile service phase 2: post the signed device attributes, get the enrollment profile."""
+        if self.apple_identity is None:
+            raise EnrollmentError("enrollment needs device attestation and this device has no Apple identity")
+        url = (service.get("PayloadContent") or {}).get("URL")
+        if not isinstance(url, str):
+            raise EnrollmentError("profile service: no URL")
+        return self._http("POST", url, content=signed_attributes(self.facts, service, self.apple_identity),
+                          headers={"Content-Type": SIGNED_ATTRIBUTES_TYPE})
 
     def _accept_enrollment_profile(self, profile: dict[str, Any], signers: list[bytes]) -> None:
         payloads = [p for p in profile.get("PayloadContent", []) if isinstance(p, dict)]

@@ -1,46 +1,82 @@
-"""The beat: enqueue recurring jobs (re-push pending devices, push certificate expiry check).
+"""The beat: start recurring jobs on schedule, and move due delayed jobs to their queue.
 
-It runs in every `espalier worker` and, with the embedded in-process queue, in the web
-process. Unique job ids keep several beats from piling up the same job.
+Every ``espalier worker`` runs one (and, with the embedded in-process queue, the web
+process does); per period only one of them starts each job (``TaskQueue.claim``). A run
+whose previous run is still queued or running is skipped with a warning, so a slow job
+cannot pile up. Each run of a job has its own id, so finished runs kept by the queue never
+block the next one. The beat survives queue outages: a failed tick is logged and retried.
 """
 from __future__ import annotations
 
 import logging
 import threading
 import time
+from dataclasses import dataclass
+from typing import Callable
+
+from espalier.tasks import maintenance, push, sweeps
+from espalier.tasks.queue import Job
 
 log = logging.getLogger(__name__)
 
-SCHEDULE: tuple[tuple[str, str, int], ...] = (
-    ("espalier.tasks.push:renotify_pending", "push", 30),
-    ("espalier.tasks.maintenance:check_push_certificates", "default", 86400),
-    ("espalier.tasks.maintenance:prune_inventory_commands", "default", 86400),
+
+@dataclass(frozen=True)
+class Every:
+    func: Callable
+    queue: str
+    seconds: int
+
+    @property
+    def name(self) -> str:
+        return self.func.__name__.replace("_", "-")
+
+
+SCHEDULE: tuple[Every, ...] = (
+    Every(push.renotify_pending, "push", 30),
+    Every(sweeps.redo_lost_tasks, "default", 60),
+    Every(maintenance.check_push_certificates, "default", 86400),
+    Every(maintenance.prune_inventory_commands, "default", 86400),
 )
 
 
 class Beat(threading.Thread):
-    def __init__(self, queue, schedule=SCHEDULE, tick: float = 5.0):
+    def __init__(self, rt, schedule: tuple[Every, ...] = SCHEDULE, tick: float = 5.0):
         super().__init__(name="espalier-beat", daemon=True)
-        self.queue, self.schedule, self.tick = queue, schedule, tick
-        self._stop = threading.Event()
-        self._next = {path: 0.0 for path, _, _ in schedule}
+        self.rt, self.schedule, self.tick = rt, schedule, tick
+        self._stopping = threading.Event()
+        self._next = {entry.name: 0.0 for entry in schedule}
+        self._last: dict[str, str] = {}
 
-    def run_due(self, now: float) -> list[str]:
-        ran = []
-        for path, queue_name, every in self.schedule:
-            if now >= self._next[path]:
-                self._next[path] = now + every
-                job_id = "beat-" + path.rsplit(":", 1)[1].replace("_", "-")
-                try:
-                    self.queue.submit(path, None, (), queue=queue_name, job_id=job_id)
-                    ran.append(path)
-                except Exception:
-                    log.exception("cannot enqueue %s", path)
-        return ran
+    def run_due(self, now: float | None = None) -> list[str]:
+        """Start what is due; returns the names started (tests call this directly)."""
+        now = time.monotonic() if now is None else now
+        queue = self.rt.queue
+        mover = getattr(queue, "move_due_scheduled", None)
+        if mover is not None:
+            mover()
+        started = []
+        for entry in self.schedule:
+            if now < self._next[entry.name]:
+                continue
+            self._next[entry.name] = now + entry.seconds
+            last = self._last.get(entry.name)
+            if last and queue.is_live(last):
+                log.warning("periodic job %s skipped: its previous run %s is still queued or running", entry.name, last)
+                continue
+            if not queue.claim(entry.name, entry.seconds):
+                continue
+            job = Job(entry.func, (), entry.queue, job_id=f"beat-{entry.name}-{int(time.time() * 1000)}")
+            queue.submit(job)
+            self._last[entry.name] = job.job_id
+            started.append(entry.name)
+        return started
 
     def run(self) -> None:
-        while not self._stop.wait(self.tick):
-            self.run_due(time.monotonic())
+        while not self._stopping.wait(self.tick):
+            try:
+                self.run_due()
+            except Exception as exc:  # Redis restarting, database down: try again next tick
+                log.warning("beat tick failed (%s: %s); retrying in %.0f s", type(exc).__name__, exc, self.tick)
 
     def stop(self) -> None:
-        self._stop.set()
+        self._stopping.set()

@@ -1,36 +1,136 @@
-"""Push jobs: wake devices through APNs, and keep waking those that have not answered."""
+"""Waking devices through APNs: the push fan-out job and the re-notify sweep.
+
+One job handles any number of devices: the rows are read in one query, pushes fan out
+over each certificate's long-lived HTTP/2 connection (``rt.apns``), and outcomes are
+written back in one transaction (bulk updates per outcome). A device is pushed at most
+once per ``MIN_INTERVAL``; a dead token (410 Unregistered, 400 BadDeviceToken) is not
+pushed again until a newer TokenUpdate; a certificate APNs refuses (403) is marked and
+not used. ``notify_after_commit`` is how everything else asks for a push.
+"""
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
 
-from espalier.models import DeviceCommand, EnrolledDevice, utcnow
-from espalier.models.commands import PENDING
-from espalier.runtime import current
+from espalier.apple import apns
+from espalier.models import DeviceCommand, EnrolledDevice, PushCertificate, TaskResult, utcnow
+from espalier.tasks.queue import Job, TaskQueue
 
 log = logging.getLogger(__name__)
 
+MIN_INTERVAL = timedelta(seconds=5)
+MAX_DEVICES_PER_REQUEST = 10_000
 # Re-push a device whose oldest pending command is this old, at most this often.
 BACKOFF = ((timedelta(minutes=15), timedelta(minutes=2)), (timedelta(hours=2), timedelta(minutes=10)),
            (timedelta(days=1), timedelta(hours=1)), (timedelta.max, timedelta(hours=6)))
 
 
-def notify_devices(device_ids: list[int]) -> dict:
-    """One job fans out over one connection per push certificate."""
-    from espalier.services import push
-
-    summary = push.notify(device_ids)
-    return {"sent": len(summary.sent), "skipped": len(summary.skipped), "dead_tokens": len(summary.dead_tokens)}
+class PushRetry(Exception):
+    """Transient APNs failures remain; the job is retried (already pushed devices are skipped)."""
 
 
-def notify_devices_later(device_ids: list[int]) -> dict:
+@dataclass
+class PushSummary:
+    sent: list[int] = field(default_factory=list)
+    skipped: list[int] = field(default_factory=list)
+    dead_tokens: list[int] = field(default_factory=list)
+    retry: list[int] = field(default_factory=list)
+    certificate_errors: list[int] = field(default_factory=list)
+
+    def counts(self) -> dict:
+        return {"sent": len(self.sent), "skipped": len(self.skipped), "dead_tokens": len(self.dead_tokens)}
+
+
+def notify_after_commit(s: Session, queue: TaskQueue, device_ids) -> None:
+    """Push the devices once ``s`` commits (untracked: a lost push is redone by the sweep)."""
+    if device_ids:
+        queue.defer(s, notify_devices, sorted(set(device_ids)), track=False, queue="push")
+
+
+def notify_tracked(s: Session, queue: TaskQueue, device_ids: list[int]) -> TaskResult:
+    """Operators waking devices now: a tracked task whose result counts the outcomes."""
+    return queue.defer(s, notify_devices, sorted(set(device_ids))[:MAX_DEVICES_PER_REQUEST],
+                       name="notify_devices", queue="push")
+
+
+def notify_devices(rt, device_ids: list[int]) -> dict:
+    """The push job: one fan-out over one connection per push certificate."""
+    return push(rt, device_ids).counts()
+
+
+def notify_devices_later(rt, device_ids: list[int]) -> dict:
     """The delayed push for devices that were rate limited; it does not reschedule itself."""
-    from espalier.services import push
+    return push(rt, device_ids, reschedule=False).counts()
 
-    summary = push.notify(device_ids, reschedule=False)
-    return {"sent": len(summary.sent), "skipped": len(summary.skipped)}
+
+def push(rt, device_ids: list[int], *, force: bool = False, reschedule: bool = True) -> PushSummary:
+    """Push the devices. One pushed less than ``MIN_INTERVAL`` ago is pushed once that passed
+    (a command queued just after a push must not wait for the re-notify sweep)."""
+    now = utcnow()
+    summary = PushSummary()
+    rate_limited: list[int] = []
+    with rt.db.session() as s:
+        rows = s.execute(select(EnrolledDevice.id, EnrolledDevice.push_token, EnrolledDevice.push_magic,
+                                EnrolledDevice.push_certificate_id, EnrolledDevice.last_notified_at).where(
+            EnrolledDevice.id.in_(device_ids), EnrolledDevice.pushable)).all()
+        cert_ids = {r.push_certificate_id for r in rows if r.push_certificate_id}
+        pcs = {pc.id: pc for pc in s.scalars(select(PushCertificate).where(PushCertificate.id.in_(cert_ids)))}
+    by_cert: dict[int, list[apns.PushTarget]] = defaultdict(list)
+    for r in rows:
+        if not force and r.last_notified_at and now - r.last_notified_at < MIN_INTERVAL:
+            summary.skipped.append(r.id)
+            rate_limited.append(r.id)
+            continue
+        pc = pcs.get(r.push_certificate_id)
+        if pc is None or pc.state(now) != "ok":
+            summary.skipped.append(r.id)
+            continue
+        by_cert[pc.id].append(apns.PushTarget(str(r.id), r.push_token, r.push_magic))
+    for cert_id, targets in by_cert.items():
+        pc = pcs[cert_id]
+        client = rt.apns.client(pc.id, pc.fingerprint, pc.certificate.encode(), pc.topic,
+                                lambda pc=pc: rt.secrets.open(pc, "private_key"))
+        _record(rt, client.push_many_sync(targets), pc, summary, now)
+    if rate_limited and reschedule:
+        rt.queue.submit_in(MIN_INTERVAL.total_seconds(), Job(notify_devices_later, (rate_limited,), "push"))
+    if summary.retry:
+        raise PushRetry(f"{len(summary.retry)} push(es) to retry")
+    return summary
+
+
+def _record(rt, results: list[apns.PushResult], pc: PushCertificate, summary: PushSummary, now) -> None:
+    dead: list[tuple[int, object, str]] = []
+    cert_error = None
+    for res in results:
+        device_id = int(res.target.device_key)
+        if res.outcome == "sent":
+            summary.sent.append(device_id)
+        elif res.outcome in ("unregistered", "bad_token"):
+            summary.dead_tokens.append(device_id)
+            dead.append((device_id, (res.timestamp.replace(tzinfo=None) if res.timestamp else now),
+                         res.reason or res.outcome))
+        elif res.outcome == "certificate_error":
+            summary.certificate_errors.append(device_id)
+            cert_error = f"APNs refused the certificate: {res.status} {res.reason}"
+        else:
+            summary.retry.append(device_id)
+    with rt.db.session() as s, s.begin():
+        if summary.sent:
+            s.execute(update(EnrolledDevice).where(EnrolledDevice.id.in_(summary.sent))
+                      .values(last_notified_at=now), execution_options={"synchronize_session": False})
+        for device_id, when, reason in dead:
+            log.warning("device %s: push token rejected by APNs (%s); waiting for a new TokenUpdate", device_id, reason)
+            s.execute(update(EnrolledDevice).where(EnrolledDevice.id == device_id)
+                      .values(push_token_invalid_at=when, push_token_error=reason[:64]))
+        if cert_error:
+            log.error("push certificate %s (%s): %s", pc.id, pc.topic, cert_error)
+            s.execute(update(PushCertificate).where(PushCertificate.id == pc.id)
+                      .values(status="error", status_message=cert_error))
 
 
 def due_for_renotify(pending_since, last_notified_at, now) -> bool:
@@ -41,17 +141,18 @@ def due_for_renotify(pending_since, last_notified_at, now) -> bool:
     return False
 
 
-def renotify_pending(batch: int = 10_000) -> dict:
-    """Devices with pending or NotNow commands are pushed again, minutes then hours apart."""
+def renotify_pending(rt, batch: int = 10_000) -> dict:
+    """The sweep: devices with pending or NotNow commands are pushed again, minutes then hours apart.
+
+    It also covers a push job that was lost (queue down when the command was queued)."""
     now = utcnow()
-    with current().db.session() as s:
+    with rt.db.session() as s:
         rows = s.execute(
             select(DeviceCommand.enrolled_device_id, func.min(DeviceCommand.created_at), EnrolledDevice.last_notified_at)
             .join(EnrolledDevice, EnrolledDevice.id == DeviceCommand.enrolled_device_id)
-            .where(PENDING, EnrolledDevice.push_token.is_not(None), EnrolledDevice.push_token_invalid_at.is_(None),
-                   EnrolledDevice.blocked_at.is_(None))
+            .where(DeviceCommand.is_pending, EnrolledDevice.pushable)
             .group_by(DeviceCommand.enrolled_device_id, EnrolledDevice.last_notified_at).limit(batch)).all()
     ids = [device_id for device_id, since, last in rows if due_for_renotify(since, last, now)]
     if ids:
-        notify_devices(ids)
+        notify_devices(rt, ids)
     return {"renotified": len(ids)}

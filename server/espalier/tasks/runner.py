@@ -1,10 +1,16 @@
-"""Runs one job by dotted path and records its outcome in task_results."""
+"""Runs one job with its runtime and records a tracked job's outcome in task_results.
+
+``run_job`` is what the in-process queue calls; ``run_rq_job`` is the function RQ
+executes. RQ runs it in a worker process, whose runtime ``espalier worker`` builds and
+hands over with ``serve_runtime`` (that process's composition root; jobs still receive
+the runtime as their first argument and never look it up).
+"""
 from __future__ import annotations
 
 import importlib
 import logging
 import traceback
-from typing import Callable
+from typing import Any, Callable
 
 from sqlalchemy import update
 
@@ -12,8 +18,11 @@ from espalier.models import TaskResult, utcnow
 
 log = logging.getLogger(__name__)
 
+_worker_runtime = None
+
 
 def func_path(func: Callable) -> str:
+    """``module:qualname``: how a task row remembers its job (for the lost-task sweep)."""
     return f"{func.__module__}:{func.__qualname__}"
 
 
@@ -22,36 +31,53 @@ def resolve(path: str) -> Callable:
     return getattr(importlib.import_module(module), name)
 
 
-def _set(task_id: str, **values) -> None:
-    from espalier.runtime import current
+def serve_runtime(rt) -> None:
+    """The runtime the RQ jobs of this worker process run with."""
+    global _worker_runtime
+    _worker_runtime = rt
 
-    with current().db.session() as s, s.begin():
-        s.execute(update(TaskResult).where(TaskResult.id == task_id).values(updated_at=utcnow(), **values))
+
+def _worker() -> Any:
+    global _worker_runtime
+    if _worker_runtime is None:  # rq started by hand: build from ESPALIER_SETTINGS once
+        import os
+
+        from espalier.runtime import build
+        from espalier.settings import load
+
+        _worker_runtime = build(load(os.environ.get("ESPALIER_SETTINGS")))
+    return _worker_runtime
 
 
-def run_job(path: str, task_id: str | None, args: tuple):
-    """The function RQ (or the in-process thread) executes."""
-    _ensure_runtime()
-    func = resolve(path)
+def _set(rt, task_id: str, **values) -> bool:
+    with rt.db.session() as s, s.begin():
+        return s.execute(update(TaskResult).where(TaskResult.id == task_id)
+                         .values(updated_at=utcnow(), **values)).rowcount == 1
+
+
+def run_job(rt, func: Callable, task_id: str | None, args: tuple | list):
+    """Run ``func(rt, *args)``; for a tracked job, record started, finished or failed."""
     if task_id is None:
-        return func(*args)
-    _set(task_id, status="started")
+        return func(rt, *args)
+    if not _set(rt, task_id, status="started", started_at=utcnow(), attempts=TaskResult.attempts + 1):
+        log.warning("task %s has no row any more; %s not run", task_id, func_path(func))
+        return None
     try:
-        result = func(*args)
+        result = func(rt, *args)
     except Exception as exc:
-        _set(task_id, status="failed", error=f"{type(exc).__name__}: {exc}")
-        log.error("task %s (%s) failed\n%s", task_id, path, traceback.format_exc())
+        _set(rt, task_id, status="failed", error=f"{type(exc).__name__}: {exc}"[:2000])
+        log.error("task %s (%s) failed\n%s", task_id, func_path(func), traceback.format_exc())
         raise
-    _set(task_id, status="finished", result=result)
+    _set(rt, task_id, status="finished", result=result)
     return result
 
 
-def _ensure_runtime() -> None:
-    """RQ forks a work horse per job; the runtime built by `espalier worker` is inherited."""
-    from espalier import runtime
+def run_rq_job(func: Callable, task_id: str | None, args: tuple | list):
+    """The function RQ executes (``func`` travels pickled by reference)."""
+    return run_job(_worker(), func, task_id, args)
 
-    if runtime._current is None:  # e.g. rq started by hand: build from ESPALIER_SETTINGS
-        import os
 
-        from espalier.settings import load
-        runtime.build(load(os.environ.get("ESPALIER_SETTINGS")))
+def set_progress(rt, task_id: str | None, progress: dict) -> None:
+    """Long jobs report progress; it is also the task's heartbeat for the lost-task sweep."""
+    if task_id:
+        _set(rt, task_id, progress=progress)

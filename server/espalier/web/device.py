@@ -1,46 +1,32 @@
 """Device-facing endpoints: check-in, connect, enrollment profiles, SCEP. Thin by design.
 
-Each view reads the body, resolves the caller's certificate, makes one ``mdm`` call in one
-transaction, and writes the answer. ``mdm.errors`` become statuses only here.
+Each MDM view reads the bounded body, resolves the caller's certificate before parsing it
+(an ``Mdm-Signature`` is verified over the raw bytes; a proxy certificate must chain to a
+trusted CA), decodes the message, makes one ``mdm`` call in one transaction and writes
+the answer. ``mdm.errors`` become statuses only here.
 """
 from __future__ import annotations
 
 import json
 import logging
-import threading
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from espalier.mdm import checkin, connect, identity
-from espalier.mdm.context import Context
+from espalier.mdm import checkin, connect, identity, messages
 from espalier.mdm.errors import MDMError, PayloadTooLarge
-from espalier.mdm.messages import parse_plist
-from espalier.pki import ca as ca_lib
+from espalier.mdm.scep import handle_pki_operation
 from espalier.pki import scep
-from espalier.pki.issuance import handle_pki_operation
-from espalier.pki.store import device_ca
-from espalier.services import enrollments, notify
+from espalier.services import enrollments
 from espalier.services.errors import ServiceError
+from espalier.tasks.push import notify_after_commit
+from espalier.web import runtime
 
 bp = Blueprint("device", __name__)
 log = logging.getLogger(__name__)
-_trust_lock = threading.Lock()
 
-
-def _runtime():
-    return current_app.extensions["espalier"]
-
-
-def _trust(rt, s) -> identity.TrustStore:
-    store = current_app.extensions.get("espalier.trust")
-    if store is None:
-        with _trust_lock:
-            chain_pem = rt.settings.mdm["scep_ca_fullchain"]
-            external = ca_lib.load_pem_chain(chain_pem) if chain_pem else []
-            store = identity.TrustStore(device_ca(s, rt.secrets, rt.db.url).certificate, external)
-            current_app.extensions["espalier.trust"] = store
-    return store
+CHECKIN_TYPE = "application/x-apple-aspen-mdm-checkin"
+CONNECT_TYPE = "application/x-apple-aspen-mdm"
 
 
 def _body() -> bytes:
@@ -58,19 +44,27 @@ def _mdm_error(exc: MDMError) -> Response:
     return Response(exc.reason + "\n", exc.status, mimetype="text/plain")
 
 
-def _handle(handler) -> Response:
-    rt = _runtime()
+def _decoder():
+    """Check-ins and connects may share a URL: route on the content type, then on the body."""
+    if request.mimetype == CHECKIN_TYPE:
+        return messages.decode_checkin
+    if request.mimetype == CONNECT_TYPE:
+        return messages.decode_report
+    return messages.decode
+
+
+def _mdm_view() -> Response:
+    rt = runtime()
     try:
         body = _body()
-        msg = parse_plist(body)
+        cert = identity.certificate_from_request(request.headers, body, rt.config.mtls_proxy)
+        ident = rt.trust().verify(cert)
+        msg = _decoder()(messages.parse_plist(body))
+        handler = connect.connect if isinstance(msg, messages.Report) else checkin.handle
         with rt.db.session() as s, s.begin():
-            ident = _trust(rt, s).verify(identity.certificate_from_request(request.headers, body,
-                                                                           rt.settings.mdm["mtls_proxy"]))
-            ctx = Context(s=s, secrets=rt.secrets, inventory_interval=rt.settings.mdm["inventory_interval"],
-                          user_channels=rt.settings.mdm["user_channels"], database_key=rt.db.url)
+            ctx = rt.mdm_context(s)
             answer = handler(ctx, msg, ident)
-            if ctx.pushes:
-                notify.devices_after_commit(s, sorted(ctx.pushes))
+            notify_after_commit(s, rt.queue, ctx.pushes)
     except MDMError as exc:
         return _mdm_error(exc)
     if not answer:
@@ -78,69 +72,85 @@ def _handle(handler) -> Response:
     return Response(answer, 200, mimetype="application/xml")
 
 
-def _route(msg_handler):
-    """Check-ins and connects may share a URL: route on the content type, then on the body."""
-    def view():
-        ctype = request.mimetype
-        if ctype == "application/x-apple-aspen-mdm-checkin":
-            return _handle(checkin.handle)
-        if ctype == "application/x-apple-aspen-mdm":
-            return _handle(connect.connect)
-        return _handle(lambda ctx, msg, ident: (checkin.handle if "MessageType" in msg else connect.connect)(
-            ctx, msg, ident))
-    view.__name__ = msg_handler
-    view.__doc__ = f"MDM {msg_handler}: PUT a plist message, get a plist answer (or an empty 200)."
-    return view
+def checkin_view():
+    """MDM check-in: PUT a plist message, get a plist answer (or an empty 200)."""
+    return _mdm_view()
 
 
-bp.add_url_rule("/mdm/checkin", view_func=_route("checkin"), methods=["PUT"])
-bp.add_url_rule("/mdm/connect", view_func=_route("connect"), methods=["PUT"])
+def connect_view():
+    """MDM connect: PUT a command report, get the next command (or an empty 200)."""
+    return _mdm_view()
+
+
+bp.add_url_rule("/mdm/checkin", view_func=checkin_view, methods=["PUT"])
+bp.add_url_rule("/mdm/connect", view_func=connect_view, methods=["PUT"])
+
+
+def _profile_response(body: bytes) -> Response:
+    return Response(body, 200, headers={"Content-Disposition": 'attachment; filename="espalier.mobileconfig"'},
+                    mimetype="application/x-apple-aspen-config")
 
 
 @bp.get("/public/enroll/<secret>/")
 def enrollment_profile(secret: str):
-    """The enrollment .mobileconfig (signed; ``?unsigned=1`` for tools)."""
-    rt = _runtime()
+    """The enrollment .mobileconfig (signed; ``?unsigned=1`` for tools); with attestation, the
+    profile service payload that asks the device to prove who it is first."""
+    rt = runtime()
     if len(secret) > 128:
         return Response("unknown enrollment\n", 404, mimetype="text/plain")
-    serial = request.args.get("serial_number") or None
-    udid = request.args.get("udid") or None
     try:
         with rt.db.session() as s, s.begin():
             body = enrollments.enrollment_profile(
-                s, rt.secrets, rt.db.url, rt.settings, secret, serial_number=serial, udid=udid,
+                s, rt, secret, serial_number=request.args.get("serial_number") or None,
+                udid=request.args.get("udid") or None,
                 signed=request.args.get("unsigned") not in ("1", "true", "yes"))
     except ServiceError as exc:
         return Response(exc.detail + "\n", exc.status, mimetype="text/plain")
-    return Response(body, 200, headers={"Content-Disposition": 'attachment; filename="espalier.mobileconfig"'},
-                    mimetype="application/x-apple-aspen-config")
+    return _profile_response(body)
+
+
+@bp.post("/public/enroll/<secret>/attest/")
+def enrollment_attestation(secret: str):
+    """Profile service phase 2: the device posts its attributes signed with its Apple-issued
+    identity; the answer is the enrollment profile bound to the proven UDID and serial."""
+    rt = runtime()
+    try:
+        body = _body()
+        with rt.db.session() as s, s.begin():
+            profile = enrollments.attested_enrollment_profile(
+                s, rt, secret, body, signed=request.args.get("unsigned") not in ("1", "true", "yes"))
+    except MDMError as exc:
+        return _mdm_error(exc)
+    except ServiceError as exc:
+        return Response(exc.detail + "\n", exc.status, mimetype="text/plain")
+    return _profile_response(profile)
 
 
 @bp.route("/scep/<name>", methods=["GET", "POST"])
 def scep_endpoint(name: str):
     """SCEP (RFC 8894): GetCACaps, GetCACert, PKIOperation over GET and POST."""
-    rt = _runtime()
+    rt = runtime()
     operation = request.args.get("operation")
     if name != "espalier":
         return Response("unknown CA\n", 404, mimetype="text/plain")
     try:
-        with rt.db.session() as s, s.begin():
-            ca = device_ca(s, rt.secrets, rt.db.url)
-            if operation == "GetCACaps":
-                body, ctype = scep.get_ca_caps()
-            elif operation == "GetCACert":
-                body, ctype = scep.get_ca_cert(ca.certificate)
-            elif operation == "PKIOperation":
-                if request.method == "POST":
-                    der = _body()
-                    if not der and request.args.get("message"):
-                        der = scep.decode_message_param(request.args["message"])
-                else:
-                    der = scep.decode_message_param(request.args.get("message", ""))
-                body = handle_pki_operation(s, ca, der, rt.settings.mdm["scep_cert_validity_days"])
-                ctype = "application/x-pki-message"
+        if operation == "GetCACaps":
+            body, ctype = scep.get_ca_caps()
+        elif operation == "PKIOperation":
+            if request.method == "POST":
+                der = _body()
+                if not der and request.args.get("message"):
+                    der = scep.decode_message_param(request.args["message"])
             else:
-                return Response("unknown or missing operation\n", 400, mimetype="text/plain")
+                der = scep.decode_message_param(request.args.get("message", ""))
+            with rt.db.session() as s, s.begin():
+                body = handle_pki_operation(s, rt.ca.get(s), der, rt.config.scep_cert_validity_days)
+            ctype = "application/x-pki-message"
+        elif operation == "GetCACert":
+            with rt.db.session() as s, s.begin():
+                body, ctype = scep.get_ca_cert(rt.ca.get(s).certificate)
+        else:
+            return Response("unknown or missing operation\n", 400, mimetype="text/plain")
     except scep.SCEPError as exc:
         log.warning("SCEP %s refused: %s", operation, exc)
         return Response(f"bad SCEP message: {exc}\n", 400, mimetype="text/plain")

@@ -65,14 +65,27 @@ def test_reply_cipher_can_be_chosen(root_ca, device_key, cipher):
     assert scep_client.parse_cert_rep(reply, device_key, self_signed, nonce) == issued
 
 
-def test_success_reply_carries_issued_and_ca_certificates(root_ca, device_key):
+def test_success_reply_carries_the_issued_certificate_first(root_ca, device_key):
+    """Clients that take the reply's first certificate as theirs (micromdm's scepclient, mdmb)
+    must get the issued one, not the CA (RFC 8894; they fetch the CA with GetCACert)."""
     der, _, nonce, self_signed = scep_client.build_pkcs_req(root_ca[0], device_key, SUBJECT, None)
     request = scep.parse_pki_message(der, *root_ca)
     issued = ca.issue_certificate(*root_ca, request.csr)
     reply = scep.cert_rep_success(request, issued, *root_ca)
     envelope = asn1_cms.ContentInfo.load(reply)["content"]["encap_content_info"]["content"].native
-    certs = pkcs7.load_der_pkcs7_certificates(cms.decrypt_enveloped(envelope, self_signed, device_key))
-    assert sorted(certs, key=ca.fingerprint_sha256) == sorted([issued, root_ca[0]], key=ca.fingerprint_sha256)
+    degenerate = cms.decrypt_enveloped(envelope, self_signed, device_key)
+    assert pkcs7.load_der_pkcs7_certificates(degenerate) == [issued]
+    first = asn1_cms.ContentInfo.load(degenerate)["content"]["certificates"][0].chosen
+    assert first.dump() == issued.public_bytes(serialization.Encoding.DER)
+
+
+def test_certs_only_keeps_the_given_order_when_asked(root_ca, device_key):
+    issued = ca.issue_certificate(*root_ca, scep_client_csr(device_key))
+    for order in ([issued, root_ca[0]], [root_ca[0], issued]):
+        info = asn1_cms.ContentInfo.load(cms.certs_only(order, keep_order=True))
+        got = [c.chosen.dump() for c in info["content"]["certificates"]]
+        assert got == [c.public_bytes(serialization.Encoding.DER) for c in order]
+        assert info["content"]["signer_infos"].native == [] and info["content"]["version"].native == "v1"
 
 
 @pytest.mark.parametrize("digest", ["sha1", "sha256"])
@@ -205,3 +218,10 @@ def test_get_message_parameter_decodes_every_base64_flavour(root_ca, pki_message
 def test_garbage_message_parameter_is_an_scep_error(value):
     with pytest.raises(scep.SCEPError):
         scep.decode_message_param(value)
+
+
+def scep_client_csr(key):
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509 import CertificateSigningRequestBuilder
+
+    return CertificateSigningRequestBuilder().subject_name(SUBJECT).sign(key, hashes.SHA256())

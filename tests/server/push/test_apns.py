@@ -243,26 +243,29 @@ def test_async_push_many_on_the_callers_loop(fake, push_cert):
     assert len(fake.connections) == 1
 
 
-def test_registry_rebuilds_client_when_certificate_changes(fake, make_client, ca):
-    renewed = make_push_cert(ca)
-    built: list[APNsClient] = []
+def test_pool_rebuilds_client_when_certificate_changes(fake, ca):
+    from espalier.apple.apns import APNsPool
 
-    def factory(cert):
-        return lambda: built.append(make_client(fake, cert=cert)) or built[-1]
+    first_cert, renewed = make_push_cert(ca), make_push_cert(ca)
+    pool = APNsPool({"sandbox": False, "expiration_seconds": 3600, "host": fake.host, "port": fake.port,
+                     "ca_file": fake.server_ca_file})
+
+    def client(cert_id, fingerprint, cert):
+        return pool.client(cert_id, fingerprint, cert.cert_pem, cert.topic, lambda: cert.key_pem)
 
     try:
-        first = apns.get_client(1, "fp-1", factory(make_push_cert(ca)))
-        assert apns.get_client(1, "fp-1", factory(renewed)) is first
+        first = client(1, "fp-1", first_cert)
+        assert client(1, "fp-1", renewed) is first  # same fingerprint: the cached connection
         first.push_many_sync(targets(2))
-        second = apns.get_client(1, "fp-2", factory(renewed))
-        assert second is not first and len(built) == 2
+        second = client(1, "fp-2", renewed)
+        assert second is not first
         with pytest.raises(RuntimeError, match="closed"):
             first.push_many_sync(targets(1))
         second.push_many_sync(targets(2))
-        assert [c.client_topic for c in fake.connections] == [built[0].topic, renewed.topic]
-        assert apns.get_client(2, "fp-1", factory(renewed)) is not second
+        assert [c.client_topic for c in fake.connections] == [first_cert.topic, renewed.topic]
+        assert client(2, "fp-1", renewed) is not second
     finally:
-        apns.close_clients()
+        pool.close()
 
 
 def test_client_picks_apple_hosts_and_rejects_mismatched_key(push_cert, ca):

@@ -15,7 +15,6 @@ from typing import Any
 from urllib.parse import unquote
 
 import httpx
-import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -158,19 +157,3 @@ class FakeMDM:
             queue[:] = [c for c in queue if c["CommandUUID"] != message["CommandUUID"]]
         pending = [c for c in queue if c["CommandUUID"] not in skip]
         return httpx.Response(200, content=plistlib.dumps(pending[0]) if pending else b"")
-
-
-@pytest.fixture(scope="session")
-def device_ca() -> tuple[x509.Certificate, rsa.RSAPrivateKey]:
-    return ca.create_ca("Fake MDM Device CA", "Espalier")
-
-
-@pytest.fixture(scope="session")
-def signer() -> tuple[x509.Certificate, rsa.RSAPrivateKey]:
-    """A profile-signing certificate."""
-    return ca.create_ca("Fake MDM Profile Signer", "Espalier")
-
-
-@pytest.fixture
-def fake_mdm(device_ca, signer) -> FakeMDM:
-    return FakeMDM(*device_ca, signer=signer)

@@ -26,7 +26,7 @@ def enrollment(client, admin) -> dict:
         "name": "Main", "certificate": pc.cert_pem.decode(), "private_key": pc.key_pem.decode()}).json
     resp = client.post("/api/mdm/ota_enrollments/", headers=admin, json={
         "name": "Simulated", "display_name": "Simulated devices", "push_certificate": push_certificate["id"],
-        "blueprint": None, "identity_source": "builtin", "reusable": True})
+        "blueprint": None, "identity_source": "builtin", "reusable": True, "attestation": "none"})
     assert resp.status_code == 201, resp.json
     return resp.json
 

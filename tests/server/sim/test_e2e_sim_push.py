@@ -4,7 +4,6 @@ from __future__ import annotations
 import plistlib
 import time
 import uuid
-from datetime import timedelta
 
 import httpx
 import pytest
@@ -13,7 +12,7 @@ from cryptography import x509
 from espalier.sim.answers import answer
 from espalier.sim.device import SimulatedDevice
 from espalier.sim.fleet import Fleet
-from e2e import apns_settings, fake_apns, push_ca  # noqa: F401  (fixtures)
+from e2e import apns_settings
 from fakes.push_certs import make_push_cert
 
 BASE = "https://mdm.example.test"
@@ -30,7 +29,8 @@ def enrollment(client, admin, push_ca) -> dict:
     push_certificate = client.post("/api/mdm/push_certificates/", headers=admin, json={
         "name": "Main", "certificate": pc.cert_pem.decode(), "private_key": pc.key_pem.decode()}).json
     return client.post("/api/mdm/ota_enrollments/", headers=admin, json={
-        "name": "Pushed", "push_certificate": push_certificate["id"], "reusable": True}).json
+        "name": "Pushed", "push_certificate": push_certificate["id"], "reusable": True,
+        "attestation": "none"}).json
 
 
 @pytest.fixture

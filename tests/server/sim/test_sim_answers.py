@@ -17,7 +17,6 @@ from espalier.sim.answers import answer
 from espalier.sim.device import SimulatedDevice
 
 from sim_fakes import sign_profile
-from sim_fakes import device_ca, fake_mdm, signer  # noqa: F401  (fixtures)
 
 
 def _profile(identifier: str, *payloads: dict) -> dict:

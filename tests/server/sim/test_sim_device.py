@@ -10,7 +10,6 @@ from asn1crypto import cms as asn1_cms
 
 from espalier.sim.device import SimulatedDevice
 from sim_fakes import BASE, SECRET, FakeMDM
-from sim_fakes import device_ca, fake_mdm, signer  # noqa: F401  (fixtures)
 
 ENROLL_URL = f"{BASE}/public/enroll/{SECRET}/"
 

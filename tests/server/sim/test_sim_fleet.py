@@ -10,7 +10,6 @@ from click.testing import CliRunner
 from espalier.cli import simulate as simulate_cli
 from espalier.sim.fleet import Fleet
 from sim_fakes import BASE, SECRET, FakeMDM
-from sim_fakes import device_ca, fake_mdm, signer  # noqa: F401  (fixtures)
 
 
 def test_fleet_enrolls_a_mix_and_runs_connect_rounds(fake_mdm: FakeMDM):

@@ -17,7 +17,6 @@ from espalier.sim.facts import CATALOGUE
 from espalier.sim.profiles import ProfileError, read_profile
 from espalier.sim.wire import unrecognized as _unrecognized
 from sim_fakes import FakeMDM, sign_profile
-from sim_fakes import device_ca, fake_mdm, signer  # noqa: F401  (fixtures)
 
 
 def test_unsigned_profile_is_read_as_is(fake_mdm: FakeMDM):

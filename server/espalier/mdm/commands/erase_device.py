@@ -61,3 +61,10 @@ class EraseDevice(Command):
         if errors:
             raise CommandArgumentError(errors)
         return args
+
+    @classmethod
+    def process_result(cls, ctx, device, command, report):
+        """The device is being wiped: it comes back as a new enrollment, with no MDM profile
+        to check out with, so its UDID may be claimed again."""
+        device.released_at = device.released_at or ctx.now
+        return None

@@ -9,10 +9,11 @@ from __future__ import annotations
 from functools import wraps
 from typing import Callable
 
-from flask import Blueprint, Response, current_app, g, json, request
+from flask import Blueprint, Response, g, json, request
 
 from espalier.services import auth
 from espalier.services.errors import ServiceError
+from espalier.web import runtime as app_runtime
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -48,10 +49,10 @@ def api_view(*permissions: str) -> Callable:
     def decorator(view: Callable) -> Callable:
         @wraps(view)
         def wrapper(**kwargs) -> Response:
-            runtime = current_app.extensions["espalier"]
+            rt = app_runtime()
             try:
                 key = _token_key()
-                with runtime.db.session() as s:
+                with rt.db.session() as s:
                     with s.begin():
                         caller = auth.authenticate(s, key, permissions)
                         if caller is None:

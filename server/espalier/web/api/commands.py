@@ -2,11 +2,9 @@
 from __future__ import annotations
 
 from flask import request
-from sqlalchemy import func, select
 
-from espalier.models import DeviceCommand
-from espalier.models.commands import PENDING, REPORT_STATUSES
-from espalier.services.commands import get_command
+from espalier.models.commands import REPORT_STATUSES
+from espalier.services import commands as svc
 
 from . import ApiError, api_view, bp, serializers
 from .pagination import page_params, paginated
@@ -20,28 +18,19 @@ STATUS_FILTERS = ("pending",) + REPORT_STATUSES
 def command_list(s):
     """Commands, newest first; filters enrolled_device, name, status (pending = not answered)."""
     reject_unknown_args({"enrolled_device", "name", "status", "limit", "offset"})
-    stmt = select(DeviceCommand)
-    device_id = int_arg("enrolled_device", None, minimum=1)
-    if device_id is not None:
-        stmt = stmt.where(DeviceCommand.enrolled_device_id == device_id)
-    if name := request.args.get("name"):
-        stmt = stmt.where(DeviceCommand.name == name)
-    if status := request.args.get("status"):
-        if status not in STATUS_FILTERS:
-            raise ApiError(400, f"status: must be one of {', '.join(STATUS_FILTERS)}",
-                           {"status": [f"must be one of {', '.join(STATUS_FILTERS)}"]})
-        stmt = stmt.where(PENDING if status == "pending" else DeviceCommand.status == status)
+    status = request.args.get("status") or None
+    if status is not None and status not in STATUS_FILTERS:
+        raise ApiError(400, f"status: must be one of {', '.join(STATUS_FILTERS)}",
+                       {"status": [f"must be one of {', '.join(STATUS_FILTERS)}"]})
     limit, offset = page_params()
-    count = None
-    if limit is not None:
-        count = s.scalar(select(func.count()).select_from(stmt.subquery()))
-        stmt = stmt.limit(limit).offset(offset)
-    stmt = stmt.order_by(DeviceCommand.created_at.desc(), DeviceCommand.id.desc())
-    return paginated([serializers.command(c) for c in s.scalars(stmt)], count, limit, offset), 200
+    items, count = svc.list_commands(s, device_id=int_arg("enrolled_device", None, minimum=1),
+                                     name=request.args.get("name") or None, status=status,
+                                     limit=limit, offset=offset)
+    return paginated([serializers.command(c) for c in items], count, limit, offset), 200
 
 
 @bp.get("/mdm/devices/commands/<uuid>/")
 @api_view("mdm.view_devicecommand")
 def command_detail(s, uuid: str):
     """One command by UUID."""
-    return serializers.command(get_command(s, uuid)), 200
+    return serializers.command(svc.get_command(s, uuid)), 200

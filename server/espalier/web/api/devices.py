@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import request
 
 from espalier.services import devices as svc
+from espalier.web import runtime
 
 from . import ApiError, api_view, bp, serializers
 from .pagination import page_params, paginated
@@ -44,12 +45,21 @@ def device_unblock(s, device_id: int):
     return serializers.device(svc.unblock(s, device_id)), 200
 
 
+@bp.post("/mdm/devices/<int:device_id>/release/")
+@api_view("mdm.change_enrolleddevice")
+def device_release(s, device_id: int):
+    """Release a device: the next enrollment of its UDID may take it over without attestation
+    (a device wiped or replaced without checking out). Espalier's own route."""
+    json_body(set())
+    return serializers.device(svc.release(s, device_id)), 200
+
+
 @bp.post("/mdm/devices/<int:device_id>/erase/")
 @api_view("mdm.add_devicecommand")
 def device_erase(s, device_id: int):
     """Queue an EraseDevice command and notify the device."""
     data = json_body({"disallow_proximity_setup", "preserve_data_plan", "pin"})
-    return serializers.command(svc.erase(s, device_id, data)), 201
+    return serializers.command(svc.erase(s, runtime(), device_id, data)), 201
 
 
 @bp.post("/mdm/devices/<int:device_id>/lock/")
@@ -57,7 +67,7 @@ def device_erase(s, device_id: int):
 def device_lock(s, device_id: int):
     """Queue a DeviceLock command and notify the device."""
     data = json_body({"pin", "message", "phone_number"})
-    return serializers.command(svc.lock(s, device_id, data)), 201
+    return serializers.command(svc.lock(s, runtime(), device_id, data)), 201
 
 
 @bp.post("/mdm/devices/<int:device_id>/commands/")
@@ -69,7 +79,7 @@ def device_command_create(s, device_id: int):
     if not isinstance(name, str) or not isinstance(arguments, dict):
         raise ApiError(400, "name (a RequestType) and arguments (an object) are required",
                        {"name": ["required"]} if not isinstance(name, str) else {"arguments": ["must be an object"]})
-    return serializers.command(svc.queue(s, device_id, name, arguments)), 201
+    return serializers.command(svc.queue(s, runtime(), device_id, name, arguments)), 201
 
 
 @bp.post("/mdm/devices/notify/")
@@ -81,14 +91,14 @@ def device_notify(s):
     if not isinstance(ids, list) or not ids or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
         raise ApiError(400, "devices: a non-empty list of device ids is required",
                        {"devices": ["a non-empty list of device ids"]})
-    return serializers.task_ref(svc.notify_later(s, ids)), 201
+    return serializers.task_ref(svc.notify(s, runtime(), ids)), 201
 
 
 @bp.get("/mdm/devices/<int:device_id>/filevault_prk/")
 @api_view("mdm.view_filevault_prk")
 def device_filevault_prk(s, device_id: int):
     """The decrypted FileVault personal recovery key."""
-    device, value = svc.reveal_secret(s, device_id, "filevault_prk")
+    device, value = svc.reveal_secret(s, runtime().secrets, device_id, "filevault_prk")
     return {"id": device.id, "serial_number": device.serial_number, "filevault_prk": value}, 200
 
 
@@ -96,5 +106,5 @@ def device_filevault_prk(s, device_id: int):
 @api_view("mdm.view_recovery_password")
 def device_recovery_password(s, device_id: int):
     """The decrypted recovery lock or firmware password."""
-    device, value = svc.reveal_secret(s, device_id, "recovery_password")
+    device, value = svc.reveal_secret(s, runtime().secrets, device_id, "recovery_password")
     return {"id": device.id, "serial_number": device.serial_number, "recovery_password": value}, 200

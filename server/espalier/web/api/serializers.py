@@ -1,9 +1,9 @@
-"""JSON shapes of the API objects, field for field as Zentral documents them."""
+"""JSON shapes of the API objects, field for field as Zentral documents them; one place each."""
 from __future__ import annotations
 
 from datetime import datetime
 
-from espalier.models import DeviceCommand, EnrolledDevice, TaskResult
+from espalier.models import DeviceCommand, EnrolledDevice, OtaEnrollment, PushCertificate, TaskResult
 
 
 def dt(value: datetime | None) -> str | None:
@@ -33,6 +33,25 @@ def command(c: DeviceCommand) -> dict:
         "not_before": dt(c.not_before), "time": dt(c.time), "result": c.result,
         "result_time": dt(c.result_time), "status": c.status, "error_chain": c.error_chain,
         "created_at": dt(c.created_at), "updated_at": dt(c.updated_at),
+    }
+
+
+def ota_enrollment(e: OtaEnrollment, secret: str, base_url: str) -> dict:
+    return {
+        "id": e.id, "name": e.name, "display_name": e.display_name, "push_certificate": e.push_certificate_id,
+        "blueprint": e.blueprint_id, "identity_source": e.identity_source, "attestation": e.attestation,
+        "scep_url": e.scep_url, "reusable": e.reusable, "quota": e.quota, "secret": secret,
+        "enroll_url": f"{base_url}/public/enroll/{secret}/",
+        "secret_used_at": dt(e.secret_used_at), "created_at": dt(e.created_at), "updated_at": dt(e.updated_at),
+    }
+
+
+def push_certificate(pc: PushCertificate) -> dict:
+    return {
+        "id": pc.id, "name": pc.name, "topic": pc.topic, "not_before": dt(pc.not_before),
+        "not_after": dt(pc.not_after), "days_left": pc.days_left(), "expiring": pc.is_expiring(),
+        "status": pc.state(), "status_message": pc.status_message, "certificate": pc.certificate,
+        "created_at": dt(pc.created_at), "updated_at": dt(pc.updated_at),
     }
 
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import pytest
 
-from e2e import enrolled, enrollment, http, push_certificate, push_pair  # noqa: F401  (fixtures)
 
 
 @pytest.fixture(params=[True, False], ids=["mtls-proxy", "mdm-signature"])
@@ -117,7 +116,8 @@ def test_reenrollment_clears_stale_tokens(client, admin, enrolled, enrollment, h
     assert client.get(f"/api/mdm/devices/{device_id}/", headers=admin).json["bootstrap_token_escrowed"] is True
     assert sim.get_bootstrap_token() == b"bootstrap"
     old_token = sim.push_token_hex
-    assert sim.enroll(enrollment["enroll_url"], http)
+    assert client.post(f"/api/mdm/devices/{device_id}/release/", headers=admin).status_code == 200
+    assert sim.enroll(enrollment["enroll_url"], http), sim.errors
     with runtime.db.session() as s:
         row = s.get(EnrolledDevice, device_id)
     assert row.push_token == sim.push_token_hex != old_token

@@ -7,10 +7,10 @@ import pytest
 from sqlalchemy import select
 
 from espalier.models import EnrolledDevice, PushCertificate, utcnow
-from espalier.services import push, push_certificates
-from espalier.tasks import push as push_tasks
+from espalier.services import push_certificates
+from espalier.tasks import push
 
-from e2e import apns_settings, fake_apns, push_ca  # noqa: F401  (fixtures)
+from e2e import apns_settings
 from fakes.push_certs import make_push_cert
 
 
@@ -43,7 +43,7 @@ def reload(runtime, device_id):
 
 def test_push_reaches_apns_with_the_mdm_headers(runtime, fake_apns, devices, cert):
     d, = devices()
-    summary = push.notify([d.id])
+    summary = push.push(runtime, [d.id])
     assert summary.sent == [d.id]
     rec = fake_apns.pushes[0]
     assert rec.token_hex == d.push_token and rec.topic == cert.topic
@@ -54,32 +54,32 @@ def test_push_reaches_apns_with_the_mdm_headers(runtime, fake_apns, devices, cer
 
 def test_many_devices_one_job_one_connection(runtime, fake_apns, devices):
     ds = devices(50)
-    push_tasks.notify_devices([d.id for d in ds])
+    push.notify_devices(runtime, [d.id for d in ds])
     assert len(fake_apns.pushes) == 50
     assert len({p.connection_id for p in fake_apns.pushes}) == 1
 
 
 def test_a_device_is_not_pushed_twice_within_seconds_but_later(runtime, fake_apns, devices):
     d, = devices()
-    push.notify([d.id])
-    again = push.notify([d.id])
+    push.push(runtime, [d.id])
+    again = push.push(runtime, [d.id])
     assert again.skipped == [d.id] and len(fake_apns.pushes) == 1
-    delay, path, args = runtime.queue.delayed[0]
-    assert delay == push.MIN_INTERVAL.total_seconds() and args == ([d.id],)
-    assert path == "espalier.tasks.push:notify_devices_later"
-    assert push_tasks.notify_devices_later([d.id]) == {"sent": 0, "skipped": 1}
+    delay, job = runtime.queue.delayed[0]
+    assert delay == push.MIN_INTERVAL.total_seconds() and job.args == ([d.id],)
+    assert job.func is push.notify_devices_later
+    assert push.notify_devices_later(runtime, [d.id]) == {"sent": 0, "skipped": 1, "dead_tokens": 0}
     assert len(runtime.queue.delayed) == 1  # the delayed push does not reschedule itself
 
 
 def test_unregistered_token_is_dead_until_a_new_token_update(runtime, fake_apns, devices):
     d, = devices()
     fake_apns.fail(d.push_token, 410, "Unregistered", timestamp_ms=1_700_000_000_000)
-    summary = push.notify([d.id])
+    summary = push.push(runtime, [d.id])
     assert summary.dead_tokens == [d.id]
     row = reload(runtime, d.id)
     assert row.push_token_error == "Unregistered"
     assert row.push_token_invalid_at.year == 2023  # Apple's timestamp, not ours
-    push.notify([d.id], force=True)
+    push.push(runtime, [d.id], force=True)
     assert len(fake_apns.pushes) == 1  # not pushed again
 
 
@@ -87,37 +87,37 @@ def test_unregistered_token_is_dead_until_a_new_token_update(runtime, fake_apns,
 def test_bad_token_stops_pushes(runtime, fake_apns, devices, reason):
     d, = devices()
     fake_apns.fail(d.push_token, 400, reason)
-    assert push.notify([d.id]).dead_tokens == [d.id]
+    assert push.push(runtime, [d.id]).dead_tokens == [d.id]
     assert reload(runtime, d.id).push_token_error == reason
 
 
 def test_certificate_refused_is_surfaced_and_not_used(runtime, fake_apns, devices, cert, client, admin):
     d, e = devices(2)
     fake_apns.fail(d.push_token, 403, "BadCertificate")
-    push.notify([d.id])
+    push.push(runtime, [d.id])
     with runtime.db.session() as s:
         row = s.get(PushCertificate, cert.id)
     assert row.status == "error" and "BadCertificate" in row.status_message
     shown = client.get(f"/api/mdm/push_certificates/{cert.id}/", headers=admin).json
     assert shown["status"] == "error"
-    assert push.notify([e.id]).skipped == [e.id]
+    assert push.push(runtime, [e.id]).skipped == [e.id]
 
 
 def test_transient_errors_are_retried(runtime, fake_apns, devices):
     d, = devices()
     fake_apns.fail(d.push_token, 429, "TooManyRequests", times=1)
-    assert push.notify([d.id]).sent == [d.id]
+    assert push.push(runtime, [d.id]).sent == [d.id]
     e = devices()[0]
     fake_apns.fail(e.push_token, 500, "InternalServerError")
     with pytest.raises(push.PushRetry):
-        push.notify([e.id], force=True)
+        push.push(runtime, [e.id], force=True)
 
 
 def test_expired_certificate_is_not_used(runtime, fake_apns, devices, cert):
     d, = devices()
     with runtime.db.session() as s, s.begin():
         s.get(PushCertificate, cert.id).not_after = utcnow() - timedelta(days=1)
-    assert push.notify([d.id]).skipped == [d.id]
+    assert push.push(runtime, [d.id]).skipped == [d.id]
     assert fake_apns.pushes == []
 
 
@@ -140,13 +140,13 @@ def test_pending_devices_are_renotified_with_backoff(runtime, fake_apns, devices
         add_command(s, runtime.secrets, fresh.id, "DeviceInformation", {})
         s.get(EnrolledDevice, old.id).last_notified_at = now - timedelta(minutes=5)
         s.get(EnrolledDevice, fresh.id).last_notified_at = now - timedelta(seconds=30)
-    assert push_tasks.renotify_pending() == {"renotified": 1}
+    assert push.renotify_pending(runtime) == {"renotified": 1}
     assert [p.token_hex for p in fake_apns.pushes] == [old.push_token]
 
 
 def test_backoff_schedule():
     now = utcnow()
-    due = push_tasks.due_for_renotify
+    due = push.due_for_renotify
     assert due(now - timedelta(minutes=1), None, now)
     assert not due(now - timedelta(minutes=1), now - timedelta(minutes=1), now)
     assert due(now - timedelta(minutes=10), now - timedelta(minutes=3), now)
@@ -162,7 +162,7 @@ def test_expiry_check_logs(runtime, cert, caplog):
     with runtime.db.session() as s, s.begin():
         s.get(PushCertificate, cert.id).not_after = utcnow() + timedelta(days=10)
     with caplog.at_level("WARNING"):
-        assert check_push_certificates() == {"expiring": [cert.topic], "expired": []}
+        assert check_push_certificates(runtime) == {"expiring": [cert.topic], "expired": []}
     assert "expires in" in caplog.text and "Renew, not Create" in caplog.text
 
 
@@ -179,22 +179,6 @@ def test_old_answered_inventory_commands_are_pruned(runtime, make_device):
         pending_old.created_at = utcnow() - timedelta(days=40)
         lock = add_command(s, runtime.secrets, d.id, "DeviceLock", {})
         lock.status, lock.created_at = "Acknowledged", utcnow() - timedelta(days=40)
-    assert prune_inventory_commands() == {"pruned": 1}
+    assert prune_inventory_commands(runtime) == {"pruned": 1}
     with runtime.db.session() as s:
         assert sorted(c.name for c in s.scalars(select(DeviceCommand))) == ["DeviceLock", "SecurityInfo"]
-
-
-def test_beat_enqueues_due_jobs_once_per_period():
-    from espalier.tasks.periodic import SCHEDULE, Beat
-
-    submitted = []
-
-    class Q:
-        def submit(self, path, task_id, args, queue="default", job_id=None):
-            submitted.append((path, queue, job_id))
-
-    beat = Beat(Q())
-    assert beat.run_due(1000.0) == [p for p, _, _ in SCHEDULE]
-    assert beat.run_due(1001.0) == []
-    assert beat.run_due(1000.0 + 31) == ["espalier.tasks.push:renotify_pending"]
-    assert all(job_id.startswith("beat-") for _, _, job_id in submitted)

@@ -20,7 +20,7 @@ def pushed(monkeypatch, runtime):
     from espalier.tasks import push
 
     runtime.queue.push_enabled = True
-    monkeypatch.setattr(push, "notify_devices", lambda ids: calls.append(list(ids)))
+    monkeypatch.setattr(push, "notify_devices", lambda rt, ids: calls.append(list(ids)))
     return calls
 
 

@@ -1,7 +1,6 @@
 """/api/mdm/devices/: list, filters, pages, detail, block/unblock, secrets."""
 from __future__ import annotations
 
-from espalier.services.devices import store_secret
 
 DEVICE_FIELDS = ["id", "udid", "serial_number", "name", "model", "platform", "os_version", "build_version",
                  "apple_silicon", "cert_not_valid_after", "blueprint", "awaiting_configuration",
@@ -83,11 +82,11 @@ def test_secrets_are_encrypted_at_rest_and_revealed_with_permission(client, runt
     d = make_device()
     with runtime.db.session() as s, s.begin():
         device = s.get(EnrolledDevice, d.id)
-        store_secret(device, "filevault_prk", "ABCD-EFGH-IJKL-MNOP-QRST-UVWX")
-        store_secret(device, "recovery_password", "hunter2hunter2")
+        runtime.secrets.seal(device, "filevault_prk", "ABCD-EFGH-IJKL-MNOP-QRST-UVWX")
+        runtime.secrets.seal(device, "recovery_password", "hunter2hunter2")
     with runtime.db.session() as s:
         raw = s.get(EnrolledDevice, d.id)
-        assert "ABCD" not in raw.filevault_prk and raw.filevault_prk.startswith("v1:")
+        assert "ABCD" not in raw.filevault_prk and raw.filevault_prk.startswith("v2:")
     headers = make_token("mdm.view_filevault_prk", "mdm.view_recovery_password")
     resp = client.get(f"/api/mdm/devices/{d.id}/filevault_prk/", headers=headers)
     assert resp.json == {"id": d.id, "serial_number": d.serial_number, "filevault_prk": "ABCD-EFGH-IJKL-MNOP-QRST-UVWX"}

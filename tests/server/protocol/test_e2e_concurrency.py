@@ -6,7 +6,6 @@ import threading
 
 import pytest
 
-from e2e import enrolled, enrollment, http, push_certificate, push_pair  # noqa: F401  (fixtures)
 
 CONNECT = {"Content-Type": "application/x-apple-aspen-mdm"}
 

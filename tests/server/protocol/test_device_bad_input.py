@@ -12,7 +12,6 @@ from sqlalchemy import func, select
 
 from espalier.models import DeviceCommand, EnrolledDevice
 
-from e2e import enrolled, enrollment, http, push_certificate, push_pair  # noqa: F401  (fixtures)
 
 CHECKIN = {"Content-Type": "application/x-apple-aspen-mdm-checkin"}
 CONNECT = {"Content-Type": "application/x-apple-aspen-mdm"}
@@ -105,14 +104,40 @@ def test_bad_certificate_headers_are_400(client, device_headers, headers, reason
 
 
 def test_certificate_from_an_unknown_ca_is_400(client, device_headers):
+    from cryptography import x509
+
+    from espalier.sim.wire import mtls_headers
     from fakes.push_certs import make_ca, make_push_cert
 
     _, sim, _ = device_headers
-    stranger = make_push_cert(make_ca("Somebody else's CA"))
+    stranger = x509.load_pem_x509_certificate(make_push_cert(make_ca("Somebody else's CA")).cert_pem)
     msg = plistlib.dumps({"UDID": sim.facts.udid, "Status": "Idle"})
-    resp = client.put("/mdm/connect", data=msg,
-                      headers={**CONNECT, "X-SSL-Client-Cert": quote(stranger.cert_pem.decode())})
+    resp = client.put("/mdm/connect", data=msg, headers={**CONNECT, **mtls_headers(stranger)})
     assert resp.status_code == 400 and "untrusted device certificate" in resp.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("subject, reason", [
+    (None, "missing X-SSL-Client-S-DN"),
+    ("CN=someone else,O=Espalier", "does not name the certificate's subject"),
+])
+def test_the_proxy_subject_header_must_name_the_certificate(client, device_headers, subject, reason):
+    """As in Zentral: with mtls_proxy, X-SSL-Client-S-DN is required and must match."""
+    headers, sim, _ = device_headers
+    headers = {k: v for k, v in headers.items() if k != "X-SSL-Client-S-DN"}
+    if subject:
+        headers["X-SSL-Client-S-DN"] = subject
+    msg = plistlib.dumps({"UDID": sim.facts.udid, "Status": "Idle"})
+    resp = client.put("/mdm/connect", data=msg, headers={**CONNECT, **headers})
+    assert resp.status_code == 400 and reason in resp.get_data(as_text=True)
+
+
+def test_the_proxy_subject_header_may_use_the_openssl_one_line_form(client, device_headers):
+    headers, sim, _ = device_headers
+    rdns = sorted(headers["X-SSL-Client-S-DN"].split(","))
+    msg = plistlib.dumps({"UDID": sim.facts.udid, "Status": "Idle"})
+    resp = client.put("/mdm/connect", data=msg, headers={**CONNECT, **headers,
+                                                        "X-SSL-Client-S-DN": "/" + "/".join(rdns)})
+    assert resp.status_code == 200
 
 
 class TestSignatureMode:

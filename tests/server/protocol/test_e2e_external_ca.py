@@ -13,7 +13,6 @@ from espalier.pki import ca as ca_lib
 from espalier.sim import profiles
 from espalier.sim.device import SimulatedDevice, scep_subject
 
-from e2e import enrollment, http, push_certificate, push_pair  # noqa: F401  (fixtures)
 
 EXTERNAL = ca_lib.create_ca("Corporate SCEP CA", "Example Corp")
 INTRUDER = ca_lib.create_ca("Untrusted CA")
@@ -29,7 +28,7 @@ def mdm_settings():
 def external_enrollment(client, admin, push_certificate):
     resp = client.post("/api/mdm/ota_enrollments/", headers=admin, json={
         "name": "Corporate", "push_certificate": push_certificate["id"], "identity_source": "external",
-        "scep_url": "https://scep.corp.example/scep", "scep_challenge": "corp-challenge"})
+        "scep_url": "https://scep.corp.example/scep", "scep_challenge": "corp-challenge", "attestation": "none"})
     assert resp.status_code == 201, resp.json
     return resp.json
 

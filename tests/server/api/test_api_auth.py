@@ -82,10 +82,8 @@ def test_unknown_api_path_and_method_are_json(client, admin):
 
 
 def test_unmigrated_database_is_refused(tmp_path, settings_factory):
-    from espalier import runtime as runtime_mod
     from espalier.db import NotMigrated
 
     settings = settings_factory(f"sqlite:///{tmp_path}/empty.db")
     with pytest.raises(NotMigrated, match="run `espalier db upgrade` first"):
         create_app(settings)
-    runtime_mod.set_current(None)

@@ -26,9 +26,17 @@ def test_defaults_fill_the_mdm_section():
     assert s.base_url == "http://127.0.0.1:8000"
 
 
+def _ca_pem() -> str:
+    from cryptography.hazmat.primitives import serialization
+
+    from espalier.pki.ca import create_ca
+
+    return create_ca("Chain test CA")[0].public_bytes(serialization.Encoding.PEM).decode()
+
+
 def test_file_and_env_substitution(tmp_path, monkeypatch):
     chain = tmp_path / "chain.pem"
-    chain.write_text("-----BEGIN CERTIFICATE-----\nabc\n-----END CERTIFICATE-----\n")
+    chain.write_text(_ca_pem())
     monkeypatch.setenv("ESP_DB", "postgresql://db/espalier")
     monkeypatch.setenv("ESP_MTLS", "false")
     s = from_mapping(base(database_url="{{ env:ESP_DB }}", apps={"espalier.mdm": {
@@ -36,6 +44,16 @@ def test_file_and_env_substitution(tmp_path, monkeypatch):
     assert s["database_url"] == "postgresql://db/espalier"
     assert s.mdm["scep_ca_fullchain"].startswith("-----BEGIN CERTIFICATE-----")
     assert s.mdm["mtls_proxy"] is False
+    assert len(s.external_ca_chain) == 1
+
+
+def test_a_chain_that_is_not_pem_stops_start_up_with_one_line(tmp_path):
+    """It used to start and answer every check-in with a 500."""
+    chain = tmp_path / "chain.pem"
+    chain.write_text("-----BEGIN CERTIFICATE-----\nabc\n-----END CERTIFICATE-----\n")
+    with pytest.raises(SettingsError) as exc:
+        from_mapping(base(apps={"espalier.mdm": {"scep_ca_fullchain": f"{{{{ file:{chain} }}}}"}}))
+    assert str(exc.value) == "settings: apps.espalier.mdm.scep_ca_fullchain: not a PEM certificate chain"
 
 
 @pytest.mark.parametrize("data, message", [

@@ -1,14 +1,14 @@
-"""What the built-in SCEP CA issues, and to whom.
+"""What the built-in SCEP CA issues, and to whom: the protocol's policy over ``pki.scep``.
 
 PKCSReq: the CSR's challenge must be an unused enrollment-session challenge; it is spent
-by the issuance, in the same transaction that records the certificate. RenewalReq: the
-request must be signed with a certificate we issued that is still valid; the new one
-inherits its enrollment session and records which certificate it renews, so the check-in
-accepts it in place of the old one.
+by the issuance, in the same transaction that records the certificate, which also records
+the UDID the session attested (the certificate then speaks for that device only).
+RenewalReq: the request must be signed with a certificate we issued that is still valid;
+the new one inherits its session and UDID and records which certificate it renews, so the
+check-in accepts it in place of the old one. Blocked devices get neither.
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 from datetime import datetime, timezone
 
@@ -16,16 +16,15 @@ from cryptography import x509
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from espalier.models import EnrolledDevice, EnrollmentSession, IssuedCertificate, utcnow
+from espalier.models import EnrollmentSession, IssuedCertificate, utcnow
 from espalier.pki import ca as ca_lib
 from espalier.pki import scep
 from espalier.pki.store import StoredCA
 
+from . import blocking
+from .enrollment import challenge_hash
+
 log = logging.getLogger(__name__)
-
-
-def challenge_hash(challenge: str) -> str:
-    return hashlib.sha256(challenge.encode()).hexdigest()
 
 
 def handle_pki_operation(s: Session, ca: StoredCA, der: bytes, validity_days: int) -> bytes:
@@ -36,11 +35,16 @@ def handle_pki_operation(s: Session, ca: StoredCA, der: bytes, validity_days: in
         return scep.cert_rep_failure(request, request.fail_info, ca.certificate, ca.key)
     if request.message_type == scep.PKCS_REQ:
         session_id = _spend_challenge(s, request.challenge)
-        renewed = None
+        renewed = udid = None
+        if session_id is not None:
+            session = s.get(EnrollmentSession, session_id)
+            udid = session.attested_udid
+            if blocking.is_blocked(s, udid, session.attested_serial_number):
+                session_id = None
     elif request.message_type == scep.RENEWAL_REQ:
-        session_id, renewed = _renewal_session(s, ca, request.signer_cert)
+        session_id, renewed, udid = _renewal_session(s, ca, request.signer_cert)
     else:
-        session_id = renewed = None
+        session_id = renewed = udid = None
     if session_id is None:
         return scep.cert_rep_failure(request, scep.FailInfo.BAD_REQUEST, ca.certificate, ca.key)
     try:
@@ -50,7 +54,7 @@ def handle_pki_operation(s: Session, ca: StoredCA, der: bytes, validity_days: in
         return scep.cert_rep_failure(request, scep.FailInfo.BAD_MESSAGE_CHECK, ca.certificate, ca.key)
     s.add(IssuedCertificate(fingerprint=ca_lib.fingerprint_sha256(cert), serial=format(cert.serial_number, "x"),
                             subject=cert.subject.rfc4514_string()[:512], enrollment_session_id=session_id,
-                            renewed_fingerprint=renewed,
+                            renewed_fingerprint=renewed, udid=udid,
                             not_valid_after=cert.not_valid_after_utc.replace(tzinfo=None)))
     return scep.cert_rep_success(request, cert, ca.certificate, ca.key, cipher=request.reply_cipher)
 
@@ -65,18 +69,17 @@ def _spend_challenge(s: Session, challenge: str | None) -> int | None:
         .returning(EnrollmentSession.id))
 
 
-def _renewal_session(s: Session, ca: StoredCA, old: x509.Certificate) -> tuple[int | None, str | None]:
+def _renewal_session(s: Session, ca: StoredCA, old: x509.Certificate) -> tuple[int | None, str | None, str | None]:
     try:
         ca_lib.verify_chain(old, [ca.certificate], at=datetime.now(timezone.utc))
     except ca_lib.CAError as exc:
         log.warning("SCEP renewal with an unusable certificate: %s", exc)
-        return None, None
+        return None, None, None
     fingerprint = ca_lib.fingerprint_sha256(old)
     issued = s.scalar(select(IssuedCertificate).where(IssuedCertificate.fingerprint == fingerprint))
     if issued is None or issued.enrollment_session_id is None:
-        return None, None
+        return None, None, None
     session = s.get(EnrollmentSession, issued.enrollment_session_id)
-    if session and session.enrolled_device_id and s.scalar(select(EnrolledDevice.blocked_at).where(
-            EnrolledDevice.id == session.enrolled_device_id)) is not None:
-        return None, None
-    return issued.enrollment_session_id, fingerprint
+    if session and session.enrolled_device_id and blocking.is_device_blocked(s, session.enrolled_device_id):
+        return None, None, None
+    return issued.enrollment_session_id, fingerprint, issued.udid

@@ -17,7 +17,8 @@ def push_certificate(client, admin):
 
 
 def create(client, admin, push_certificate, **extra):
-    data = {"name": "Staff Macs", "push_certificate": push_certificate["id"], **extra}
+    """An enrollment serving the plain profile (attestation none) unless ``extra`` says otherwise."""
+    data = {"name": "Staff Macs", "push_certificate": push_certificate["id"], "attestation": "none", **extra}
     return client.post("/api/mdm/ota_enrollments/", headers=admin, json=data)
 
 
@@ -26,6 +27,7 @@ def test_crud(client, admin, push_certificate):
     assert resp.status_code == 201, resp.json
     e = resp.json
     assert e["identity_source"] == "builtin" and e["reusable"] is True and len(e["secret"]) >= 24
+    assert e["attestation"] == "none"
     assert e["enroll_url"] == f"https://mdm.example.test/public/enroll/{e['secret']}/"
     assert client.get("/api/mdm/ota_enrollments/", headers=admin).json == [e]
     resp = client.put(f"/api/mdm/ota_enrollments/{e['id']}/", headers=admin, json={"display_name": "Everyone"})
@@ -40,6 +42,8 @@ def test_bad_enrollment_input_names_fields(client, admin, push_certificate):
         "name": "", "push_certificate": 9999, "identity_source": "other", "quota": 0, "colour": 1})
     assert resp.status_code == 400
     assert set(resp.json["errors"]) == {"name", "push_certificate", "identity_source", "quota", "colour"}
+    resp = create(client, admin, push_certificate, attestation="maybe")
+    assert resp.status_code == 400 and resp.json["errors"] == {"attestation": ["must be one of apple, none"]}
     resp = create(client, admin, push_certificate, identity_source="external")
     assert resp.status_code == 400 and "scep_url" in resp.json["errors"]
 
@@ -109,3 +113,15 @@ def test_external_scep_profile(client, admin, push_certificate):
     content = profile["PayloadContent"][0]["PayloadContent"]
     assert content["URL"] == "https://scep.example.test/scep" and content["Challenge"] == "static-challenge"
     assert "scep_challenge" not in e
+
+
+def test_attestation_defaults_to_apple_and_serves_the_profile_service(client, admin, push_certificate):
+    data = {"name": "Attested", "push_certificate": push_certificate["id"]}
+    e = client.post("/api/mdm/ota_enrollments/", headers=admin, json=data).json
+    assert e["attestation"] == "apple"
+    payload = plistlib.loads(client.get(f"/public/enroll/{e['secret']}/?unsigned=1").data)
+    assert payload["PayloadType"] == "Profile Service"
+    content = payload["PayloadContent"]
+    assert content["URL"] == f"https://mdm.example.test/public/enroll/{e['secret']}/attest/"
+    assert {"UDID", "SERIAL", "PRODUCT", "VERSION"} <= set(content["DeviceAttributes"]) and content["Challenge"]
+    assert "com.apple.mdm" not in str(payload)  # nothing to enroll with before the device proved itself
