@@ -5,17 +5,25 @@ _MODELS = ("enrolleddevice", "devicecommand", "pushcertificate", "otaenrollment"
            "depvirtualserver", "location", "locationasset", "softwareupdate", "enrolleduser")
 _ACTIONS = ("view", "add", "change", "delete")
 
+# Escrowed secrets: only these reveal them.
+SECRET_READS = frozenset({"mdm.view_filevault_prk", "mdm.view_recovery_password", "mdm.view_bootstrap_token"})
+# Hand-written commands (CustomCommand, InstallProfile with any profile) can ask a device for
+# anything, an escrowed key included: a permission of their own, outside the operator role.
+RAW_COMMANDS = "mdm.add_raw_devicecommand"
+# Enrollment secrets and links: whoever holds one can enroll a device.
+ENROLLMENT_SECRETS = "mdm.view_enrollment_secret"
+
 PERMISSIONS: frozenset[str] = frozenset(
     {f"mdm.{action}_{model}" for model in _MODELS for action in _ACTIONS}
-    | {"mdm.view_filevault_prk", "mdm.view_recovery_password", "mdm.view_bootstrap_token"}
+    | SECRET_READS | {RAW_COMMANDS, ENROLLMENT_SECRETS}
 )
 
-# Secrets are never part of a role by accident: viewers see no keys or passwords.
-_SECRET_READS = {"mdm.view_filevault_prk", "mdm.view_recovery_password", "mdm.view_bootstrap_token"}
+# Secrets are never part of a role by accident: viewers see no keys, passwords or enrollment links.
 ROLES: dict[str, frozenset[str]] = {
     "admin": PERMISSIONS,
-    "operator": frozenset(p for p in PERMISSIONS if p not in _SECRET_READS),
-    "viewer": frozenset(p for p in PERMISSIONS if p.startswith("mdm.view_") and p not in _SECRET_READS),
+    "operator": frozenset(p for p in PERMISSIONS if p not in SECRET_READS and p != RAW_COMMANDS),
+    "viewer": frozenset(p for p in PERMISSIONS if p.startswith("mdm.view_")
+                        and p not in SECRET_READS and p != ENROLLMENT_SECRETS),
 }
 
 

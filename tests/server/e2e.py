@@ -67,3 +67,42 @@ def enrolled(http, enrollment, client, admin):
         assert len(found) == 1
         return sim, found[0]["id"]
     return factory
+
+
+class StandInAppleCA:
+    """Stands in for Apple's device CA: devices' Apple identities chain to it."""
+
+    def __init__(self):
+        from espalier.pki.ca import create_ca
+
+        self.cert, self.key = create_ca("Stand-in Apple iPhone Device CA", "Apple Inc.")
+
+    @property
+    def pem(self) -> str:
+        from cryptography.hazmat.primitives import serialization
+
+        return self.cert.public_bytes(serialization.Encoding.PEM).decode()
+
+    def identity(self, udid: str):
+        """(certificate, key) of a device's Apple-issued identity."""
+        return issue_identity((self.cert, self.key), udid)
+
+
+def issue_identity(ca, common_name: str):
+    """(certificate, key) issued by ``ca`` (a (cert, key) pair) for ``common_name``."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    from espalier.pki.ca import issue_certificate
+
+    key = rsa.generate_private_key(65537, 2048)
+    csr = (x509.CertificateSigningRequestBuilder()
+           .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])).sign(key, hashes.SHA256()))
+    return issue_certificate(*ca, csr), key
+
+
+@pytest.fixture(scope="session")
+def apple_ca():
+    return StandInAppleCA()

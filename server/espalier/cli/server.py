@@ -31,6 +31,10 @@ def serve(ctx: click.Context, bind: str, workers: int, threads: int) -> None:
             self.cfg.set("workers", workers)
             self.cfg.set("threads", threads)
             self.cfg.set("accesslog", "-")
+            self.cfg.set("logger_class", "espalier.web.masking.MaskingLogger")  # no enrollment secrets in logs
+            # Longer than any client's idle reuse (httpx: 5 s, Apple's URL loading: ~60 s), so the
+            # server never closes a keep-alive connection while a device is sending on it.
+            self.cfg.set("keepalive", 75)
             self.cfg.set("limit_request_line", 16384)  # SCEP GET PKIOperation carries the message in the URL
             if "control_socket_disable" in self.cfg.settings:
                 # gunicorn 27's control socket has one default path per user: several servers on a

@@ -8,9 +8,8 @@ never blocks the queue.
 """
 from __future__ import annotations
 
-import base64
 import logging
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from espalier.models import DeviceCommand
@@ -19,6 +18,7 @@ from . import commands, inventory, lookup, queue
 from .errors import Unrecognized
 from .identity import Identity
 from .messages import Report, dump
+from .results import stored
 
 log = logging.getLogger(__name__)
 
@@ -80,30 +80,17 @@ def report(ctx, device, user_id: int | None, msg: Report) -> None:
     if msg.status == "Acknowledged":
         command.result = _process(ctx, device, command, msg.result)
     else:
-        command.error_chain = jsonable(msg.error_chain)
+        command.error_chain = stored(msg.error_chain)
 
 
 def _process(ctx, device, command: DeviceCommand, result: dict) -> Any:
     cls = commands.get(command.name)
     if cls is None:
-        return jsonable(result) or None
+        return stored(result) or None
     try:
         with ctx.s.begin_nested():
             processed = cls.process_result(ctx, device, command, result)
     except Exception as exc:  # never let a strange answer block the queue
         log.warning("device %s: cannot process %s result: %s", device.udid, command.name, exc)
         return {"processing_error": f"{type(exc).__name__}: {exc}"[:500]}
-    return jsonable(processed) if processed else None
-
-
-def jsonable(value: Any) -> Any:
-    """Plist values as JSON: data as base64, dates as ISO 8601."""
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, bytes):
-        return base64.b64encode(value).decode()
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return value
+    return stored(processed) if processed else None

@@ -83,6 +83,12 @@ def authenticate(s: Session, key: str, required: tuple[str, ...] = ()) -> Authen
     return Authenticated(token_id=row[0], user_id=row[1], missing=missing)
 
 
+def has_permission(s: Session, token_id: int, codename: str) -> bool:
+    """For what a route does beyond its own permission (raw commands, enrollment secrets)."""
+    return s.scalar(select(ApiTokenPermission.codename).where(
+        ApiTokenPermission.token_id == token_id, ApiTokenPermission.codename == codename)) is not None
+
+
 def revoke_token(s: Session, prefix: str) -> ApiToken:
     tokens = s.scalars(select(ApiToken).where(ApiToken.prefix == prefix[:8], ApiToken.revoked_at.is_(None))).all()
     if len(prefix) > 8:

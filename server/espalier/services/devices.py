@@ -1,13 +1,18 @@
 """Operator actions on enrolled devices: look up, block, unblock, release, commands, secrets."""
 from __future__ import annotations
 
+import logging
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from espalier.models import DeviceCommand, EnrolledDevice, TaskResult, utcnow
+from espalier.pki.secrets import SecretError
 from espalier.services.commands import queue_command
-from espalier.services.errors import NotFound, ServiceError
+from espalier.services.errors import Conflict, NotFound, ServiceError
 from espalier.tasks import push
+
+log = logging.getLogger(__name__)
 
 REVEALABLE = ("filevault_prk", "recovery_password")
 
@@ -97,4 +102,9 @@ def reveal_secret(s: Session, secrets, device_id: int, field: str) -> tuple[Enro
     if field not in REVEALABLE:
         raise ValueError(field)
     device = get_device(s, device_id)
-    return device, secrets.open_str(device, field)
+    try:
+        return device, secrets.open_str(device, field)
+    except SecretError as exc:  # another row's value, or tampered: never shown, never a 500
+        log.error("device %s: stored %s cannot be decrypted: %s", device.id, field, exc)
+        raise Conflict(f"the stored {field} cannot be decrypted (it belongs to another row, or was "
+                       "tampered with)") from None

@@ -13,3 +13,9 @@ class ServiceError(Exception):
 
 class NotFound(ServiceError):
     status = 404
+
+
+class Conflict(ServiceError):
+    """The request is fine but the stored state does not allow it."""
+
+    status = 409

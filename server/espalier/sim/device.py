@@ -221,12 +221,20 @@ class SimulatedDevice:
     # ---- transport ------------------------------------------------------------------
 
     def _http(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        """One request; a keep-alive connection the server closed as we reused it (the request
+        fails before any answer) is retried once on a new one, as Apple's URL loading does.
+        Every MDM message may be sent twice: the server treats a repeat as the same report."""
         if self.client is None:
             raise EnrollmentError("no HTTP client")
-        try:
-            return self.client.request(method, url, **kwargs)
-        except httpx.HTTPError as exc:
-            raise EnrollmentError(f"{method} {url}: {exc!r}") from exc
+        for attempt in (1, 2):
+            try:
+                return self.client.request(method, url, **kwargs)
+            except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
+                if attempt == 2:
+                    raise EnrollmentError(f"{method} {url}: {exc!r}") from exc
+            except httpx.HTTPError as exc:
+                raise EnrollmentError(f"{method} {url}: {exc!r}") from exc
+        raise AssertionError("unreachable")
 
     def _identity_headers(self, body: bytes) -> dict[str, str]:
         assert self.identity_cert is not None and self.identity_key is not None

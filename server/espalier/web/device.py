@@ -21,6 +21,7 @@ from espalier.services import enrollments
 from espalier.services.errors import ServiceError
 from espalier.tasks.push import notify_after_commit
 from espalier.web import runtime
+from espalier.web.masking import mask
 
 bp = Blueprint("device", __name__)
 log = logging.getLogger(__name__)
@@ -37,7 +38,7 @@ def _body() -> bytes:
 
 
 def _mdm_error(exc: MDMError) -> Response:
-    log.warning("%s %s refused (%s): %s", request.method, request.path, exc.status, exc.reason)
+    log.warning("%s %s refused (%s): %s", request.method, mask(request.path), exc.status, exc.reason)
     if exc.status == 403:
         body = {"code": "com.apple.unrecognized.device", "description": exc.reason}
         return Response(json.dumps(body), 403, mimetype="application/json")

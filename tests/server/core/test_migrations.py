@@ -78,3 +78,37 @@ def test_db_upgrade_reports_revision(tmp_path, url):
     settings.write_text(json.dumps({"database_url": url.format(tmp=tmp_path), "secret_keys": ["s" * 40]}))
     result = CliRunner().invoke(main, ["--settings", str(settings), "db", "upgrade"])
     assert result.exit_code == 0 and "database at revision" in result.output
+
+
+def _v1(box, plaintext: str, context: str) -> str:
+    """A value as revision 0002 stored it: bound to its column only."""
+    return "v1:" + box.encrypt(plaintext, context).split(":", 1)[1]
+
+
+def test_0003_rebinds_every_secret_to_its_row(tmp_path):
+    import pytest
+    from sqlalchemy import text
+
+    from espalier.models import DeviceCommand, EnrolledDevice
+    from espalier.pki.secrets import SecretBox
+
+    keys = ["k" * 40]
+    box = SecretBox(keys)
+    db = Database(f"sqlite:///{tmp_path}/old.db")
+    db.upgrade("0002")
+    with db.engine.begin() as conn:
+        conn.execute(text("INSERT INTO enrolled_devices (id, udid, declarative_management, created_at, updated_at, "
+                          "filevault_prk) VALUES (7, 'U-7', 0, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, :prk)"),
+                     {"prk": _v1(box, "PRK-OF-7", "enrolled_devices.filevault_prk")})
+        conn.execute(text("INSERT INTO device_commands (id, uuid, enrolled_device_id, name, arguments, notnow_count, "
+                          "created_at, updated_at) VALUES (1, 'c-1', 7, 'DeviceLock', :a, 0, CURRENT_TIMESTAMP, "
+                          "CURRENT_TIMESTAMP)"), {"a": _v1(box, '{"PIN": "123456"}', "device_commands.arguments")})
+    with pytest.raises(RuntimeError, match="run `espalier db upgrade`"):
+        db.upgrade()
+    db.upgrade(secret_keys=keys)
+    with db.session() as s:
+        device = s.get(EnrolledDevice, 7)
+        assert device.filevault_prk.startswith("v2:") and box.open_str(device, "filevault_prk") == "PRK-OF-7"
+        command = s.get(DeviceCommand, 1)
+        assert box.open_str(command, "arguments") == '{"PIN": "123456"}'
+    db.dispose()

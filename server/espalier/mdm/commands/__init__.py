@@ -17,8 +17,13 @@ REGISTRY: dict[str, type[Command]] = {cls.request_type: cls for cls in (
     ShutDownDevice)}
 
 
+# Commands an operator writes by hand: they can ask a device for anything, so the API needs a
+# permission of their own for them (permissions.RAW_COMMANDS).
+RAW_COMMAND_TYPES = frozenset({"CustomCommand", "InstallProfile"})
+
+
 def get(request_type: str) -> type[Command] | None:
     return REGISTRY.get(request_type)
 
 
-__all__ = ["Command", "CommandArgumentError", "REGISTRY", "get"]
+__all__ = ["Command", "CommandArgumentError", "RAW_COMMAND_TYPES", "REGISTRY", "get"]

@@ -2,25 +2,61 @@
 
 https://developer.apple.com/documentation/devicemanagement/install-profile-command
 https://developer.apple.com/documentation/devicemanagement/remove-profile-command
+
+A profile an operator hands in is inspected before it is queued: it must be a plist or a
+signed plist we can read (an encrypted one cannot be checked), and it must not carry the
+payloads that escrow FileVault keys: those are made by the server only, with its own
+escrow certificate, or an operator could have a Mac send its recovery key to a key of
+theirs.
 """
 from __future__ import annotations
 
 import base64
 import binascii
 import plistlib
+from typing import Any
+
+from espalier.pki import cms
 
 from .base import Command, CommandArgumentError, reject_unknown
 
 MAX_PROFILE = 2 * 1024 * 1024
+ESCROW_PAYLOADS = frozenset({"com.apple.security.FDERecoveryKeyEscrow", "com.apple.security.FDERecoveryRedirect"})
+_FILEVAULT = "com.apple.MCX.FileVault2"
+_FILEVAULT_ESCROW_KEYS = ("Certificate", "OutputPath", "UseRecoveryKey", "UseKeychain")
 
 
-def _profile_identifier(payload: bytes) -> str | None:
-    """PayloadIdentifier of an unsigned profile (signed ones are checked by the device)."""
+def read_profile(payload: bytes) -> dict[str, Any] | None:
+    """The profile's plist, from a plain or a CMS-signed profile; None when unreadable."""
+    if payload[:1] == b"0":  # DER: a signed profile
+        try:
+            payload = cms.encapsulated_content(cms.load_signed_data(payload)) or b""
+        except cms.CMSError:
+            return None
     try:
         value = plistlib.loads(payload)
     except Exception:
         return None
-    return value.get("PayloadIdentifier") if isinstance(value, dict) else None
+    return value if isinstance(value, dict) else None
+
+
+def escrow_payload_types(profile: dict[str, Any]) -> list[str]:
+    """The FileVault escrow payloads a profile carries (nested or not)."""
+    found = []
+    stack = [profile]
+    while stack and len(found) < 10:
+        item = stack.pop()
+        if not isinstance(item, dict):
+            continue
+        kind = item.get("PayloadType")
+        if kind in ESCROW_PAYLOADS or (kind == _FILEVAULT and any(k in item for k in _FILEVAULT_ESCROW_KEYS)):
+            found.append(str(kind))
+        content = item.get("PayloadContent")
+        if isinstance(content, list):
+            stack.extend(content)
+        elif isinstance(content, dict):
+            stack.append(content)
+    return found
 
 
 class InstallProfile(Command):
@@ -42,12 +78,22 @@ class InstallProfile(Command):
                 errors.setdefault("payload", []).append("must be base64")
             if len(payload) > MAX_PROFILE:
                 errors.setdefault("payload", []).append(f"at most {MAX_PROFILE} bytes")
-            elif payload and not payload.startswith(b"0") and _profile_identifier(payload) is None:
-                # not DER (signed profiles start with a SEQUENCE, 0x30 = "0") and not a plist with an identifier
-                errors.setdefault("payload", []).append("not a configuration profile")
+            elif payload:
+                cls._inspect(payload, errors)
         if errors:
             raise CommandArgumentError(errors)
         return {"Payload": raw}
+
+    @staticmethod
+    def _inspect(payload: bytes, errors: dict[str, list[str]]) -> None:
+        profile = read_profile(payload)
+        if profile is None or not isinstance(profile.get("PayloadIdentifier"), str):
+            errors.setdefault("payload", []).append("not a configuration profile")
+        elif "EncryptedPayloadContent" in profile:
+            errors.setdefault("payload", []).append("encrypted profiles cannot be checked and are refused")
+        elif escrowing := escrow_payload_types(profile):
+            errors.setdefault("payload", []).append(
+                f"FileVault escrow payloads ({', '.join(sorted(set(escrowing)))}) are made by the server only")
 
     @classmethod
     def payload(cls, device, arguments):

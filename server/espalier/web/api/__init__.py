@@ -73,6 +73,16 @@ def api_view(*permissions: str) -> Callable:
     return decorator
 
 
+def caller_may(s, codename: str) -> bool:
+    """Whether the calling token also holds ``codename`` (checked inside a view)."""
+    return auth.has_permission(s, g.caller.token_id, codename)
+
+
+def require(s, codename: str) -> None:
+    if not caller_may(s, codename):
+        raise ApiError(403, f"permission denied: this token lacks {codename}")
+
+
 def register(app) -> None:
     from . import commands, devices, enrollments, push_certificates, tasks  # noqa: F401  (routes attach to bp)
 

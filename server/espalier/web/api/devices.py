@@ -6,7 +6,10 @@ from flask import request
 from espalier.services import devices as svc
 from espalier.web import runtime
 
-from . import ApiError, api_view, bp, serializers
+from espalier.mdm.commands import RAW_COMMAND_TYPES
+from espalier.permissions import RAW_COMMANDS
+
+from . import ApiError, api_view, bp, require, serializers
 from .pagination import page_params, paginated
 from .validation import json_body, reject_unknown_args
 
@@ -79,6 +82,8 @@ def device_command_create(s, device_id: int):
     if not isinstance(name, str) or not isinstance(arguments, dict):
         raise ApiError(400, "name (a RequestType) and arguments (an object) are required",
                        {"name": ["required"]} if not isinstance(name, str) else {"arguments": ["must be an object"]})
+    if name in RAW_COMMAND_TYPES:
+        require(s, RAW_COMMANDS)
     return serializers.command(svc.queue(s, runtime(), device_id, name, arguments)), 201
 
 

@@ -7,14 +7,18 @@ from espalier.models import OtaEnrollment
 from espalier.services import enrollments as svc
 from espalier.web import runtime
 
-from . import api_view, bp, serializers
+from espalier.permissions import ENROLLMENT_SECRETS
+
+from . import api_view, bp, caller_may, serializers
 from .pagination import paginate_list
 from .validation import json_body, reject_unknown_args
 
 
-def serialize(e: OtaEnrollment) -> dict:
+def serialize(s, e: OtaEnrollment) -> dict:
+    """With the enrollment's secret and link only for tokens allowed to enroll devices."""
     rt = runtime()
-    return serializers.ota_enrollment(e, svc.reveal_secret(rt.secrets, e), rt.settings.base_url)
+    secret = svc.reveal_secret(rt.secrets, e) if caller_may(s, ENROLLMENT_SECRETS) else None
+    return serializers.ota_enrollment(e, secret, rt.settings.base_url)
 
 
 @bp.get("/mdm/ota_enrollments/")
@@ -22,28 +26,28 @@ def serialize(e: OtaEnrollment) -> dict:
 def ota_enrollment_list(s):
     """OTA enrollments; filter ``name``."""
     reject_unknown_args({"name", "limit", "offset"})
-    return paginate_list([serialize(e) for e in svc.list_all(s, request.args.get("name"))]), 200
+    return paginate_list([serialize(s, e) for e in svc.list_all(s, request.args.get("name"))]), 200
 
 
 @bp.post("/mdm/ota_enrollments/")
 @api_view("mdm.add_otaenrollment")
 def ota_enrollment_create(s):
     """Create an OTA enrollment; the answer holds its secret and enrollment URL."""
-    return serialize(svc.create(s, runtime().secrets, json_body())), 201
+    return serialize(s, svc.create(s, runtime().secrets, json_body())), 201
 
 
 @bp.get("/mdm/ota_enrollments/<int:enrollment_id>/")
 @api_view("mdm.view_otaenrollment")
 def ota_enrollment_detail(s, enrollment_id: int):
     """One OTA enrollment."""
-    return serialize(svc.get(s, enrollment_id)), 200
+    return serialize(s, svc.get(s, enrollment_id)), 200
 
 
 @bp.put("/mdm/ota_enrollments/<int:enrollment_id>/")
 @api_view("mdm.change_otaenrollment")
 def ota_enrollment_update(s, enrollment_id: int):
     """Update an OTA enrollment (the secret stays)."""
-    return serialize(svc.update(s, runtime().secrets, enrollment_id, json_body())), 200
+    return serialize(s, svc.update(s, runtime().secrets, enrollment_id, json_body())), 200
 
 
 @bp.delete("/mdm/ota_enrollments/<int:enrollment_id>/")

@@ -36,12 +36,12 @@ def command(c: DeviceCommand) -> dict:
     }
 
 
-def ota_enrollment(e: OtaEnrollment, secret: str, base_url: str) -> dict:
+def ota_enrollment(e: OtaEnrollment, secret: str | None, base_url: str) -> dict:
     return {
         "id": e.id, "name": e.name, "display_name": e.display_name, "push_certificate": e.push_certificate_id,
         "blueprint": e.blueprint_id, "identity_source": e.identity_source, "attestation": e.attestation,
         "scep_url": e.scep_url, "reusable": e.reusable, "quota": e.quota, "secret": secret,
-        "enroll_url": f"{base_url}/public/enroll/{secret}/",
+        "enroll_url": f"{base_url}/public/enroll/{secret}/" if secret else None,
         "secret_used_at": dt(e.secret_used_at), "created_at": dt(e.created_at), "updated_at": dt(e.updated_at),
     }
 

@@ -1,11 +1,16 @@
 """Strict JSON bodies and query parameters: unknown fields, wrong types and bad JSON are 400s."""
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import request
 
+from espalier.web.guards import DB_INT_MAX
+
 from . import ApiError
+
+_INTEGER = re.compile(r"-?[0-9]{1,20}")
 
 
 def json_body(allowed: set[str] | None = None) -> dict[str, Any]:
@@ -19,6 +24,8 @@ def json_body(allowed: set[str] | None = None) -> dict[str, Any]:
         raise ApiError(400, "malformed JSON body") from None
     if not isinstance(data, dict):
         raise ApiError(400, "the JSON body must be an object")
+    if _has_nul(data):
+        raise ApiError(400, "NUL characters are not allowed in the body")
     if allowed is not None:
         unknown = sorted(set(data) - allowed)
         if unknown:
@@ -26,16 +33,31 @@ def json_body(allowed: set[str] | None = None) -> dict[str, Any]:
     return data
 
 
-def int_arg(name: str, default: int | None = None, minimum: int = 0, maximum: int | None = None) -> int | None:
+def _has_nul(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+def int_arg(name: str, default: int | None = None, minimum: int = 0, maximum: int = DB_INT_MAX) -> int | None:
+    """An integer query parameter within what the database holds (ASCII digits only)."""
     value = request.args.get(name)
     if value is None or value == "":
         return default
-    try:
-        number = int(value)
-    except ValueError:
-        raise ApiError(400, f"{name}: must be an integer", {name: ["must be an integer"]}) from None
-    if number < minimum or (maximum is not None and number > maximum):
-        bound = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
+    if not _INTEGER.fullmatch(value):
+        raise ApiError(400, f"{name}: must be an integer", {name: ["must be an integer"]})
+    number = int(value)
+    if number < minimum or number > maximum:
+        bound = f"between {minimum} and {maximum}"
         raise ApiError(400, f"{name}: must be {bound}", {name: [f"must be {bound}"]})
     return number
 
