@@ -15,7 +15,7 @@ of its own, so client and server each get a core. Measured:
     HTTP/2 preface, one POST, close), as a naive client would. It reuses one SSLContext
     (the cheapest naive client) and runs `--baseline` pushes, not N: its rate is
     extrapolated to N, and said so.
-(c) with `--server`: the whole server path, `espalier.services.push.notify` for N
+(c) with `--server`: the whole server path, `espalier.tasks.push.push` for N
     devices in a scratch PostgreSQL database (select, push, record), reported apart.
 """
 from __future__ import annotations
@@ -134,14 +134,15 @@ def bench_connection_per_push(fake, cert, targets: list[PushTarget], concurrency
 
 
 def bench_server_path(fake, cert, ca, devices: int) -> None:
-    """`services.push.notify` for every device, on a scratch PostgreSQL database."""
+    """`tasks.push.push` for every device, on a scratch PostgreSQL database."""
     import psycopg
     from sqlalchemy import insert
 
     from espalier import runtime as runtime_mod
     from espalier.db import Database
     from espalier.models import EnrolledDevice
-    from espalier.services import push, push_certificates
+    from espalier.services import push_certificates
+    from espalier.tasks import push
     from espalier.settings import from_mapping
     from espalier.tasks.queue import InProcessTaskQueue
 
@@ -154,15 +155,16 @@ def bench_server_path(fake, cert, ca, devices: int) -> None:
     url = admin_url.rsplit("/", 1)[0] + f"/{name}"
     rt = None
     try:
+        secret = "bench-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
         db = Database(url)
-        db.upgrade()
+        db.upgrade(secret_keys=[secret])
         db.dispose()
         settings = from_mapping({
             "base_url": "https://mdm.example.test", "database_url": url,
-            "secret_keys": ["bench-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"],
+            "secret_keys": [secret],
             "log_level": "WARNING", "apps": {"espalier.mdm": {"apns": {
                 "host": fake.host, "port": fake.port, "ca_file": fake.server_ca_file}}}})
-        rt = runtime_mod.build(settings, queue=InProcessTaskQueue(sync=True), log_level="WARNING")
+        rt = runtime_mod.build(settings, queue=InProcessTaskQueue(sync=True))
         with rt.db.session() as s, s.begin():
             pc = push_certificates.add(s, rt.secrets, {"name": "Bench", "certificate": cert.cert_pem.decode(),
                                                        "private_key": cert.key_pem.decode()})
@@ -176,17 +178,15 @@ def bench_server_path(fake, cert, ca, devices: int) -> None:
             ids = list(s.scalars(insert(EnrolledDevice).returning(EnrolledDevice.id), rows))
         for number in (1, 2):
             started, cpu = time.perf_counter(), cpu_seconds()
-            summary = push.notify(ids, force=True, reschedule=False)
+            summary = push.push(rt, ids, force=True, reschedule=False)
             elapsed, cpu = time.perf_counter() - started, cpu_seconds() - cpu
             assert len(summary.sent) == devices, (len(summary.sent), summary.retry[:3])
-            print(f"  notify() round {number}: {devices} devices in {elapsed:.3f} s = "
+            print(f"  push() round {number}: {devices} devices in {elapsed:.3f} s = "
                   f"{devices / elapsed:,.0f} devices/s (select, push, record); "
                   f"CPU {cpu / devices * 1e6:.0f} us/device; peak RSS {peak_rss_mib():.1f} MiB")
     finally:
-        apns.close_clients()
         if rt is not None:
             rt.close()
-            runtime_mod.set_current(None)
         with psycopg.connect(plain, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
@@ -197,7 +197,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--baseline", type=int, default=500, help="pushes in the baseline (extrapolated)")
     parser.add_argument("--baseline-concurrency", type=int, default=1)
-    parser.add_argument("--server", action="store_true", help="also run services.push.notify on PostgreSQL")
+    parser.add_argument("--server", action="store_true", help="also run tasks.push.push on PostgreSQL")
     args = parser.parse_args()
 
     ca = make_ca("Stand-in Apple push CA")
@@ -220,7 +220,7 @@ def main() -> None:
               f"with an idle core each, at most ~{1 / max(client_cpu, fake_cpu):,.0f} pushes/s "
               f"(client alone: ~{1 / client_cpu:,.0f}); load average now {os.getloadavg()[0]:.1f}")
         if args.server:
-            print(f"(c) server path, services.push.notify for {args.devices} devices on PostgreSQL:")
+            print(f"(c) server path, tasks.push.push for {args.devices} devices on PostgreSQL:")
             bench_server_path(fake, cert, ca, args.devices)
 
 

@@ -79,3 +79,4 @@ def build(settings: Settings, *, queue: TaskQueue | None = None) -> Runtime:
 def configure_logging(level: str) -> None:
     """Entry points call this once; importing or building the runtime configures nothing."""
     logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # one line per start-up check otherwise

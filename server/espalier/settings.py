@@ -98,13 +98,12 @@ def _pem_chain(name: str, pem: str | None) -> list:
     """A PEM chain given in the settings, parsed now: a bad one stops start-up, not every check-in."""
     if not pem:
         return []
-    from cryptography import x509
+    from espalier.pki.ca import CAError, load_pem_chain
 
     try:
-        chain = x509.load_pem_x509_certificates(pem.encode())
-    except ValueError:
+        return load_pem_chain(pem)
+    except CAError:
         raise SettingsError(f"settings: {name}: not a PEM certificate chain") from None
-    return chain
 
 
 def load(path: str | os.PathLike | None) -> Settings:

@@ -362,28 +362,11 @@ class FakeAPNs:
                 magic = payload["mdm"]
         except ValueError:
             pass
-        expiration = headers.get("apns-expiration", "")
         status, reason, timestamp = 200, None, None
-        if malformed:
-            status, reason = 400, malformed  # the fake's own reason: h2 would reset the stream
-        elif headers.get(":method") != "POST":
-            status, reason = 405, "MethodNotAllowed"
-        elif not match:
-            status, reason = 404, "BadPath"
-        elif headers.get("apns-push-type") != "mdm":
-            status, reason = 400, "InvalidPushType"
-        elif "apns-topic" not in headers:
-            status, reason = 400, "MissingTopic"
-        elif headers["apns-topic"] != info.client_topic:
-            status, reason = 400, "TopicDisallowed"
-        elif headers.get("apns-priority") not in ("5", "10"):
-            status, reason = 400, "BadPriority"
-        elif not expiration.isdigit():
-            status, reason = 400, "BadExpirationDate"
-        elif not body:
-            status, reason = 400, "PayloadEmpty"
-        elif magic is None:
-            status, reason = 400, "BadPayload"  # not an APNs reason: the fake's own complaint
+        refusal = malformed and (400, malformed)  # the fake's own reason: h2 would reset the stream
+        refusal = refusal or _refusal(headers, body, info, bool(match), magic)
+        if refusal:
+            status, reason = refusal
         elif (failure := self._failures.get(token)) is not None:
             status, reason, timestamp = failure.status, failure.reason, failure.timestamp_ms
             if failure.times is not None:
@@ -396,6 +379,23 @@ class FakeAPNs:
         if error and timestamp is not None:
             error["timestamp"] = timestamp
         return status, reason, json.dumps(error).encode() if error else b"", token, magic
+
+
+def _refusal(headers: dict[str, str], body: bytes, info: FakeConnection, path_ok: bool,
+             magic: str | None) -> tuple[int, str] | None:
+    """What APNs answers a request it refuses, checked in APNs' order; None when it is fine."""
+    rules = (
+        (headers.get(":method") != "POST", 405, "MethodNotAllowed"),
+        (not path_ok, 404, "BadPath"),
+        (headers.get("apns-push-type") != "mdm", 400, "InvalidPushType"),
+        ("apns-topic" not in headers, 400, "MissingTopic"),
+        (headers.get("apns-topic") != info.client_topic, 400, "TopicDisallowed"),
+        (headers.get("apns-priority") not in ("5", "10"), 400, "BadPriority"),
+        (not headers.get("apns-expiration", "").isdigit(), 400, "BadExpirationDate"),
+        (not body, 400, "PayloadEmpty"),
+        (magic is None, 400, "BadPayload"),  # not an APNs reason: the fake's own complaint
+    )
+    return next(((status, reason) for refused, status, reason in rules if refused), None)
 
 
 _REQUEST_PSEUDO = frozenset({b":method", b":scheme", b":authority", b":path"})
@@ -412,15 +412,15 @@ def _malformed(headers: list[tuple[bytes, bytes]]) -> str | None:
     """What makes a request header block malformed (RFC 9113 8.2, 8.3.1), or None."""
     pseudo: set[bytes] = set()
     regular = False
-    for field in headers:
-        name, value = field
+    for header in headers:
+        name, value = header
         if name[:1] == b":":
             if regular or name in pseudo or name not in _REQUEST_PSEUDO:
                 return f"MalformedHeaders: pseudo-header {name.decode()!r} misplaced or unknown"
             pseudo.add(name)
         else:
             regular = True
-        if field in _WELL_FORMED:
+        if header in _WELL_FORMED:
             continue
         if not name or _BAD_NAME.search(name[1:] if name[:1] == b":" else name) \
                 or name in _CONNECTION_HEADERS or (name == b"te" and value != b"trailers"):

@@ -112,7 +112,7 @@ class APNsClient:
         results: list[PushResult | None] = [None] * len(pending)
         queue = iter(pending)
         await self._check_connection()
-        if self._stream_limit() is None:
+        if self.stream_limit is None:
             await self._warm_up(queue, results)
         workers = min(max(1, concurrency or self.max_concurrency), len(pending))
 
@@ -271,7 +271,8 @@ class APNsClient:
             log.warning("APNs rejected push to %s: %s %s", target.device_key, status, reason)
         return PushResult(target, "bad_token", status, reason, apns_id)
 
-    def _stream_limit(self) -> int | None:
+    @property
+    def stream_limit(self) -> int | None:
         """SETTINGS_MAX_CONCURRENT_STREAMS of the live connection once it carried a request."""
         conn = self._conn
         if conn is None or conn.error is not None or not conn.warm:

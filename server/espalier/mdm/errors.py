@@ -34,9 +34,5 @@ class Declined(MDMError):
     status = 410
 
 
-class NotFound(MDMError):
-    status = 404
-
-
 class PayloadTooLarge(MDMError):
     status = 413

@@ -18,7 +18,6 @@ from .errors import ParseError
 
 MAX_DEPTH = 32
 MAX_NODES = 200_000  # objects visited in one message, shared references counted each time
-SHARED_IPAD_USER = "FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF"
 REPORT_STATUSES = ("Idle", "Acknowledged", "Error", "CommandFormatError", "NotNow")
 
 

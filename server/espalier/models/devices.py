@@ -13,8 +13,6 @@ from sqlalchemy.ext.hybrid import hybrid_property
 
 from .base import Base, CreatedAt, IntPk, Mapped, Secret, Udid, UpdatedAt, mapped_column
 
-PLATFORMS = ("macOS", "iOS", "iPadOS", "tvOS", "watchOS", "visionOS")
-
 class EnrolledDevice(Base):
     __tablename__ = "enrolled_devices"
 

@@ -12,7 +12,6 @@ from sqlalchemy import Index, String, Text
 
 from .base import Base, CreatedAt, JsonValue, Mapped, UpdatedAt, mapped_column, new_uuid
 
-TASK_STATUSES = ("queued", "started", "finished", "failed")
 UNFINISHED = ("queued", "started")
 
 

@@ -2,7 +2,7 @@
 
 Each configured secret key derives an AES-256-GCM key (HKDF-SHA256). The first key
 encrypts; every key decrypts, so a new key can be put first and stored values rewrapped
-(``espalier secrets rewrap``). The associated data names the table, the column and the
+(``espalier secrets rewrap``, ``services.secrets``). The associated data names the table, the column and the
 row's primary key, so a ciphertext copied into another column or onto another row (device
 A's PRK pasted onto device B) does not decrypt there.
 

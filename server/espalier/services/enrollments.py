@@ -13,7 +13,7 @@ from espalier.mdm import attestation
 from espalier.mdm import enrollment as profiles
 from espalier.mdm.blocking import is_blocked
 from espalier.models import Blueprint, OtaEnrollment, PushCertificate, utcnow
-from espalier.models.enrollments import ATTESTATIONS
+from espalier.models.enrollments import ATTESTATIONS, IDENTITY_SOURCES
 from espalier.pki import cms
 from espalier.pki.secrets import SecretBox
 from espalier.services.errors import NotFound, ServiceError
@@ -84,76 +84,93 @@ def _flush_unique(s: Session, enrollment: OtaEnrollment) -> None:
                            {"name": ["already exists"]}) from None
 
 
+# Each check takes (value, session) and returns what to set, or raises ValueError naming the problem.
+
+def _text(value, s):
+    if not isinstance(value, str) or not value.strip() or len(value) > 256:
+        raise ValueError("must be a non-empty string of at most 256 characters")
+    return value.strip()
+
+
+def _row_id(model, label: str, nullable: bool):
+    def check(value, s: Session):
+        if value is None and nullable:
+            return None
+        if not isinstance(value, int) or isinstance(value, bool) or s.get(model, value) is None:
+            raise ValueError(f"must be the id of a {label}" + (", or null" if nullable else ""))
+        return value
+    return check
+
+
+def _choice(choices: tuple[str, ...]):
+    def check(value, s):
+        if value not in choices:
+            raise ValueError(f"must be one of {', '.join(choices)}")
+        return value
+    return check
+
+
+def _url(value, s):
+    if value is not None and (not isinstance(value, str) or not value.startswith(("https://", "http://"))
+                              or len(value) > 1024):
+        raise ValueError("must be an http(s) URL")
+    return value
+
+
+def _challenge(value, s):
+    if value is not None and (not isinstance(value, str) or len(value) > 1024):
+        raise ValueError("must be a string")
+    return value or ""
+
+
+def _boolean(value, s):
+    if not isinstance(value, bool):
+        raise ValueError("must be a boolean")
+    return value
+
+
+def _quota(value, s):
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+        raise ValueError("must be a positive integer or null")
+    return value
+
+
+# field -> (check, attribute it sets); checks taking a session look rows up
+_FIELDS = {
+    "name": (_text, "name"), "display_name": (_text, "display_name"),
+    "push_certificate": (_row_id(PushCertificate, "push certificate", False), "push_certificate_id"),
+    "blueprint": (_row_id(Blueprint, "blueprint", True), "blueprint_id"),
+    "identity_source": (_choice(IDENTITY_SOURCES), "identity_source"),
+    "attestation": (_choice(ATTESTATIONS), "attestation"),
+    "scep_url": (_url, "scep_url"), "scep_challenge": (_challenge, None),
+    "reusable": (_boolean, "reusable"), "quota": (_quota, "quota"),
+}
+
+
 def _apply(s: Session, e: OtaEnrollment, data: dict[str, Any], *, creating: bool) -> str | None:
     """Validate and set the fields; returns the new SCEP challenge to seal ("" clears), if given."""
-    errors: dict[str, list[str]] = {}
+    errors: dict[str, list[str]] = {field: ["unknown field"] for field in sorted(set(data) - FIELDS)}
     challenge = None
-
-    def bad(field: str, message: str) -> None:
-        errors.setdefault(field, []).append(message)
-
-    for field in sorted(set(data) - FIELDS):
-        bad(field, "unknown field")
-    if creating:
-        for field in ("name", "push_certificate"):
-            if field not in data:
-                bad(field, "required")
-    for field in ("name", "display_name"):
-        if field in data:
-            value = data[field]
-            if not isinstance(value, str) or not value.strip() or len(value) > 256:
-                bad(field, "must be a non-empty string of at most 256 characters")
-            else:
-                setattr(e, field, value.strip())
-    if creating and not data.get("display_name") and isinstance(data.get("name"), str):
-        e.display_name = data["name"].strip()
-    if "push_certificate" in data:
-        pc = data["push_certificate"]
-        if not isinstance(pc, int) or isinstance(pc, bool) or s.get(PushCertificate, pc) is None:
-            bad("push_certificate", "must be the id of a push certificate")
+    for field in ("name", "push_certificate"):
+        if creating and field not in data:
+            errors.setdefault(field, []).append("required")
+    for field, (check, attribute) in _FIELDS.items():
+        if field not in data:
+            continue
+        try:
+            value = check(data[field], s)
+        except ValueError as exc:
+            errors.setdefault(field, []).append(str(exc))
+            continue
+        if attribute is None:
+            challenge = value
         else:
-            e.push_certificate_id = pc
-    if "blueprint" in data:
-        bp = data["blueprint"]
-        if bp is not None and (not isinstance(bp, int) or isinstance(bp, bool) or s.get(Blueprint, bp) is None):
-            bad("blueprint", "must be the id of a blueprint, or null")
-        else:
-            e.blueprint_id = bp
-    source = data.get("identity_source", e.identity_source or "builtin")
-    if source not in ("builtin", "external"):
-        bad("identity_source", "must be builtin or external")
-    else:
-        e.identity_source = source
-    if "scep_url" in data:
-        url = data["scep_url"]
-        if url is not None and (not isinstance(url, str) or not url.startswith(("https://", "http://")) or len(url) > 1024):
-            bad("scep_url", "must be an http(s) URL")
-        else:
-            e.scep_url = url
-    if "scep_challenge" in data:
-        ch = data["scep_challenge"]
-        if ch is not None and (not isinstance(ch, str) or len(ch) > 1024):
-            bad("scep_challenge", "must be a string")
-        else:
-            challenge = ch or ""
-    if source == "external" and not (e.scep_url and data.get("scep_url", e.scep_url)):
-        bad("scep_url", "required with an external identity source")
-    if "reusable" in data:
-        if not isinstance(data["reusable"], bool):
-            bad("reusable", "must be a boolean")
-        else:
-            e.reusable = data["reusable"]
-    if "quota" in data:
-        quota = data["quota"]
-        if quota is not None and (not isinstance(quota, int) or isinstance(quota, bool) or quota < 1):
-            bad("quota", "must be a positive integer or null")
-        else:
-            e.quota = quota
-    if "attestation" in data:
-        if data["attestation"] not in ATTESTATIONS:
-            bad("attestation", f"must be one of {', '.join(ATTESTATIONS)}")
-        else:
-            e.attestation = data["attestation"]
+            setattr(e, attribute, value)
+    if creating and not data.get("display_name") and isinstance(e.name, str):
+        e.display_name = e.name
+    e.identity_source = e.identity_source or "builtin"
+    if e.identity_source == "external" and not e.scep_url and "scep_url" not in errors:
+        errors.setdefault("scep_url", []).append("required with an external identity source")
     if errors:
         raise ServiceError("invalid OTA enrollment: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()),
                            errors)

@@ -48,12 +48,14 @@ class SimulatedDevice:
     def __init__(self, facts: DeviceFacts, *, locked: bool = False, fail_commands: set[str] | None = None,
                  signature_digest: str = "sha256", scep_cipher: str = "aes256",
                  identity_mode: str | None = None, client: httpx.Client | None = None,
-                 apple_identity: tuple[x509.Certificate, rsa.RSAPrivateKey] | None = None) -> None:
+                 apple_identity: tuple[x509.Certificate, rsa.RSAPrivateKey] | None = None,
+                 keep_identity_on_refusal: bool = False) -> None:
         self.facts = facts
         self.locked, self.fail_commands = locked, set(fail_commands or ())
         self.signature_digest, self.scep_cipher = signature_digest, scep_cipher
         self.identity_mode = identity_mode  # "signature" | "mtls" | None: as the profile says
         self.apple_identity = apple_identity  # (cert, key) from Apple's device CA, or a stand-in; for attestation
+        self.keep_identity_on_refusal = keep_identity_on_refusal  # an impostor that tries its certificate anyway
         self.client = client
         self.enrolled = self.unenrolled_by_server = self.remove_after_session = False
         self.mdm_payload: dict[str, Any] = {}
@@ -114,14 +116,14 @@ class SimulatedDevice:
                                                                           "udid": self.facts.udid}))
             if profile[0].get("PayloadType") == "Profile Service":
                 profile = self._profile(self._attest(profile[0]))
-            self._accept_enrollment_profile(*profile)
+            self.accept_enrollment_profile(*profile)
             payload = self.scep_payload
             if payload.get("Key Type", "RSA") != "RSA":
                 raise EnrollmentError(f"SCEP: unsupported Key Type {payload['Key Type']!r}")
             size, self.spare_key, spare = int(payload.get("Keysize", 1024)), None, self.spare_key
             key = spare if spare is not None and spare.key_size == size else rsa.generate_private_key(65537, size)
             subject = scep_subject(payload.get("Subject", []), self.facts)
-            self.identity_cert = self._scep(key, subject, payload.get("Challenge"), renew=False)
+            self.identity_cert = self.scep_request(key, subject, payload.get("Challenge"), renew=False)
             self.identity_key = key
         except EnrollmentError as exc:
             self.errors.append(str(exc))
@@ -132,7 +134,7 @@ class SimulatedDevice:
         for message_type in ("Authenticate", "TokenUpdate"):
             response = self.checkin(message_type)
             if response is None or response.status_code != 200:
-                if not self.unenrolled_by_server:
+                if not self.unenrolled_by_server and not self.keep_identity_on_refusal:
                     self._forget(by_server=False)  # the profile fails to install
                 return False
         self.enrolled = True
@@ -158,7 +160,7 @@ class SimulatedDevice:
         return self._http("POST", url, content=signed_attributes(self.facts, service, self.apple_identity),
                           headers={"Content-Type": SIGNED_ATTRIBUTES_TYPE})
 
-    def _accept_enrollment_profile(self, profile: dict[str, Any], signers: list[bytes]) -> None:
+    def accept_enrollment_profile(self, profile: dict[str, Any], signers: list[bytes]) -> None:
         payloads = [p for p in profile.get("PayloadContent", []) if isinstance(p, dict)]
         mdm = [p for p in payloads if p.get("PayloadType") == "com.apple.mdm"]
         if len(mdm) != 1:
@@ -177,8 +179,8 @@ class SimulatedDevice:
         self.profiles[profile["PayloadIdentifier"]] = profile
         self.profile_signers[profile["PayloadIdentifier"]] = signers
 
-    def _scep(self, key: rsa.RSAPrivateKey, subject: x509.Name, challenge: str | None, renew: bool
-              ) -> x509.Certificate:
+    def scep_request(self, key: rsa.RSAPrivateKey, subject: x509.Name, challenge: str | None, renew: bool
+                     ) -> x509.Certificate:
         url, name = self.scep_payload["URL"], self.scep_payload.get("Name", "")
         caps = self._http("GET", url, params={"operation": "GetCACaps"}).text.split()
         certs = ca_certs(self._http("GET", url, params={"operation": "GetCACert", "message": name}))
@@ -211,7 +213,7 @@ class SimulatedDevice:
             return False
         key = rsa.generate_private_key(65537, self.identity_key.key_size if self.identity_key else 2048)
         try:
-            cert = self._scep(key, self.identity_cert.subject, None, renew=True)
+            cert = self.scep_request(key, self.identity_cert.subject, None, renew=True)
         except EnrollmentError as exc:
             self.errors.append(f"renewal: {exc}")
             return False

@@ -37,7 +37,8 @@ def serve_runtime(rt) -> None:
     _worker_runtime = rt
 
 
-def _worker() -> Any:
+def worker_runtime() -> Any:
+    """The runtime of this worker process (built from ESPALIER_SETTINGS if none was served)."""
     global _worker_runtime
     if _worker_runtime is None:  # rq started by hand: build from ESPALIER_SETTINGS once
         import os
@@ -74,10 +75,5 @@ def run_job(rt, func: Callable, task_id: str | None, args: tuple | list):
 
 def run_rq_job(func: Callable, task_id: str | None, args: tuple | list):
     """The function RQ executes (``func`` travels pickled by reference)."""
-    return run_job(_worker(), func, task_id, args)
+    return run_job(worker_runtime(), func, task_id, args)
 
-
-def set_progress(rt, task_id: str | None, progress: dict) -> None:
-    """Long jobs report progress; it is also the task's heartbeat for the lost-task sweep."""
-    if task_id:
-        _set(rt, task_id, progress=progress)

@@ -28,7 +28,7 @@ MAX_ATTEMPTS = 5
 
 def _is_lost(rt, task: TaskResult, now) -> bool:
     if task.status == "started":
-        # The heartbeat (progress, status) stopped for longer than the job may run: its worker died.
+        # No sign of life (status or progress written) for longer than the job may run: its worker died.
         return now - task.updated_at > timedelta(seconds=task.timeout) + STARTED_GRACE
     return now - task.updated_at > QUEUED_GRACE and rt.queue.is_live(task.id) is False
 

@@ -112,3 +112,39 @@ def test_0003_rebinds_every_secret_to_its_row(tmp_path):
         command = s.get(DeviceCommand, 1)
         assert box.open_str(command, "arguments") == '{"PIN": "123456"}'
     db.dispose()
+
+
+def test_key_rotation_rewraps_every_secret(tmp_path):
+    """A new key first, `secrets rewrap`, then the old key can go and everything still opens."""
+    import json
+
+    from espalier.models import EnrolledDevice, OtaEnrollment
+    from espalier.pki.secrets import SecretBox
+
+    old, new = "o" * 40, "n" * 40
+    path = tmp_path / "s.json"
+
+    def settings(*keys):
+        path.write_text(json.dumps({"database_url": f"sqlite:///{tmp_path}/r.db", "secret_keys": list(keys)}))
+        return ["--settings", str(path)]
+
+    run = CliRunner().invoke
+    assert run(main, settings(old) + ["db", "upgrade"]).exit_code == 0
+    db = Database(f"sqlite:///{tmp_path}/r.db")
+    box = SecretBox([old])
+    with db.session() as s, s.begin():
+        device = EnrolledDevice(udid="U-1")
+        s.add(device)
+        box.seal(device, "filevault_prk", "PRK-1")
+        e = OtaEnrollment(name="E", display_name="E", secret_hash="h")
+        s.add(e)
+        box.seal(e, "secret", "the-secret")
+    result = run(main, settings(new, old) + ["secrets", "rewrap"])
+    assert result.exit_code == 0 and result.output.startswith("2 secret(s) re-encrypted"), result.output
+    assert "(encrypting key)" in run(main, settings(new, old) + ["secrets", "status"]).output
+    only_new = SecretBox([new])
+    with db.session() as s:
+        assert only_new.open_str(s.get(EnrolledDevice, 1), "filevault_prk") == "PRK-1"
+        assert only_new.open_str(s.get(OtaEnrollment, 1), "secret") == "the-secret"
+    assert run(main, settings(new, old) + ["secrets", "rewrap"]).output.startswith("0 secret(s)")
+    db.dispose()

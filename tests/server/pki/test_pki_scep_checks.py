@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import hashlib
 
 import pytest
@@ -168,7 +170,7 @@ def test_message_types_we_do_not_serve_are_bad_request(root_ca, device_key, enro
 
 def test_requester_with_ec_key_cannot_receive_a_reply(root_ca, device_key):
     ec_key = ec.generate_private_key(ec.SECP256R1())
-    now = ca._now()
+    now = datetime.now(timezone.utc)
     ec_cert = (x509.CertificateBuilder().subject_name(SUBJECT).issuer_name(SUBJECT).public_key(ec_key.public_key())
                .serial_number(5).not_valid_before(now).not_valid_after(now + ca.CLOCK_SKEW)
                .sign(ec_key, hashes.SHA256()))

@@ -38,7 +38,7 @@ def enroll_with(issuer, http, enroll_url):
     sim = SimulatedDevice.flavour("mac")
     sim.client = http
     profile = http.get(enroll_url).content
-    sim._accept_enrollment_profile(*profiles.read_profile(profile))
+    sim.accept_enrollment_profile(*profiles.read_profile(profile))
     assert sim.scep_payload["URL"] == "https://scep.corp.example/scep"
     assert sim.scep_payload["Challenge"] == "corp-challenge"
     key = rsa.generate_private_key(65537, 2048)

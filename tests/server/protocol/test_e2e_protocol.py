@@ -152,7 +152,7 @@ def test_scep_challenge_is_single_use(enrollment, http):
 
     key = rsa.generate_private_key(65537, 2048)
     with pytest.raises(EnrollmentError, match="failInfo|FAILURE|badRequest|2"):
-        replay._scep(key, scep_subject(first.scep_payload["Subject"], replay.facts),
+        replay.scep_request(key, scep_subject(first.scep_payload["Subject"], replay.facts),
                      first.scep_payload["Challenge"], renew=False)
 
 

@@ -39,8 +39,7 @@ def _lock(client, admin, device_id):
 def test_a_second_device_cannot_take_over_an_enrolled_udid(client, admin, enrolled, enrollment, http, runtime):
     sim, device_id = enrolled("mac")
     before = _bound(runtime, device_id)
-    impostor = _impostor(sim)
-    impostor._forget = lambda by_server: None  # keep its certificate after the refusal, to try it below
+    impostor = SimulatedDevice(copy.deepcopy(sim.facts), keep_identity_on_refusal=True)
     assert not impostor.enroll(enrollment["enroll_url"], http)
     assert impostor.errors[-1].startswith("Authenticate: HTTP 400 this device is enrolled with another certificate")
     assert _bound(runtime, device_id) == before

@@ -156,7 +156,7 @@ def test_runner_builds_a_runtime_from_the_environment(runtime, monkeypatch, tmp_
     try:
         assert runner.run_rq_job(add, None, (1, 1)) == {"sum": 2}
     finally:
-        built = runner._worker()
+        built = runner.worker_runtime()
         runner.serve_runtime(None)
         built.close()
 

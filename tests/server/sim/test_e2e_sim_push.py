@@ -54,7 +54,7 @@ def _eventually(check, timeout: float = 10.0) -> None:
 def test_pushes_wake_devices_at_enrollment_and_for_a_queued_lock(client, admin, http, enrollment, fake_apns,
                                                                 runtime):
     # The lock comes within seconds of the enrollment push: it is pushed once the per-device
-    # rate limit (services.push.MIN_INTERVAL) has passed, not left for the re-notify sweep.
+    # rate limit (tasks.push.MIN_INTERVAL) has passed, not left for the re-notify sweep.
     runtime.queue.push_enabled = True
     with Fleet(BASE, enrollment["secret"], 3, "iphone", client=http, workers=3) as fleet:
         fake_apns.on_push = fleet.push_callback
