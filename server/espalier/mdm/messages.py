@@ -221,6 +221,35 @@ class UserAuthenticate:
         return cls(channel, str_value(msg, "DigestResponse", 4096))
 
 
+@dataclass(frozen=True)
+class DeclarativeManagement:
+    """A DDM request: ``Endpoint`` (tokens, declaration-items, declaration/..., status) and, for
+    status reports, ``Data`` holding JSON (decoded here, bounded like the plist)."""
+
+    channel: Channel
+    endpoint: str
+    data: dict[str, Any] | None
+
+    @classmethod
+    def decode(cls, msg: dict, channel: Channel) -> DeclarativeManagement:
+        import json
+
+        endpoint = str_value(msg, "Endpoint", 512)
+        if endpoint is None:
+            raise ParseError("DeclarativeManagement needs an Endpoint")
+        raw = bytes_value(msg, "Data", 4 * 1024 * 1024)
+        data = None
+        if raw:
+            try:
+                data = json.loads(raw)
+            except ValueError:
+                raise ParseError("DeclarativeManagement Data is not JSON") from None
+            if not isinstance(data, dict):
+                raise ParseError("DeclarativeManagement Data must be a JSON object")
+            _check_shape(data)
+        return cls(channel, endpoint, data)
+
+
 CHECKIN_TYPES: dict[str, type] = {cls.__name__: cls for cls in (
     Authenticate, TokenUpdate, CheckOut, SetBootstrapToken, GetBootstrapToken, UserAuthenticate)}
 CheckinMessage = Authenticate | TokenUpdate | CheckOut | SetBootstrapToken | GetBootstrapToken | UserAuthenticate
