@@ -66,7 +66,10 @@ SCHEMA: dict[str, Any] = {
 }
 
 _APPLE_DEVICE_CA = Path(__file__).parent / "mdm" / "data" / "apple_device_ca.pem"
-_SUBST = re.compile(r"\{\{\s*(file|env):\s*([^}]+?)\s*\}\}")
+# {{ file:PATH }} / {{ env:NAME }}, optionally with Zentral's filters: {{ file:PATH | base64decode }}
+_SUBST = re.compile(r"\{\{\s*(file|env):\s*([^}|]+?)\s*((?:\|\s*\w+\s*)*)\}\}")
+_FILTERS = ("base64decode", "base64encode", "strip")
+ZENTRAL_APP = "zentral.contrib.mdm"  # Zentral's name for the section: accepted as ours
 
 
 @dataclass
@@ -127,6 +130,11 @@ def from_mapping(raw: Any, path: str | None = None) -> Settings:
     """Validate an already parsed mapping (tests and the CLI use this directly)."""
     if not isinstance(raw, dict):
         raise SettingsError("settings: the top level must be a mapping")
+    apps = raw.get("apps")
+    if isinstance(apps, dict) and ZENTRAL_APP in apps:
+        if "espalier.mdm" in apps:
+            raise SettingsError(f"settings: apps: both espalier.mdm and {ZENTRAL_APP}: keep one")
+        raw = {**raw, "apps": {("espalier.mdm" if k == ZENTRAL_APP else k): v for k, v in apps.items()}}
     data = _validate(raw, SCHEMA, "")
     keys = data["secret_keys"]
     if not keys or not all(isinstance(k, str) and len(k) >= 32 for k in keys):
@@ -167,11 +175,15 @@ def _substitute(name: str, value: Any, spec: Field) -> Any:
         if kind == "env":
             if arg not in os.environ:
                 raise SettingsError(f"settings: {name}: environment variable {arg} is not set")
-            return os.environ[arg]
-        try:
-            return Path(arg).read_text()
-        except OSError as exc:
-            raise SettingsError(f"settings: {name}: cannot read file {arg}: {exc.strerror}") from None
+            text = os.environ[arg]
+        else:
+            try:
+                text = Path(arg).read_text()
+            except OSError as exc:
+                raise SettingsError(f"settings: {name}: cannot read file {arg}: {exc.strerror}") from None
+        for flt in (f.strip() for f in m.group(3).split("|") if f.strip()):
+            text = _apply_filter(name, flt, text)
+        return text
 
     result = _SUBST.sub(repl, value)
     if spec.type is bool and result.strip().lower() in ("true", "false"):
@@ -179,6 +191,22 @@ def _substitute(name: str, value: Any, spec: Field) -> Any:
     if spec.type is int and re.fullmatch(r"\s*-?\d+\s*", result):
         return int(result)
     return result
+
+
+def _apply_filter(name: str, flt: str, text: str) -> str:
+    import base64
+    import binascii
+
+    if flt == "base64decode":
+        try:
+            return base64.b64decode(text.strip(), validate=False).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            raise SettingsError(f"settings: {name}: base64decode: not base64 text") from None
+    if flt == "base64encode":
+        return base64.b64encode(text.encode()).decode()
+    if flt == "strip":
+        return text.strip()
+    raise SettingsError(f"settings: {name}: unknown filter {flt!r} (known: {', '.join(_FILTERS)})")
 
 
 def _check(name: str, value: Any, spec: Field) -> Any:

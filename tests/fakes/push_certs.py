@@ -92,8 +92,8 @@ def _builder(subject: x509.Name, public_key, issuer: Issued | None, days: int,
     issuer_name = issuer.cert.subject if issuer else self_name
     builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer_name)
                .public_key(public_key).serial_number(x509.random_serial_number())
-               .not_valid_before(now - dt.timedelta(minutes=5))
-               .not_valid_after(now + dt.timedelta(days=days))
+               .not_valid_before(min(now - dt.timedelta(minutes=5), now + dt.timedelta(days=days - 30)))
+               .not_valid_after(now + dt.timedelta(days=days))  # days < 0: an expired certificate
                .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False))
     authority = issuer.key.public_key() if issuer else public_key
     return builder.add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(authority),

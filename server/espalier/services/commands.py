@@ -19,11 +19,12 @@ def validate(device: EnrolledDevice, request_type: str, data: dict[str, Any] | N
     cls = registry.get(request_type)
     if cls is None:
         known = ", ".join(sorted(registry.REGISTRY))
-        raise ServiceError(f"unknown command {request_type!r} (known: {known})", {"name": ["unknown command"]})
+        raise ServiceError(f"unknown command {request_type!r} (known: {known})",
+                           {"name": [f'"{request_type}" is not a valid choice.']})
     try:
         return cls.validate(device, data or {})
     except CommandArgumentError as exc:
-        raise ServiceError(exc.detail, exc.errors) from None
+        raise ServiceError(exc.detail, exc.errors or None) from None
 
 
 def queue_command(s: Session, rt, device: EnrolledDevice, request_type: str, data: dict[str, Any] | None = None,
@@ -39,7 +40,7 @@ def queue_command(s: Session, rt, device: EnrolledDevice, request_type: str, dat
 def get_command(s: Session, uuid: str) -> DeviceCommand:
     command = s.scalar(select(DeviceCommand).where(DeviceCommand.uuid == uuid))
     if command is None:
-        raise NotFound(f"no command {uuid}")
+        raise NotFound("No DeviceCommand matches the given query.")
     return command
 
 

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import func, select
+from sqlalchemy import false, func, select
 from sqlalchemy.orm import Session
 
-from espalier.models import DeviceCommand, EnrolledDevice, TaskResult, utcnow
+from espalier.models import DeviceCommand, EnrolledDevice, EnrolledUser, TaskResult, utcnow
 from espalier.pki.secrets import SecretError
 from espalier.services.commands import queue_command
 from espalier.services.errors import Conflict, NotFound, ServiceError
@@ -21,26 +21,39 @@ def get_device(s: Session, device_id: int, *, for_update: bool = False) -> Enrol
     stmt = select(EnrolledDevice).where(EnrolledDevice.id == device_id)
     device = s.scalar(stmt.with_for_update() if for_update else stmt)
     if device is None:
-        raise NotFound(f"no enrolled device {device_id}")
+        raise NotFound("No EnrolledDevice matches the given query.")
     return device
 
 
 def list_devices(s: Session, *, serial_number: str | None = None, udid: str | None = None,
+                 short_name: str | None = None, email: str | None = None, ordering: str | None = None,
                  limit: int | None = None, offset: int = 0) -> tuple[list[EnrolledDevice], int | None]:
-    """Devices ordered by id; the count is computed only when paginating.
+    """Devices by id (or ``ordering``: a field, ``-`` for descending); the count only when paginating.
 
-    Pages are a deferred join: OFFSET walks the id index only, then the page's rows are
-    loaded, so a deep page does not build every skipped row.
+    Pages are a deferred join: OFFSET walks an index only, then the page's rows are loaded,
+    so a deep page does not build every skipped row. ``email`` matches the enrolled user's
+    email; without realms no device has one, so a non-empty value matches none.
     """
     filters = []
     if serial_number is not None:
         filters.append(EnrolledDevice.serial_number == serial_number)
     if udid is not None:
         filters.append(EnrolledDevice.udid == udid)
-    stmt = select(EnrolledDevice).where(*filters).order_by(EnrolledDevice.id)
+    if short_name is not None:
+        filters.append(EnrolledDevice.id.in_(select(EnrolledUser.enrolled_device_id)
+                                             .where(EnrolledUser.short_name == short_name)))
+    if email is not None:
+        filters.append(false())
+    order = [EnrolledDevice.id]
+    if ordering:
+        column = getattr(EnrolledDevice, ordering.lstrip("-"))
+        order = [column.desc() if ordering.startswith("-") else column, EnrolledDevice.id]
+    stmt = select(EnrolledDevice).where(*filters).order_by(*order)
     if limit is None:
         return list(s.scalars(stmt)), None
     count = s.scalar(select(func.count(EnrolledDevice.id)).where(*filters))
+    if ordering:
+        return list(s.scalars(stmt.limit(limit).offset(offset))), count
     page_ids = select(EnrolledDevice.id).where(*filters).order_by(EnrolledDevice.id).limit(limit).offset(offset)
     return list(s.scalars(stmt.where(EnrolledDevice.id.in_(page_ids.scalar_subquery())))), count
 
@@ -49,17 +62,19 @@ def block(s: Session, device_id: int) -> EnrolledDevice:
     """Mark the device blocked: it is released at its next contact and cannot enroll again."""
     device = get_device(s, device_id, for_update=True)
     if device.is_blocked:
-        raise ServiceError(f"device {device_id} is already blocked")
+        raise ServiceError("Device already blocked.")
     device.blocked_at = utcnow()
     device.released_at = device.released_at or device.blocked_at  # told to unenroll: its UDID is free again
+    s.flush()  # the answer carries the new updated_at
     return device
 
 
 def unblock(s: Session, device_id: int) -> EnrolledDevice:
     device = get_device(s, device_id, for_update=True)
     if not device.is_blocked:
-        raise ServiceError(f"device {device_id} is not blocked")
+        raise ServiceError("Device not blocked.")
     device.blocked_at = None
+    s.flush()  # the answer carries the new updated_at
     return device
 
 
@@ -70,27 +85,14 @@ def release(s: Session, device_id: int) -> EnrolledDevice:
     device = get_device(s, device_id, for_update=True)
     if device.released_at is None:
         device.released_at = utcnow()
+        s.flush()
     return device
-
-
-def _commandable(s: Session, device_id: int) -> EnrolledDevice:
-    device = get_device(s, device_id)
-    if device.is_blocked:
-        raise ServiceError(f"device {device.id} is blocked: unblock it before sending commands")
-    return device
-
-
-def lock(s: Session, rt, device_id: int, data: dict) -> DeviceCommand:
-    return queue_command(s, rt, _commandable(s, device_id), "DeviceLock", data)
-
-
-def erase(s: Session, rt, device_id: int, data: dict) -> DeviceCommand:
-    return queue_command(s, rt, _commandable(s, device_id), "EraseDevice", data)
 
 
 def queue(s: Session, rt, device_id: int, request_type: str, data: dict) -> DeviceCommand:
-    """Queue any registered command for the device (operators' generic path)."""
-    return queue_command(s, rt, _commandable(s, device_id), request_type, data)
+    """Queue a registered command for the device (lock, erase, custom, any). As in Zentral,
+    a blocked device may get commands queued; it is not pushed and never fetches them."""
+    return queue_command(s, rt, get_device(s, device_id), request_type, data)
 
 
 def notify(s: Session, rt, device_ids: list[int]) -> TaskResult:

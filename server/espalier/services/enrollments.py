@@ -5,7 +5,7 @@ import hashlib
 import secrets as pysecrets
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -13,13 +13,11 @@ from espalier.mdm import attestation
 from espalier.mdm import enrollment as profiles
 from espalier.mdm.blocking import is_blocked
 from espalier.models import Blueprint, OtaEnrollment, PushCertificate, utcnow
-from espalier.models.enrollments import ATTESTATIONS, IDENTITY_SOURCES
 from espalier.pki import cms
 from espalier.pki.secrets import SecretBox
 from espalier.services.errors import NotFound, ServiceError
 
-FIELDS = {"name", "display_name", "push_certificate", "blueprint", "identity_source", "scep_url", "scep_challenge",
-          "reusable", "quota", "attestation"}
+NULLABLE = {"blueprint", "scep_url", "quota"}  # fields a null clears
 
 
 class Forbidden(ServiceError):
@@ -37,7 +35,7 @@ def secret_hash(secret: str) -> str:
 def get(s: Session, enrollment_id: int) -> OtaEnrollment:
     enrollment = s.get(OtaEnrollment, enrollment_id)
     if enrollment is None:
-        raise NotFound(f"no OTA enrollment {enrollment_id}")
+        raise NotFound("No OTAEnrollment matches the given query.")
     return enrollment
 
 
@@ -81,100 +79,38 @@ def _flush_unique(s: Session, enrollment: OtaEnrollment) -> None:
             s.flush()
     except IntegrityError:
         raise ServiceError(f"an OTA enrollment named {enrollment.name!r} already exists",
-                           {"name": ["already exists"]}) from None
+                           {"name": ["OTA enrollment with this name already exists."]}) from None
 
 
-# Each check takes (value, session) and returns what to set, or raises ValueError naming the problem.
-
-def _text(value, s):
-    if not isinstance(value, str) or not value.strip() or len(value) > 256:
-        raise ValueError("must be a non-empty string of at most 256 characters")
-    return value.strip()
-
-
-def _row_id(model, label: str, nullable: bool):
-    def check(value, s: Session):
-        if value is None and nullable:
-            return None
-        if not isinstance(value, int) or isinstance(value, bool) or s.get(model, value) is None:
-            raise ValueError(f"must be the id of a {label}" + (", or null" if nullable else ""))
-        return value
-    return check
-
-
-def _choice(choices: tuple[str, ...]):
-    def check(value, s):
-        if value not in choices:
-            raise ValueError(f"must be one of {', '.join(choices)}")
-        return value
-    return check
-
-
-def _url(value, s):
-    if value is not None and (not isinstance(value, str) or not value.startswith(("https://", "http://"))
-                              or len(value) > 1024):
-        raise ValueError("must be an http(s) URL")
-    return value
-
-
-def _challenge(value, s):
-    if value is not None and (not isinstance(value, str) or len(value) > 1024):
-        raise ValueError("must be a string")
-    return value or ""
-
-
-def _boolean(value, s):
-    if not isinstance(value, bool):
-        raise ValueError("must be a boolean")
-    return value
-
-
-def _quota(value, s):
-    if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
-        raise ValueError("must be a positive integer or null")
-    return value
-
-
-# field -> (check, attribute it sets); checks taking a session look rows up
-_FIELDS = {
-    "name": (_text, "name"), "display_name": (_text, "display_name"),
-    "push_certificate": (_row_id(PushCertificate, "push certificate", False), "push_certificate_id"),
-    "blueprint": (_row_id(Blueprint, "blueprint", True), "blueprint_id"),
-    "identity_source": (_choice(IDENTITY_SOURCES), "identity_source"),
-    "attestation": (_choice(ATTESTATIONS), "attestation"),
-    "scep_url": (_url, "scep_url"), "scep_challenge": (_challenge, None),
-    "reusable": (_boolean, "reusable"), "quota": (_quota, "quota"),
-}
-
-
-def _apply(s: Session, e: OtaEnrollment, data: dict[str, Any], *, creating: bool) -> str | None:
-    """Validate and set the fields; returns the new SCEP challenge to seal ("" clears), if given."""
-    errors: dict[str, list[str]] = {field: ["unknown field"] for field in sorted(set(data) - FIELDS)}
-    challenge = None
-    for field in ("name", "push_certificate"):
-        if creating and field not in data:
-            errors.setdefault(field, []).append("required")
-    for field, (check, attribute) in _FIELDS.items():
-        if field not in data:
-            continue
-        try:
-            value = check(data[field], s)
-        except ValueError as exc:
-            errors.setdefault(field, []).append(str(exc))
-            continue
-        if attribute is None:
-            challenge = value
-        else:
-            setattr(e, attribute, value)
-    if creating and not data.get("display_name") and isinstance(e.name, str):
+def _apply(s: Session, e: OtaEnrollment, fields: dict[str, Any], *, creating: bool) -> str | None:
+    """Set the validated ``fields`` (web/api/schemas.OtaEnrollmentIn); check what needs the
+    database; return the new SCEP challenge to seal ("" clears), if given."""
+    errors: dict[str, list[str]] = {}
+    for name in ("name", "push_certificate"):
+        if creating and fields.get(name) is None:
+            errors[name] = ["This field is required."]
+    with s.no_autoflush:  # nothing of this request is written before it is checked
+        for name, model in (("push_certificate", PushCertificate), ("blueprint", Blueprint)):
+            pk = fields.get(name)
+            if pk is not None and s.get(model, pk) is None:
+                errors[name] = [f'Invalid pk "{pk}" - object does not exist.']
+        if fields.get("name") and s.scalar(select(OtaEnrollment.id).where(
+                OtaEnrollment.name == fields["name"], OtaEnrollment.id != e.id if e.id else true())):
+            errors["name"] = ["OTA enrollment with this name already exists."]
+    attributes = {"push_certificate": "push_certificate_id", "blueprint": "blueprint_id"}
+    for name, value in fields.items():
+        if name != "scep_challenge" and name not in errors and (value is not None or name in NULLABLE):
+            setattr(e, attributes.get(name, name), value)
+    if creating and not fields.get("display_name") and e.name:
         e.display_name = e.name
     e.identity_source = e.identity_source or "builtin"
-    if e.identity_source == "external" and not e.scep_url and "scep_url" not in errors:
-        errors.setdefault("scep_url", []).append("required with an external identity source")
+    if e.identity_source == "external" and not e.scep_url:
+        errors.setdefault("scep_url", []).append("This field is required with an external identity source.")
     if errors:
         raise ServiceError("invalid OTA enrollment: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()),
                            errors)
-    return challenge
+    challenge = fields.get("scep_challenge")
+    return (challenge or "") if "scep_challenge" in fields else None
 
 
 def reveal_secret(box: SecretBox, e: OtaEnrollment) -> str:

@@ -15,7 +15,7 @@ from cryptography.x509.oid import NameOID
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from espalier.models import PushCertificate
+from espalier.models import PushCertificate, utcnow
 from espalier.pki.secrets import SecretBox
 from espalier.services.errors import NotFound, ServiceError
 
@@ -40,6 +40,8 @@ def parse(certificate: str, private_key: str, password: str | None) -> tuple[x50
     try:
         key = serialization.load_pem_private_key(private_key.encode(), password.encode() if password else None)
     except TypeError:
+        if password:  # a password for a key that is not encrypted: not needed
+            return parse(certificate, private_key, None)
         raise _err("private_key_password", "the private key is encrypted: give its password") from None
     except ValueError:
         raise _err("private_key", "cannot load the private key (wrong password, or not a PEM key)") from None
@@ -66,15 +68,15 @@ def _fill(pc: PushCertificate, box: SecretBox, cert: x509.Certificate, key_pem: 
 
 def add(s: Session, box: SecretBox, data: dict[str, Any]) -> PushCertificate:
     name = data.get("name")
-    if not isinstance(name, str) or not name.strip() or len(name) > 256:
-        raise _err("name", "required: a non-empty string of at most 256 characters")
+    if not isinstance(name, str) or not name.strip():
+        raise _err("name", "This field is required.")
     cert, key_pem, topic = parse(data.get("certificate"), data.get("private_key"), data.get("private_key_password"))
     existing = s.scalar(select(PushCertificate).where(PushCertificate.topic == topic))
     if existing is not None:
-        raise ServiceError(f"a push certificate for topic {topic} already exists (#{existing.id} {existing.name!r}): "
-                           "renew the existing certificate instead", {"certificate": ["topic already exists"]})
+        raise _err("certificate", f"a push certificate for topic {topic} already exists (#{existing.id} "
+                   f"{existing.name!r}): renew the existing certificate instead")
     if s.scalar(select(PushCertificate.id).where(PushCertificate.name == name.strip())):
-        raise _err("name", "already exists")
+        raise _err("name", "push certificate with this name already exists.")
     pc = PushCertificate(name=name.strip(), topic=topic)
     s.add(pc)
     _fill(pc, box, cert, key_pem)
@@ -86,16 +88,24 @@ def renew(s: Session, box: SecretBox, cert_id: int, data: dict[str, Any]) -> Pus
     pc = get(s, cert_id)
     cert, key_pem, topic = parse(data.get("certificate"), data.get("private_key"), data.get("private_key_password"))
     if topic != pc.topic:
-        raise ServiceError(f"the new certificate's topic {topic} differs from this certificate's topic {pc.topic}: "
-                           "renew the existing certificate in Apple's portal (Renew, not Create) so the topic "
-                           "stays the same", {"certificate": ["topic differs"]})
+        raise _err("certificate", f"the new certificate's topic {topic} differs from this certificate's topic "
+                   f"{pc.topic}: renew the existing certificate in Apple's portal (Renew, not Create) so the topic "
+                   "stays the same")
+    new_not_after = cert.not_valid_after_utc.replace(tzinfo=None)
+    if not data.get("force"):
+        if new_not_after <= utcnow():
+            raise _err("certificate", f"this certificate expired on {new_not_after:%Y-%m-%d}: upload the renewal "
+                       "downloaded from Apple's portal (force: true to use it anyway)")
+        if new_not_after < pc.not_after:
+            raise _err("certificate", f"this certificate expires on {new_not_after:%Y-%m-%d}, before the current one "
+                       f"({pc.not_after:%Y-%m-%d}): is it an older download? (force: true to use it anyway)")
     if "name" in data:
         name = data["name"]
         if not isinstance(name, str) or not name.strip() or len(name) > 256:
             raise _err("name", "must be a non-empty string of at most 256 characters")
         if s.scalar(select(PushCertificate.id).where(PushCertificate.name == name.strip(),
                                                      PushCertificate.id != pc.id)):
-            raise _err("name", "already exists")
+            raise _err("name", "push certificate with this name already exists.")
         pc.name = name.strip()
     _fill(pc, box, cert, key_pem)
     return pc
@@ -104,7 +114,7 @@ def renew(s: Session, box: SecretBox, cert_id: int, data: dict[str, Any]) -> Pus
 def get(s: Session, cert_id: int) -> PushCertificate:
     pc = s.get(PushCertificate, cert_id)
     if pc is None:
-        raise NotFound(f"no push certificate {cert_id}")
+        raise NotFound("No PushCertificate matches the given query.")
     return pc
 
 

@@ -15,7 +15,7 @@ import time
 from flask import Flask, Response, request
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, RequestEntityTooLarge
 from werkzeug.routing import IntegerConverter
 
 from espalier.web.masking import mask
@@ -92,9 +92,42 @@ def _too_large(_exc):
 
 
 def _http_error(exc: HTTPException):
-    if _is_api():
-        return _answer(exc.code or 500, exc.description or exc.name)
-    return exc
+    if not _is_api():
+        return exc
+    if isinstance(exc, MethodNotAllowed):
+        return _method_not_allowed() if _some_route_matches(exc.valid_methods or ()) else _answer(404, "Not found.")
+    if isinstance(exc, NotFound):
+        return _answer(404, "Not found.")
+    return _answer(exc.code or 500, exc.description or exc.name)
+
+
+def _some_route_matches(methods) -> bool:
+    """werkzeug says 405 when a route's pattern matched but its converter refused the value
+    (an id beyond the database's range): that is a 404, whatever the method."""
+    from flask import current_app
+    from werkzeug.exceptions import HTTPException as _Any
+
+    adapter = current_app.url_map.bind_to_environ(request.environ)
+    for method in methods:
+        try:
+            adapter.match(method=method)
+            return True
+        except _Any:
+            continue
+    return False
+
+
+def _method_not_allowed():
+    """As DRF: the token is checked first (a POST to a read-only route without one is a 401)."""
+    from espalier.web import runtime
+    from espalier.web.api import ApiError, authenticate, error_response
+
+    try:
+        with runtime().db.session() as s, s.begin():
+            authenticate(s)
+    except ApiError as exc:
+        return error_response(exc.status, exc.detail, headers=exc.headers)
+    return _answer(405, f'Method "{request.method}" not allowed.')
 
 
 def _database_unavailable(exc: Exception) -> bool:

@@ -32,7 +32,7 @@ def test_crud(client, admin, push_certificate):
     assert client.get("/api/mdm/ota_enrollments/", headers=admin).json == [e]
     resp = client.put(f"/api/mdm/ota_enrollments/{e['id']}/", headers=admin, json={"display_name": "Everyone"})
     assert resp.json["display_name"] == "Everyone" and resp.json["secret"] == e["secret"]
-    assert create(client, admin, push_certificate).json["errors"] == {"name": ["already exists"]}
+    assert create(client, admin, push_certificate).json == {"name": ["OTA enrollment with this name already exists."]}
     assert client.delete(f"/api/mdm/ota_enrollments/{e['id']}/", headers=admin).status_code == 204
     assert client.get(f"/api/mdm/ota_enrollments/{e['id']}/", headers=admin).status_code == 404
 
@@ -41,11 +41,17 @@ def test_bad_enrollment_input_names_fields(client, admin, push_certificate):
     resp = client.post("/api/mdm/ota_enrollments/", headers=admin, json={
         "name": "", "push_certificate": 9999, "identity_source": "other", "quota": 0, "colour": 1})
     assert resp.status_code == 400
-    assert set(resp.json["errors"]) == {"name", "push_certificate", "identity_source", "quota", "colour"}
+    assert resp.json == {"name": ["This field may not be blank."],
+                         "identity_source": ['"other" is not a valid choice.'],
+                         "quota": ["Ensure this value is greater than or equal to 1."]}
+    resp = client.post("/api/mdm/ota_enrollments/", headers=admin, json={"name": "x", "push_certificate": 9999})
+    assert resp.json == {"push_certificate": ['Invalid pk "9999" - object does not exist.']}
+    resp = client.post("/api/mdm/ota_enrollments/", headers=admin, json={})
+    assert resp.json == {"name": ["This field is required."], "push_certificate": ["This field is required."]}
     resp = create(client, admin, push_certificate, attestation="maybe")
-    assert resp.status_code == 400 and resp.json["errors"] == {"attestation": ["must be one of apple, none"]}
+    assert resp.status_code == 400 and resp.json == {"attestation": ['"maybe" is not a valid choice.']}
     resp = create(client, admin, push_certificate, identity_source="external")
-    assert resp.status_code == 400 and "scep_url" in resp.json["errors"]
+    assert resp.status_code == 400 and "scep_url" in resp.json
 
 
 def test_profile_payloads(client, admin, push_certificate, runtime):

@@ -54,9 +54,9 @@ def test_in_process_thread_runs_jobs_and_records_results(runtime, client, admin)
     bad = _defer(runtime, explode, "boom", name="explode")
     runtime.queue.join()
     resp = client.get(f"/api/task_result/{ok}/", headers=admin).json
-    assert resp["status"] == "finished" and resp["result"] == {"sum": 5} and resp["name"] == "add"
+    assert resp == {"name": "add", "id": ok, "status": "SUCCESS", "unready": False, "result": {"sum": 5}}
     resp = client.get(f"/api/task_result/{bad}/", headers=admin).json
-    assert resp["status"] == "failed" and resp["error"] == "ValueError: boom"
+    assert resp["status"] == "FAILURE" and resp["unready"] is False and resp["error"] == "ValueError: boom"
     runtime.queue.close()
 
 
@@ -77,21 +77,23 @@ def test_rolled_back_transaction_enqueues_nothing(runtime):
     assert ran == []
 
 
-def test_task_result_unknown_id_is_404(client, admin):
+def test_task_result_of_an_unknown_id_is_unknown_as_in_zentral(client, admin):
     resp = client.get("/api/task_result/00000000-0000-4000-8000-000000000000/", headers=admin)
-    assert resp.status_code == 404
-    assert client.get("/api/task_result/" + "x" * 300 + "/", headers=admin).status_code == 404
+    assert resp.status_code == 200
+    assert resp.json == {"id": "00000000-0000-4000-8000-000000000000", "status": "UNKNOWN", "unready": True}
+    assert client.get("/api/task_result/" + "x" * 300 + "/", headers=admin).json["status"] == "UNKNOWN"
 
 
 def test_rq_worker_runs_jobs_from_redis(runtime, rq_queue, client, admin):
     ok = _defer(runtime, add, 20, 22, name="add")
     bad = _defer(runtime, explode, "kaput", name="explode")
-    assert client.get(f"/api/task_result/{ok}/", headers=admin).json["status"] == "queued"
+    assert client.get(f"/api/task_result/{ok}/", headers=admin).json == {
+        "name": "add", "id": ok, "status": "PENDING", "unready": True}
     assert rq_queue.queues["default"].count == 2 and rq_queue.is_live(ok)
     _work(rq_queue)
     assert client.get(f"/api/task_result/{ok}/", headers=admin).json["result"] == {"sum": 42}
     failed = client.get(f"/api/task_result/{bad}/", headers=admin).json
-    assert failed["status"] == "failed" and "kaput" in failed["error"]
+    assert failed["status"] == "FAILURE" and "kaput" in failed["error"]
     assert not rq_queue.is_live(ok)
 
 
@@ -166,9 +168,9 @@ def test_notify_endpoint_returns_a_task(client, admin, make_device):
     resp = client.post("/api/mdm/devices/notify/", headers=admin, json={"devices": [d.id]})
     assert resp.status_code == 201
     task = client.get(resp.json["task_result_url"], headers=admin).json
-    assert task["name"] == "notify_devices" and task["status"] in ("queued", "finished")
+    assert task["name"] == "notify_devices" and task["status"] in ("PENDING", "SUCCESS")
     bad = client.post("/api/mdm/devices/notify/", headers=admin, json={"devices": "all"})
-    assert bad.status_code == 400 and "devices" in bad.json["errors"]
+    assert bad.status_code == 400 and bad.json == {"devices": ['Expected a list of items but got type "str".']}
 
 
 def test_delayed_jobs_are_moved_by_the_beat_not_rqs_scheduler(runtime, rq_queue):

@@ -5,7 +5,13 @@ into the device row (not kept in the queue).
 """
 from __future__ import annotations
 
+from typing import Annotated
+
+from pydantic import BeforeValidator
+from pydantic_core import PydanticCustomError
+
 from espalier.mdm.platforms import platform_for
+from espalier.validation import Schema
 
 from .base import Command
 
@@ -20,18 +26,26 @@ _BOOL_FIELDS = {"IsSupervised": "supervised", "IsAppleSilicon": "apple_silicon",
                 "PINRequiredForEraseDevice": "pin_required_for_erase"}
 
 
+def _queries(value):
+    if not isinstance(value, list) or not all(isinstance(q, str) and 0 < len(q) <= 128 for q in value) \
+            or len(value) > 200:
+        raise PydanticCustomError("drf", "Expected a list of query names.")
+    return value
+
+
+class DeviceInformationArguments(Schema):
+    queries: Annotated[list[str], BeforeValidator(_queries)] | None = None
+
+
 class DeviceInformation(Command):
     request_type = "DeviceInformation"
     keep_result = False
 
+    Arguments = DeviceInformationArguments
+
     @classmethod
-    def validate(cls, device, data):
-        cls.check_target(device)
-        queries = data.get("queries", QUERIES)
-        if not isinstance(queries, list) or not all(isinstance(q, str) for q in queries) or set(data) - {"queries"}:
-            from .base import CommandArgumentError
-            raise CommandArgumentError({"queries": ["must be a list of query names"]})
-        return {"Queries": queries}
+    def build(cls, device, args):
+        return {"Queries": args.queries or QUERIES}
 
     @classmethod
     def payload(cls, device, arguments):

@@ -7,25 +7,37 @@ https://developer.apple.com/documentation/devicemanagement/installed-application
 """
 from __future__ import annotations
 
-from .base import Command, CommandArgumentError
+from typing import Annotated
+
+from pydantic import BeforeValidator
+
+from espalier.validation import Bool, Schema
+
+from .base import Command
 
 
-def _managed_only(data):
-    if set(data) - {"managed_only"}:
-        raise CommandArgumentError({k: ["unknown argument"] for k in set(data) - {"managed_only"}})
-    value = data.get("managed_only", False)
-    if not isinstance(value, bool):
-        raise CommandArgumentError({"managed_only": ["must be a boolean"]})
-    return {"ManagedOnly": value} if value else {}
+class ManagedOnlyArguments(Schema):
+    managed_only: Bool = False
+
+
+def _identifiers(value):
+    from pydantic_core import PydanticCustomError
+
+    if not isinstance(value, list) or not all(isinstance(i, str) and 0 < len(i) <= 256 for i in value):
+        raise PydanticCustomError("drf", "Expected a list of bundle identifiers.")
+    return value
+
+
+class InstalledApplicationListArguments(ManagedOnlyArguments):
+    identifiers: Annotated[list[str], BeforeValidator(_identifiers)] | None = None
 
 
 class _ManagedOnlyList(Command):
-    """A list command whose one argument is ``managed_only``."""
+    Arguments = ManagedOnlyArguments
 
     @classmethod
-    def validate(cls, device, data):
-        cls.check_target(device)
-        return _managed_only(data)
+    def build(cls, device, args):
+        return {"ManagedOnly": True} if args.managed_only else {}
 
 
 class ProfileList(_ManagedOnlyList):
@@ -36,16 +48,13 @@ class CertificateList(_ManagedOnlyList):
     request_type = "CertificateList"
 
 
-class InstalledApplicationList(Command):
+class InstalledApplicationList(_ManagedOnlyList):
     request_type = "InstalledApplicationList"
+    Arguments = InstalledApplicationListArguments
 
     @classmethod
-    def validate(cls, device, data):
-        cls.check_target(device)
-        args = _managed_only({k: v for k, v in data.items() if k != "identifiers"})
-        ids = data.get("identifiers")
-        if ids is not None:
-            if not isinstance(ids, list) or not all(isinstance(i, str) and i for i in ids):
-                raise CommandArgumentError({"identifiers": ["must be a list of bundle identifiers"]})
-            args["Identifiers"] = ids
-        return args
+    def build(cls, device, args):
+        out = super().build(device, args)
+        if args.identifiers:
+            out["Identifiers"] = args.identifiers
+        return out

@@ -6,30 +6,24 @@ https://developer.apple.com/documentation/devicemanagement/device-configured-com
 """
 from __future__ import annotations
 
-from .base import Command, CommandArgumentError, reject_unknown
+from espalier.validation import Bool, Schema
+
+from .base import Command
+
+
+class RestartArguments(Schema):
+    notify_user: Bool | None = None  # macOS 11+; ignored elsewhere
 
 
 class RestartDevice(Command):
     request_type = "RestartDevice"
     platforms = ("macOS", "iOS", "iPadOS", "tvOS", "visionOS")
     keep_result = False
+    Arguments = RestartArguments
 
     @classmethod
-    def validate(cls, device, data):
-        cls.check_target(device)
-        errors: dict[str, list[str]] = {}
-        reject_unknown(data, {"notify_user"}, errors)
-        args = {}
-        if "notify_user" in data:
-            if device.platform != "macOS":
-                errors.setdefault("notify_user", []).append("only on macOS")
-            elif not isinstance(data["notify_user"], bool):
-                errors.setdefault("notify_user", []).append("must be a boolean")
-            else:
-                args["NotifyUser"] = data["notify_user"]
-        if errors:
-            raise CommandArgumentError(errors)
-        return args
+    def build(cls, device, args):
+        return {"NotifyUser": args.notify_user} if args.notify_user is not None and device.platform == "macOS" else {}
 
 
 class ShutDownDevice(Command):

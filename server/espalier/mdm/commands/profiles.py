@@ -14,11 +14,15 @@ from __future__ import annotations
 import base64
 import binascii
 import plistlib
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, WithJsonSchema
+from pydantic_core import PydanticCustomError
 
 from espalier.pki import cms
+from espalier.validation import Schema, char
 
-from .base import Command, CommandArgumentError, reject_unknown
+from .base import Command
 
 MAX_PROFILE = 2 * 1024 * 1024
 ESCROW_PAYLOADS = frozenset({"com.apple.security.FDERecoveryKeyEscrow", "com.apple.security.FDERecoveryRedirect"})
@@ -59,41 +63,47 @@ def escrow_payload_types(profile: dict[str, Any]) -> list[str]:
     return found
 
 
+def _profile(value):
+    """The profile, base64: decoded and inspected (a readable, non-escrowing profile)."""
+    if value is None:
+        _fail("This field may not be null.")
+    if not isinstance(value, str) or not value.strip():
+        _fail("This field may not be blank." if isinstance(value, str) else "Not a valid string.")
+    try:
+        payload = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        _fail("Must be base64.")
+    if len(payload) > MAX_PROFILE:
+        _fail(f"Ensure this profile has no more than {MAX_PROFILE} bytes.")
+    profile = read_profile(payload)
+    if profile is None or not isinstance(profile.get("PayloadIdentifier"), str):
+        _fail("Not a configuration profile.")
+    if "EncryptedPayloadContent" in profile:
+        _fail("Encrypted profiles cannot be checked and are refused.")
+    if escrowing := escrow_payload_types(profile):
+        _fail(f"FileVault escrow payloads ({', '.join(sorted(set(escrowing)))}) are made by the server only.")
+    return value
+
+
+def _fail(message: str):
+    raise PydanticCustomError("drf", message)
+
+
+class InstallProfileArguments(Schema):
+    payload: Annotated[str, BeforeValidator(_profile), WithJsonSchema({"type": "string", "contentEncoding": "base64"})]
+
+
+class RemoveProfileArguments(Schema):
+    identifier: char(256)
+
+
 class InstallProfile(Command):
     request_type = "InstallProfile"
+    Arguments = InstallProfileArguments
 
     @classmethod
-    def validate(cls, device, data):
-        cls.check_target(device)
-        errors: dict[str, list[str]] = {}
-        reject_unknown(data, {"payload"}, errors)
-        raw = data.get("payload")
-        payload = b""
-        if not isinstance(raw, str) or not raw:
-            errors.setdefault("payload", []).append("required: the profile, base64 encoded")
-        else:
-            try:
-                payload = base64.b64decode(raw, validate=True)
-            except (binascii.Error, ValueError):
-                errors.setdefault("payload", []).append("must be base64")
-            if len(payload) > MAX_PROFILE:
-                errors.setdefault("payload", []).append(f"at most {MAX_PROFILE} bytes")
-            elif payload:
-                cls._inspect(payload, errors)
-        if errors:
-            raise CommandArgumentError(errors)
-        return {"Payload": raw}
-
-    @staticmethod
-    def _inspect(payload: bytes, errors: dict[str, list[str]]) -> None:
-        profile = read_profile(payload)
-        if profile is None or not isinstance(profile.get("PayloadIdentifier"), str):
-            errors.setdefault("payload", []).append("not a configuration profile")
-        elif "EncryptedPayloadContent" in profile:
-            errors.setdefault("payload", []).append("encrypted profiles cannot be checked and are refused")
-        elif escrowing := escrow_payload_types(profile):
-            errors.setdefault("payload", []).append(
-                f"FileVault escrow payloads ({', '.join(sorted(set(escrowing)))}) are made by the server only")
+    def build(cls, device, args):
+        return {"Payload": args.payload}
 
     @classmethod
     def payload(cls, device, arguments):
@@ -102,15 +112,8 @@ class InstallProfile(Command):
 
 class RemoveProfile(Command):
     request_type = "RemoveProfile"
+    Arguments = RemoveProfileArguments
 
     @classmethod
-    def validate(cls, device, data):
-        cls.check_target(device)
-        errors: dict[str, list[str]] = {}
-        reject_unknown(data, {"identifier"}, errors)
-        ident = data.get("identifier")
-        if not isinstance(ident, str) or not ident or len(ident) > 256:
-            errors.setdefault("identifier", []).append("required: the profile's PayloadIdentifier")
-        if errors:
-            raise CommandArgumentError(errors)
-        return {"Identifier": ident}
+    def build(cls, device, args):
+        return {"Identifier": args.identifier}

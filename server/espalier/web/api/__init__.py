@@ -1,26 +1,39 @@
-"""The operator API under /api/: token auth and permission checks in one decorator.
+"""The operator API under /api/: Zentral's paths, DRF's answers, one decorator per operation.
 
-A view is ``def view(s, **url_args) -> (data, status)``; the decorator authenticates
-the ``Authorization: Token <key>`` header, checks the permissions, runs the view in one
-transaction and serialises the answer. Typed errors become statuses here and nowhere else.
+A view is ``def view(s, **url_args, body=..., query=...) -> (data, status)``. ``operation``
+registers it with its permissions and its request and response shapes (which the OpenAPI
+document is made from, ``openapi.py``), authenticates the ``Authorization: Token <key>``
+header, checks the permissions, validates the query and the body with DRF's rules
+(``espalier.validation``), runs the view in one transaction and serialises the answer.
+Errors have DRF's shapes: field errors at the top level, anything else ``{"detail": ...}``.
 """
 from __future__ import annotations
 
+import json as stdjson
+import logging
+from dataclasses import dataclass, field
 from functools import wraps
-from typing import Callable
+from typing import Any, Callable
 
 from flask import Blueprint, Response, g, json, request
 
 from espalier.services import auth
 from espalier.services.errors import ServiceError
+from espalier.validation import Invalid, Schema, parse
 from espalier.web import runtime as app_runtime
 
-bp = Blueprint("api", __name__, url_prefix="/api")
+bp = Blueprint("api", __name__, url_prefix="/api", template_folder="templates")
+log = logging.getLogger(__name__)
+
+NOT_AUTHENTICATED = "Authentication credentials were not provided."
+INVALID_TOKEN = "Invalid token."
+PERMISSION_DENIED = "You do not have permission to perform this action."
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, detail: str, errors: dict | None = None, headers: dict | None = None):
-        super().__init__(detail)
+    def __init__(self, status: int, detail: str | None = None, errors: dict | None = None,
+                 headers: dict | None = None):
+        super().__init__(detail or str(errors))
         self.status, self.detail, self.errors, self.headers = status, detail, errors, headers or {}
 
 
@@ -28,47 +41,123 @@ def json_response(data, status: int = 200, headers: dict | None = None) -> Respo
     return Response(json.dumps(data), status=status, headers=headers, mimetype="application/json")
 
 
-def error_response(status: int, detail: str, errors: dict | None = None, headers: dict | None = None) -> Response:
-    body = {"detail": detail}
-    if errors:
-        body["errors"] = errors
-    return json_response(body, status, headers)
+def error_response(status: int, detail: str | None = None, errors: dict | None = None,
+                   headers: dict | None = None) -> Response:
+    """DRF's shapes: the field errors themselves, or ``{"detail": ...}``."""
+    return json_response(errors if errors else {"detail": detail}, status, headers)
+
+
+@dataclass
+class Operation:
+    method: str
+    rule: str
+    view: Callable
+    permissions: tuple[str, ...]
+    body: type[Schema] | list | None = None  # a Schema, or a list of them (the request is one of)
+    query: type[Schema] | None = None
+    response: Any = None  # a Schema, [Schema] (a list, or a page with limit), or None (no body)
+    status: int = 200
+    paginated: bool = False
+    public: bool = False
+    extra: dict = field(default_factory=dict)  # OpenAPI additions (descriptions, error codes)
+
+
+OPERATIONS: list[Operation] = []
 
 
 def _token_key() -> str:
     header = request.headers.get("Authorization", "")
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "token" or not key.strip():
-        raise ApiError(401, "authentication required: send 'Authorization: Token <key>'",
-                       headers={"WWW-Authenticate": "Token"})
+        raise ApiError(401, NOT_AUTHENTICATED, headers={"WWW-Authenticate": "Token"})
     return key.strip()
 
 
-def api_view(*permissions: str) -> Callable:
-    """Authenticate, authorise (every listed permission), run in one transaction, serialise."""
+def authenticate(s, permissions: tuple[str, ...] = ()):
+    """The caller for this request's token, or a 401; a 403 when it lacks a permission."""
+    caller = auth.authenticate(s, _token_key(), permissions)
+    if caller is None:
+        raise ApiError(401, INVALID_TOKEN, headers={"WWW-Authenticate": "Token"})
+    if caller.missing:
+        raise ApiError(403, PERMISSION_DENIED)
+    return caller
+
+
+def request_json() -> Any:
+    """The JSON body (an empty body is ``{}``), or DRF's 400 for malformed JSON."""
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        return {}
+    try:
+        data = stdjson.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ApiError(400, f"JSON parse error - {str(exc)[:120]}") from None
+    if _has_nul(data):
+        raise ApiError(400, "NUL characters are not allowed in the body")
+    return data
+
+
+def _has_nul(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+def _query_data(model: type[Schema]) -> dict:
+    data = {}
+    for name, info in model.model_fields.items():
+        key = info.alias or name
+        if key not in request.args:
+            continue
+        many = getattr(info.annotation, "__origin__", None) is list or "list[" in str(info.annotation)
+        data[key] = request.args.getlist(key) if many else request.args.get(key)
+    return data
+
+
+def _run(op: Operation, kwargs: dict) -> Response:
+    rt = app_runtime()
+    with rt.db.session() as s, s.begin():
+        g.caller = authenticate(s, op.permissions)
+        if op.query is not None:
+            kwargs["query"] = parse(op.query, _query_data(op.query), context=op.rule)
+        if op.body is not None:
+            data = request_json()
+            kwargs["body"] = data if isinstance(op.body, list) else parse(op.body, data, context=op.rule)
+        data, status = op.view(s, **kwargs)
+    if status == 204:
+        return Response(status=204)
+    return json_response(data, status)
+
+
+def operation(method: str, rule: str, *permissions: str, **options) -> Callable:
+    """Register ``view`` as ``method rule`` needing ``permissions`` (all of them)."""
     def decorator(view: Callable) -> Callable:
+        op = Operation(method, rule, view, permissions, **options)
+
         @wraps(view)
         def wrapper(**kwargs) -> Response:
-            rt = app_runtime()
             try:
-                key = _token_key()
-                with rt.db.session() as s:
-                    with s.begin():
-                        caller = auth.authenticate(s, key, permissions)
-                        if caller is None:
-                            raise ApiError(401, "invalid or revoked token", headers={"WWW-Authenticate": "Token"})
-                        if caller.missing:
-                            raise ApiError(403, f"permission denied: this token lacks {', '.join(caller.missing)}")
-                        g.caller = caller
-                        data, status = view(s, **kwargs)
+                return _run(op, kwargs)
+            except Invalid as exc:
+                return error_response(400, errors=exc.errors)
             except ApiError as exc:
                 return error_response(exc.status, exc.detail, exc.errors, exc.headers)
             except ServiceError as exc:
                 return error_response(exc.status, exc.detail, exc.errors)
-            if status == 204:
-                return Response(status=204)
-            return json_response(data, status)
+
         wrapper.permissions = permissions  # read by tests that walk every route
+        wrapper.operation = op
+        OPERATIONS.append(op)
+        bp.add_url_rule(rule, endpoint=view.__name__, view_func=wrapper, methods=[method])
         return wrapper
     return decorator
 
@@ -80,10 +169,10 @@ def caller_may(s, codename: str) -> bool:
 
 def require(s, codename: str) -> None:
     if not caller_may(s, codename):
-        raise ApiError(403, f"permission denied: this token lacks {codename}")
+        raise ApiError(403, f"{PERMISSION_DENIED} ({codename})")
 
 
 def register(app) -> None:
-    from . import commands, devices, enrollments, push_certificates, tasks  # noqa: F401  (routes attach to bp)
+    from . import commands, devices, docs, enrollments, push_certificates, tasks  # noqa: F401  (routes attach)
 
     app.register_blueprint(bp)

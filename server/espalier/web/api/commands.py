@@ -1,36 +1,31 @@
 """/api/mdm/devices/commands/: the command queue, pending and answered."""
 from __future__ import annotations
 
-from flask import request
-
 from espalier.models.commands import REPORT_STATUSES
 from espalier.services import commands as svc
+from espalier.validation import char, choice, integer
 
-from . import ApiError, api_view, bp, serializers
-from .pagination import page_params, paginated
-from .validation import int_arg, reject_unknown_args
-
-STATUS_FILTERS = ("pending",) + REPORT_STATUSES
+from . import operation
+from .pagination import PageQuery, paginated
+from .schemas import Command, command
 
 
-@bp.get("/mdm/devices/commands/")
-@api_view("mdm.view_devicecommand")
-def command_list(s):
+class CommandQuery(PageQuery):
+    enrolled_device: integer(1) = None
+    name: char(64, allow_blank=True) = None
+    status: choice("pending", *REPORT_STATUSES) = None
+
+
+@operation("GET", "/mdm/devices/commands/", "mdm.view_devicecommand", query=CommandQuery, response=[Command],
+           paginated=True)
+def command_list(s, query: CommandQuery):
     """Commands, newest first; filters enrolled_device, name, status (pending = not answered)."""
-    reject_unknown_args({"enrolled_device", "name", "status", "limit", "offset"})
-    status = request.args.get("status") or None
-    if status is not None and status not in STATUS_FILTERS:
-        raise ApiError(400, f"status: must be one of {', '.join(STATUS_FILTERS)}",
-                       {"status": [f"must be one of {', '.join(STATUS_FILTERS)}"]})
-    limit, offset = page_params()
-    items, count = svc.list_commands(s, device_id=int_arg("enrolled_device", None, minimum=1),
-                                     name=request.args.get("name") or None, status=status,
-                                     limit=limit, offset=offset)
-    return paginated([serializers.command(c) for c in items], count, limit, offset), 200
+    items, count = svc.list_commands(s, device_id=query.enrolled_device, name=query.name or None,
+                                     status=query.status, limit=query.limit, offset=query.offset or 0)
+    return paginated([command(c) for c in items], count, query.limit, query.offset), 200
 
 
-@bp.get("/mdm/devices/commands/<uuid>/")
-@api_view("mdm.view_devicecommand")
+@operation("GET", "/mdm/devices/commands/<uuid>/", "mdm.view_devicecommand", response=Command)
 def command_detail(s, uuid: str):
     """One command by UUID."""
-    return serializers.command(svc.get_command(s, uuid)), 200
+    return command(svc.get_command(s, uuid)), 200

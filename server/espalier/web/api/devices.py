@@ -1,115 +1,114 @@
-"""/api/mdm/devices/: list, detail, block/unblock, lock, erase, and the escrowed secrets."""
+"""/api/mdm/devices/: list, detail, block/unblock/release, lock, erase, commands, secrets."""
 from __future__ import annotations
 
-from flask import request
+from pydantic import Field
 
+from espalier.mdm.commands import RAW_COMMAND_TYPES, DeviceLock, EraseDevice
+from espalier.mdm.commands.custom import CustomCommandArguments
+from espalier.permissions import RAW_COMMANDS
 from espalier.services import devices as svc
+from espalier.validation import char, choice
 from espalier.web import runtime
 
-from espalier.mdm.commands import RAW_COMMAND_TYPES
-from espalier.permissions import RAW_COMMANDS
+from . import ApiError, bp, operation, require  # noqa: F401  (bp: the routes attach to it)
+from .pagination import PageQuery, paginated
+from .schemas import (Command, CommandIn, Device, FileVaultPRK, NotifyIn, RecoveryPassword, TaskRef, command,
+                      device, task_ref)
 
-from . import ApiError, api_view, bp, require, serializers
-from .pagination import page_params, paginated
-from .validation import json_body, reject_unknown_args
-
-
-@bp.get("/mdm/devices/")
-@api_view("mdm.view_enrolleddevice")
-def device_list(s):
-    """List enrolled devices; filters serial_number and udid; limit/offset pages."""
-    reject_unknown_args({"serial_number", "udid", "limit", "offset"})
-    limit, offset = page_params()
-    items, count = svc.list_devices(s, serial_number=request.args.get("serial_number"),
-                                    udid=request.args.get("udid"), limit=limit, offset=offset)
-    return paginated([serializers.device(d) for d in items], count, limit, offset), 200
+ORDERINGS = ("created_at", "-created_at", "last_seen_at", "-last_seen_at", "updated_at", "-updated_at")
 
 
-@bp.get("/mdm/devices/<int:device_id>/")
-@api_view("mdm.view_enrolleddevice")
+class DeviceQuery(PageQuery):
+    serial_number: char(256, allow_blank=True) = None
+    udid: char(256, allow_blank=True) = None
+    short_name: char(256, allow_blank=True) = Field(None, description="a user channel's short name")
+    email: char(256, allow_blank=True) = Field(None, description="the enrolled user's email (no device has one "
+                                                                 "without realms: a non-empty value matches none)")
+    ordering: choice(*ORDERINGS) = None
+
+
+@operation("GET", "/mdm/devices/", "mdm.view_enrolleddevice", query=DeviceQuery, response=[Device], paginated=True)
+def device_list(s, query: DeviceQuery):
+    """List enrolled devices (empty filters are ignored, as in Zentral)."""
+    items, count = svc.list_devices(s, serial_number=query.serial_number or None, udid=query.udid or None,
+                                    short_name=query.short_name or None, email=query.email or None,
+                                    ordering=query.ordering, limit=query.limit, offset=query.offset or 0)
+    return paginated([device(d) for d in items], count, query.limit, query.offset), 200
+
+
+@operation("GET", "/mdm/devices/<int:device_id>/", "mdm.view_enrolleddevice", response=Device)
 def device_detail(s, device_id: int):
     """One enrolled device."""
-    return serializers.device(svc.get_device(s, device_id)), 200
+    return device(svc.get_device(s, device_id)), 200
 
 
-@bp.post("/mdm/devices/<int:device_id>/block/")
-@api_view("mdm.change_enrolleddevice")
+@operation("POST", "/mdm/devices/<int:device_id>/block/", "mdm.change_enrolleddevice", response=Device)
 def device_block(s, device_id: int):
     """Block a device: released at its next contact, refused at enrollment until unblocked."""
-    json_body(set())
-    return serializers.device(svc.block(s, device_id)), 200
+    return device(svc.block(s, device_id)), 200
 
 
-@bp.post("/mdm/devices/<int:device_id>/unblock/")
-@api_view("mdm.change_enrolleddevice")
+@operation("POST", "/mdm/devices/<int:device_id>/unblock/", "mdm.change_enrolleddevice", response=Device)
 def device_unblock(s, device_id: int):
     """Unblock a device: it can enroll again."""
-    json_body(set())
-    return serializers.device(svc.unblock(s, device_id)), 200
+    return device(svc.unblock(s, device_id)), 200
 
 
-@bp.post("/mdm/devices/<int:device_id>/release/")
-@api_view("mdm.change_enrolleddevice")
+@operation("POST", "/mdm/devices/<int:device_id>/release/", "mdm.change_enrolleddevice", response=Device)
 def device_release(s, device_id: int):
     """Release a device: the next enrollment of its UDID may take it over without attestation
     (a device wiped or replaced without checking out). Espalier's own route."""
-    json_body(set())
-    return serializers.device(svc.release(s, device_id)), 200
+    return device(svc.release(s, device_id)), 200
 
 
-@bp.post("/mdm/devices/<int:device_id>/erase/")
-@api_view("mdm.add_devicecommand")
-def device_erase(s, device_id: int):
+@operation("POST", "/mdm/devices/<int:device_id>/erase/", "mdm.add_devicecommand",
+           body=EraseDevice.documented_models(), response=Command, status=201)
+def device_erase(s, device_id: int, body):
     """Queue an EraseDevice command and notify the device."""
-    data = json_body({"disallow_proximity_setup", "preserve_data_plan", "pin"})
-    return serializers.command(svc.erase(s, runtime(), device_id, data)), 201
+    return command(svc.queue(s, runtime(), device_id, "EraseDevice", body)), 201
 
 
-@bp.post("/mdm/devices/<int:device_id>/lock/")
-@api_view("mdm.add_devicecommand")
-def device_lock(s, device_id: int):
+@operation("POST", "/mdm/devices/<int:device_id>/lock/", "mdm.add_devicecommand",
+           body=DeviceLock.documented_models(), response=Command, status=201)
+def device_lock(s, device_id: int, body):
     """Queue a DeviceLock command and notify the device."""
-    data = json_body({"pin", "message", "phone_number"})
-    return serializers.command(svc.lock(s, runtime(), device_id, data)), 201
+    return command(svc.queue(s, runtime(), device_id, "DeviceLock", body)), 201
 
 
-@bp.post("/mdm/devices/<int:device_id>/commands/")
-@api_view("mdm.add_devicecommand")
-def device_command_create(s, device_id: int):
-    """Queue any supported command (``name`` = RequestType, or CustomCommand with a raw ``command``)."""
-    data = json_body({"name", "arguments"})
-    name, arguments = data.get("name"), data.get("arguments", {})
-    if not isinstance(name, str) or not isinstance(arguments, dict):
-        raise ApiError(400, "name (a RequestType) and arguments (an object) are required",
-                       {"name": ["required"]} if not isinstance(name, str) else {"arguments": ["must be an object"]})
-    if name in RAW_COMMAND_TYPES:
+@operation("POST", "/mdm/devices/<int:device_id>/send_custom_command/", "mdm.add_devicecommand",
+           RAW_COMMANDS, body=[CustomCommandArguments], response=Command, status=201)
+def device_send_custom_command(s, device_id: int, body):
+    """Queue a custom command (``command``: the Command dictionary as a plist) and notify the device."""
+    return command(svc.queue(s, runtime(), device_id, "CustomCommand", body)), 201
+
+
+@operation("POST", "/mdm/devices/<int:device_id>/commands/", "mdm.add_devicecommand", body=CommandIn,
+           response=Command, status=201)
+def device_command_create(s, device_id: int, body: CommandIn):
+    """Queue any supported command (``name`` = RequestType; CustomCommand takes a raw
+    ``command``); raw commands also need mdm.add_raw_devicecommand. Espalier's own route."""
+    if body.name in RAW_COMMAND_TYPES:
         require(s, RAW_COMMANDS)
-    return serializers.command(svc.queue(s, runtime(), device_id, name, arguments)), 201
+    return command(svc.queue(s, runtime(), device_id, body.name, body.arguments)), 201
 
 
-@bp.post("/mdm/devices/notify/")
-@api_view("mdm.change_enrolleddevice")
-def device_notify(s):
-    """Push the given devices (``{"devices": [ids]}``) now, as a background task."""
-    data = json_body({"devices"})
-    ids = data.get("devices")
-    if not isinstance(ids, list) or not ids or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
-        raise ApiError(400, "devices: a non-empty list of device ids is required",
-                       {"devices": ["a non-empty list of device ids"]})
-    return serializers.task_ref(svc.notify(s, runtime(), ids)), 201
+@operation("POST", "/mdm/devices/notify/", "mdm.change_enrolleddevice", body=NotifyIn, response=TaskRef,
+           status=201)
+def device_notify(s, body: NotifyIn):
+    """Push the given devices now, as a background task. Espalier's own route."""
+    return task_ref(svc.notify(s, runtime(), body.devices)), 201
 
 
-@bp.get("/mdm/devices/<int:device_id>/filevault_prk/")
-@api_view("mdm.view_filevault_prk")
+@operation("GET", "/mdm/devices/<int:device_id>/filevault_prk/", "mdm.view_filevault_prk", response=FileVaultPRK)
 def device_filevault_prk(s, device_id: int):
     """The decrypted FileVault personal recovery key."""
-    device, value = svc.reveal_secret(s, runtime().secrets, device_id, "filevault_prk")
-    return {"id": device.id, "serial_number": device.serial_number, "filevault_prk": value}, 200
+    d, value = svc.reveal_secret(s, runtime().secrets, device_id, "filevault_prk")
+    return {"id": d.id, "serial_number": d.serial_number, "filevault_prk": value}, 200
 
 
-@bp.get("/mdm/devices/<int:device_id>/recovery_password/")
-@api_view("mdm.view_recovery_password")
+@operation("GET", "/mdm/devices/<int:device_id>/recovery_password/", "mdm.view_recovery_password",
+           response=RecoveryPassword)
 def device_recovery_password(s, device_id: int):
     """The decrypted recovery lock or firmware password."""
-    device, value = svc.reveal_secret(s, runtime().secrets, device_id, "recovery_password")
-    return {"id": device.id, "serial_number": device.serial_number, "recovery_password": value}, 200
+    d, value = svc.reveal_secret(s, runtime().secrets, device_id, "recovery_password")
+    return {"id": d.id, "serial_number": d.serial_number, "recovery_password": value}, 200

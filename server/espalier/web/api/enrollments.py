@@ -1,57 +1,61 @@
 """/api/mdm/ota_enrollments/: OTA enrollments with their secret and enrollment URL."""
 from __future__ import annotations
 
-from flask import request
-
 from espalier.models import OtaEnrollment
+from espalier.permissions import ENROLLMENT_SECRETS
 from espalier.services import enrollments as svc
+from espalier.validation import char
 from espalier.web import runtime
 
-from espalier.permissions import ENROLLMENT_SECRETS
+from . import caller_may, operation
+from .pagination import PageQuery, paginate_list
+from .schemas import OtaEnrollment as OtaEnrollmentOut
+from .schemas import OtaEnrollmentIn, ota_enrollment
 
-from . import api_view, bp, caller_may, serializers
-from .pagination import paginate_list
-from .validation import json_body, reject_unknown_args
+
+class EnrollmentQuery(PageQuery):
+    name: char(256, allow_blank=True) = None
 
 
 def serialize(s, e: OtaEnrollment) -> dict:
     """With the enrollment's secret and link only for tokens allowed to enroll devices."""
     rt = runtime()
     secret = svc.reveal_secret(rt.secrets, e) if caller_may(s, ENROLLMENT_SECRETS) else None
-    return serializers.ota_enrollment(e, secret, rt.settings.base_url)
+    return ota_enrollment(e, secret, rt.settings.base_url)
 
 
-@bp.get("/mdm/ota_enrollments/")
-@api_view("mdm.view_otaenrollment")
-def ota_enrollment_list(s):
+def _fields(body: OtaEnrollmentIn) -> dict:
+    return body.model_dump(exclude_unset=True)
+
+
+@operation("GET", "/mdm/ota_enrollments/", "mdm.view_otaenrollment", query=EnrollmentQuery,
+           response=[OtaEnrollmentOut], paginated=True)
+def ota_enrollment_list(s, query: EnrollmentQuery):
     """OTA enrollments; filter ``name``."""
-    reject_unknown_args({"name", "limit", "offset"})
-    return paginate_list([serialize(s, e) for e in svc.list_all(s, request.args.get("name"))]), 200
+    return paginate_list([serialize(s, e) for e in svc.list_all(s, query.name or None)], query), 200
 
 
-@bp.post("/mdm/ota_enrollments/")
-@api_view("mdm.add_otaenrollment")
-def ota_enrollment_create(s):
+@operation("POST", "/mdm/ota_enrollments/", "mdm.add_otaenrollment", body=OtaEnrollmentIn,
+           response=OtaEnrollmentOut, status=201)
+def ota_enrollment_create(s, body: OtaEnrollmentIn):
     """Create an OTA enrollment; the answer holds its secret and enrollment URL."""
-    return serialize(s, svc.create(s, runtime().secrets, json_body())), 201
+    return serialize(s, svc.create(s, runtime().secrets, _fields(body))), 201
 
 
-@bp.get("/mdm/ota_enrollments/<int:enrollment_id>/")
-@api_view("mdm.view_otaenrollment")
+@operation("GET", "/mdm/ota_enrollments/<int:enrollment_id>/", "mdm.view_otaenrollment", response=OtaEnrollmentOut)
 def ota_enrollment_detail(s, enrollment_id: int):
     """One OTA enrollment."""
     return serialize(s, svc.get(s, enrollment_id)), 200
 
 
-@bp.put("/mdm/ota_enrollments/<int:enrollment_id>/")
-@api_view("mdm.change_otaenrollment")
-def ota_enrollment_update(s, enrollment_id: int):
+@operation("PUT", "/mdm/ota_enrollments/<int:enrollment_id>/", "mdm.change_otaenrollment", body=OtaEnrollmentIn,
+           response=OtaEnrollmentOut)
+def ota_enrollment_update(s, enrollment_id: int, body: OtaEnrollmentIn):
     """Update an OTA enrollment (the secret stays)."""
-    return serialize(s, svc.update(s, runtime().secrets, enrollment_id, json_body())), 200
+    return serialize(s, svc.update(s, runtime().secrets, enrollment_id, _fields(body))), 200
 
 
-@bp.delete("/mdm/ota_enrollments/<int:enrollment_id>/")
-@api_view("mdm.delete_otaenrollment")
+@operation("DELETE", "/mdm/ota_enrollments/<int:enrollment_id>/", "mdm.delete_otaenrollment", status=204)
 def ota_enrollment_delete(s, enrollment_id: int):
     """Delete an OTA enrollment (enrolled devices stay enrolled)."""
     svc.delete(s, enrollment_id)

@@ -1,24 +1,42 @@
-"""DRF-style limit/offset pages: a plain list without ``limit``, a page object with it."""
+"""DRF's LimitOffsetPagination: a plain list without ``limit``, a page object with it.
+
+As DRF: a ``limit`` or ``offset`` that is not a positive integer is ignored (the default
+applies), and a ``limit`` above ``MAX_LIMIT`` is capped, never refused.
+"""
 from __future__ import annotations
 
+from typing import Annotated
 from urllib.parse import urlencode
 
 from flask import request
+from pydantic import BeforeValidator, WithJsonSchema
 
-from .validation import int_arg
+from espalier.validation import Schema
 
 MAX_LIMIT = 1000
+DB_INT_MAX = 2**31 - 1
 
 
-def page_params() -> tuple[int | None, int]:
-    limit = int_arg("limit", None, minimum=1, maximum=MAX_LIMIT)
-    offset = int_arg("offset", 0, minimum=0) or 0
-    return limit, offset
+def _lenient(cap: int):
+    def read(value):
+        if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+            number = int(value.strip())
+            return min(number, cap) if number > 0 else None
+        return None
+    return read
 
 
-def paginated(items: list, count: int | None, limit: int | None, offset: int):
+class PageQuery(Schema):
+    limit: Annotated[int | None, BeforeValidator(_lenient(MAX_LIMIT)),
+                     WithJsonSchema({"type": "integer", "minimum": 1, "maximum": MAX_LIMIT})] = None
+    offset: Annotated[int | None, BeforeValidator(_lenient(DB_INT_MAX)),
+                      WithJsonSchema({"type": "integer", "minimum": 0})] = None
+
+
+def paginated(items: list, count: int | None, limit: int | None, offset: int | None):
     if limit is None:
         return items
+    offset = offset or 0
 
     def link(new_offset: int) -> str:
         args = {k: v for k, v in request.args.items() if k not in ("limit", "offset")}
@@ -33,9 +51,9 @@ def paginated(items: list, count: int | None, limit: int | None, offset: int):
     }
 
 
-def paginate_list(items: list):
+def paginate_list(items: list, page: PageQuery):
     """Pages over a short, already loaded list (push certificates, enrollments)."""
-    limit, offset = page_params()
-    if limit is None:
+    if page.limit is None:
         return items
-    return paginated(items[offset:offset + limit], len(items), limit, offset)
+    offset = page.offset or 0
+    return paginated(items[offset:offset + page.limit], len(items), page.limit, offset)

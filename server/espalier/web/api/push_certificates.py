@@ -1,43 +1,44 @@
 """/api/mdm/push_certificates/: add (POST), renew (PUT), list and read APNs certificates."""
 from __future__ import annotations
 
-from flask import request
-
 from espalier.services import push_certificates as svc
+from espalier.validation import char
 from espalier.web import runtime
 
-from . import api_view, bp, serializers
-from .pagination import paginate_list
-from .validation import json_body, reject_unknown_args
-
-FIELDS = {"name", "certificate", "private_key", "private_key_password"}
+from . import operation
+from .pagination import PageQuery, paginate_list
+from .schemas import PushCertificate, PushCertificateIn, push_certificate
 
 
-@bp.get("/mdm/push_certificates/")
-@api_view("mdm.view_pushcertificate")
-def push_certificate_list(s):
+class PushCertificateQuery(PageQuery):
+    name: char(256, allow_blank=True) = None
+    topic: char(256, allow_blank=True) = None
+
+
+@operation("GET", "/mdm/push_certificates/", "mdm.view_pushcertificate", query=PushCertificateQuery,
+           response=[PushCertificate], paginated=True)
+def push_certificate_list(s, query: PushCertificateQuery):
     """Push certificates; filters ``name`` and ``topic``."""
-    reject_unknown_args({"name", "topic", "limit", "offset"})
-    items = svc.list_all(s, request.args.get("name"), request.args.get("topic"))
-    return paginate_list([serializers.push_certificate(pc) for pc in items]), 200
+    items = svc.list_all(s, query.name or None, query.topic or None)
+    return paginate_list([push_certificate(pc) for pc in items], query), 200
 
 
-@bp.get("/mdm/push_certificates/<int:cert_id>/")
-@api_view("mdm.view_pushcertificate")
+@operation("GET", "/mdm/push_certificates/<int:cert_id>/", "mdm.view_pushcertificate", response=PushCertificate)
 def push_certificate_detail(s, cert_id: int):
     """One push certificate."""
-    return serializers.push_certificate(svc.get(s, cert_id)), 200
+    return push_certificate(svc.get(s, cert_id)), 200
 
 
-@bp.post("/mdm/push_certificates/")
-@api_view("mdm.add_pushcertificate")
-def push_certificate_add(s):
+@operation("POST", "/mdm/push_certificates/", "mdm.add_pushcertificate", body=PushCertificateIn,
+           response=PushCertificate, status=201)
+def push_certificate_add(s, body: PushCertificateIn):
     """Add a push certificate (a new topic). To replace an expiring one, renew it (PUT)."""
-    return serializers.push_certificate(svc.add(s, runtime().secrets, json_body(FIELDS))), 201
+    return push_certificate(svc.add(s, runtime().secrets, body.model_dump())), 201
 
 
-@bp.put("/mdm/push_certificates/<int:cert_id>/")
-@api_view("mdm.change_pushcertificate")
-def push_certificate_renew(s, cert_id: int):
-    """Renew: the new certificate must have the same topic."""
-    return serializers.push_certificate(svc.renew(s, runtime().secrets, cert_id, json_body(FIELDS))), 200
+@operation("PUT", "/mdm/push_certificates/<int:cert_id>/", "mdm.change_pushcertificate", body=PushCertificateIn,
+           response=PushCertificate)
+def push_certificate_renew(s, cert_id: int, body: PushCertificateIn):
+    """Renew: the new certificate must have the same topic and must not expire earlier
+    than the current one (unless ``force``)."""
+    return push_certificate(svc.renew(s, runtime().secrets, cert_id, body.model_dump(exclude_unset=True))), 200

@@ -1,0 +1,200 @@
+"""The JSON shapes of the API, one model each, field for field as Zentral serializes them.
+
+Each response model names its fields once: ``dump(Model, row, **computed)`` reads them from
+an ORM row (a field's ``validation_alias`` names the attribute when it differs), turns
+datetimes into Zentral's ISO 8601 without offset, and takes computed values from the
+caller. The same models make the OpenAPI document.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from espalier.mdm.commands import device_lock, erase_device
+from espalier.models.enrollments import ATTESTATIONS
+from espalier.validation import Bool, Dict, Schema, char, choice, int_list, integer
+
+
+class Out(BaseModel):
+    """A response shape (documentation and field list; rows are dumped without validation)."""
+
+
+def dump(model: type[Out], row: Any, **computed) -> dict:
+    out = {}
+    for name, info in model.model_fields.items():
+        if name in computed:
+            value = computed[name]
+        else:
+            value = getattr(row, info.validation_alias if isinstance(info.validation_alias, str) else name)
+        out[name] = value.isoformat() if isinstance(value, datetime) else value
+    return out
+
+
+# -- common --------------------------------------------------------------------------------
+
+class Detail(Out):
+    detail: str
+
+
+class TaskRef(Out):
+    task_id: str
+    task_result_url: str
+
+
+def task_ref(task) -> dict:
+    return {"task_id": task.id, "task_result_url": f"/api/task_result/{task.id}/"}
+
+
+# -- devices -------------------------------------------------------------------------------
+
+class Device(Out):
+    id: int
+    udid: str
+    serial_number: str | None
+    name: str | None
+    model: str | None
+    platform: str | None
+    os_version: str = Field(description='"" when not known yet, as in Zentral')
+    build_version: str = Field(description='"" when not known yet, as in Zentral')
+    apple_silicon: bool | None
+    cert_not_valid_after: str | None
+    blueprint: int | None = Field(validation_alias="blueprint_id")
+    awaiting_configuration: bool | None
+    declarative_management: bool
+    dep_enrollment: bool | None
+    user_enrollment: bool | None
+    user_approved_enrollment: bool | None
+    supervised: bool | None
+    bootstrap_token_escrowed: bool
+    filevault_enabled: bool | None
+    filevault_prk_escrowed: bool
+    recovery_password_escrowed: bool
+    activation_lock_manageable: bool | None
+    pin_required_for_erase: bool = Field(description="EraseDevice needs a pin on this device (Espalier's)")
+    pin_required_for_lock: bool = Field(description="DeviceLock needs a pin on this device (Espalier's)")
+    last_seen_at: str | None
+    last_notified_at: str | None
+    checkout_at: str | None
+    blocked_at: str | None
+    created_at: str
+    updated_at: str
+
+
+def device(d) -> dict:
+    return dump(Device, d, os_version=d.os_version or "", build_version=d.build_version or "",
+                recovery_password_escrowed=d.recovery_password is not None,
+                pin_required_for_erase=erase_device.pin_required(d),
+                pin_required_for_lock=device_lock.pin_required(d))
+
+
+class Command(Out):
+    id: int
+    uuid: str
+    enrolled_device: int = Field(validation_alias="enrolled_device_id")
+    name: str
+    artifact_version: str | None
+    artifact_operation: str | None
+    not_before: str | None
+    time: str | None
+    result: Any = None
+    result_time: str | None
+    status: str | None
+    error_chain: list | None
+    created_at: str
+    updated_at: str
+
+
+def command(c) -> dict:
+    return dump(Command, c)
+
+
+class FileVaultPRK(Out):
+    id: int
+    serial_number: str | None
+    filevault_prk: str | None
+
+
+class RecoveryPassword(Out):
+    id: int
+    serial_number: str | None
+    recovery_password: str | None
+
+
+# -- enrollments and push certificates -----------------------------------------------------
+
+class OtaEnrollment(Out):
+    id: int
+    name: str
+    display_name: str
+    push_certificate: int | None = Field(validation_alias="push_certificate_id")
+    blueprint: int | None = Field(validation_alias="blueprint_id")
+    identity_source: str
+    attestation: str
+    scep_url: str | None
+    reusable: bool
+    quota: int | None
+    secret: str | None = Field(description="null without mdm.view_enrollment_secret")
+    enroll_url: str | None = Field(description="null without mdm.view_enrollment_secret")
+    secret_used_at: str | None
+    created_at: str
+    updated_at: str
+
+
+def ota_enrollment(e, secret: str | None, base_url: str) -> dict:
+    return dump(OtaEnrollment, e, secret=secret,
+                enroll_url=f"{base_url}/public/enroll/{secret}/" if secret else None)
+
+
+class PushCertificate(Out):
+    id: int
+    name: str
+    topic: str
+    not_before: str
+    not_after: str
+    days_left: int
+    expiring: bool
+    status: str
+    status_message: str | None
+    certificate: str
+    created_at: str
+    updated_at: str
+
+
+def push_certificate(pc) -> dict:
+    return dump(PushCertificate, pc, days_left=pc.days_left(), expiring=pc.is_expiring(), status=pc.state())
+
+
+# -- request shapes of the API routes (commands' own shapes live with each command) ----------
+
+class OtaEnrollmentIn(Schema):
+    """Create (name and push_certificate required) or update (any subset)."""
+
+    name: char(256) = None
+    display_name: char(256) = None
+    push_certificate: integer(1) = None
+    blueprint: integer(1, allow_null=True) = None
+    identity_source: choice("builtin", "external") = None
+    attestation: choice(*ATTESTATIONS) = None
+    scep_url: char(1024, allow_null=True) = None
+    scep_challenge: char(1024, allow_blank=True, allow_null=True) = None
+    reusable: Bool = None
+    quota: integer(1, allow_null=True) = None
+
+
+class PushCertificateIn(Schema):
+    name: char(256) = None
+    certificate: char(64 * 1024)
+    private_key: char(64 * 1024)
+    private_key_password: char(1024, allow_blank=True, allow_null=True) = None
+    force: Bool = Field(False, description="renew with a certificate that expires earlier (Espalier's)")
+
+
+class NotifyIn(Schema):
+    devices: int_list(max_length=10_000)
+
+
+class CommandIn(Schema):
+    name: char(64) = Field(description="the RequestType")
+    arguments: Dict = Field(default_factory=dict)
