@@ -14,8 +14,8 @@ description:
   - Hosts are grouped by platform (C(espalier_macOS)), OS major version (C(espalier_macOS_14)), model family
     (C(espalier_Macmini) for C(Macmini8,1)), blueprint (C(espalier_blueprint_1)) and blocked state
     (C(espalier_blocked)); see O(group_by) and O(group_prefix).
-  - Hosts get C(ansible_connection=local) and the controller's Python, so that tasks that target them
-    run on the controller and talk to the API, not to the devices.
+  - Hosts get C(ansible_connection=local), C(ansible_pipelining=true) and the controller's Python, so that
+    tasks that target them run on the controller and talk to the API, not to the devices.
   - With O(connection_vars=true) (the default) every host also gets the inventory's connection settings as
     C(espalier_url), C(espalier_validate_certs), C(espalier_ca_path) and C(espalier_timeout), and
     C(espalier_token) when the token was not taken from E(ESPALIER_TOKEN) (modules read that variable themselves).
@@ -102,9 +102,9 @@ extends_documentation_fragment:
 '''
 
 EXAMPLES = r'''
-# espalier.yml, with ESPALIER_URL and ESPALIER_TOKEN in the environment
-plugin: espalier.mdm.devices
----
+# espalier.yml, with ESPALIER_URL and ESPALIER_TOKEN in the environment, is as short as:
+#   plugin: espalier.mdm.devices
+#
 # espalier_devices.yml: the Macs not blocked, named by UDID, cached for an hour
 plugin: espalier.mdm.devices
 url: https://mdm.example.com
@@ -122,7 +122,12 @@ compose:
   stale: espalier_last_seen_at < '2024-01-01'
 groups:
   no_filevault: espalier_platform == 'macOS' and not espalier_filevault_enabled
----
+
+# Hosts named by device name; a name several devices share fails the inventory instead of
+# getting serial number suffixes:
+#   hostname_field: name
+#   duplicate_hostnames: fail
+#
 # A play over these hosts hands the inventory's connection to the modules once:
 #
 # - hosts: espalier_macOS
@@ -132,17 +137,14 @@ groups:
 #       url: "{{ espalier_url }}"
 #       token: "{{ espalier_token | default(omit) }}"
 #       validate_certs: "{{ espalier_validate_certs }}"
-#       ca_path: "{{ espalier_ca_path | default(omit, true) }}"
+#       ca_path: "{{ espalier_ca_path | default(omit) }}"
+#       timeout: "{{ espalier_timeout }}"
 #   tasks:
-#     - name: Block the Macs not seen for a year
+#     - name: Block the Macs not seen since 2024
 #       espalier.mdm.device:
 #         id: "{{ espalier_id }}"
 #         blocked: true
 #       when: espalier_last_seen_at < '2024-01-01'
-plugin: espalier.mdm.devices
-hostname_field: name
-duplicate_hostnames: fail
-group_prefix: mdm_
 '''
 
 import hashlib
@@ -340,6 +342,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             for name, value in connection_vars.items():
                 self.inventory.set_variable(host, name, untrusted(value) if untrusted else value)
             self.inventory.set_variable(host, 'ansible_connection', 'local')
+            # one Python per task, fed on its stdin: no temporary files to write and remove
+            self.inventory.set_variable(host, 'ansible_pipelining', True)
             self.inventory.set_variable(host, 'ansible_python_interpreter',
                                         trust_as_template('{{ ansible_playbook_python }}'))
             for group in device_groups(device, group_by):

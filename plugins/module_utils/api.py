@@ -87,13 +87,14 @@ class EspalierApiError(EspalierError):
             message = 'HTTP %s from %s: %s' % (self.status, self.url, self.detail)
         else:
             message = '%s (%s)' % (self.detail, self.url)
-        # The server's detail usually spells the field errors out already
-        # ("private_key: does not match the certificate"): add only those it does not.
+        # The server's detail usually says the field errors already ("private_key: does not
+        # match the certificate", "unknown command 'X' (known: ...)"): add only those it does not.
         missing = []
+        detail = str(self.detail)
         for field, msgs in sorted(self.errors.items()):
-            text = '%s: %s' % (field, ' '.join(str(m) for m in (msgs if isinstance(msgs, list) else [msgs])))
-            if text not in str(self.detail):
-                missing.append(text)
+            msgs = [str(m) for m in (msgs if isinstance(msgs, list) else [msgs])]
+            if not all(m in detail for m in msgs):
+                missing.append('%s: %s' % (field, ' '.join(msgs)))
         if missing:
             message = '%s (%s)' % (message, '; '.join(missing))
         return message

@@ -61,6 +61,7 @@ def test_hosts_named_by_serial_with_every_field_as_prefixed_vars(fake_api, fleet
     assert hostvars['espalier_os_major'] == 'macOS_14'
     assert hostvars['espalier_blocked'] is False
     assert hostvars['ansible_connection'] == 'local'
+    assert hostvars['ansible_pipelining'] is True
     assert hostvars['ansible_python_interpreter'] == '{{ ansible_playbook_python }}'
     assert is_trusted_as_template(hostvars['ansible_python_interpreter'])
 
