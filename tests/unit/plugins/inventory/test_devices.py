@@ -10,7 +10,14 @@ from ansible.errors import AnsibleError
 from ansible.inventory.data import InventoryData
 from ansible.parsing.dataloader import DataLoader
 from ansible.plugins.loader import inventory_loader
-from ansible.template import is_trusted_as_template
+
+try:  # ansible-core >= 2.19: data tagging
+    from ansible.template import is_trusted_as_template
+except ImportError:  # older: what is not unsafe is a template
+    from ansible.utils.unsafe_proxy import AnsibleUnsafe
+
+    def is_trusted_as_template(value):
+        return not isinstance(value, AnsibleUnsafe)
 
 from ansible_collections.espalier.mdm.plugins.inventory.devices import model_family, os_major, unique_hostnames
 from ansible_collections.espalier.mdm.plugins.module_utils import api
