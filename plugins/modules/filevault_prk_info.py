@@ -10,7 +10,8 @@ module: filevault_prk_info
 short_description: Read the FileVault personal recovery key a Mac escrowed with Espalier
 version_added: 0.2.0
 description:
-  - Returns the FileVault personal recovery key (PRK) that a Mac escrowed with the server when FileVault was turned on under its FileVault configuration, decrypted by the server
+  - Returns the FileVault personal recovery key (PRK) that a Mac escrowed with the server when FileVault
+    was turned on under its FileVault configuration, decrypted by the server
     (C(GET /api/mdm/devices/<id>/filevault_prk/)).
   - Needs a token with the permission C(mdm.view_filevault_prk).
   - With O(id), one API request; with O(serial_number) or O(udid), the device is looked up first.

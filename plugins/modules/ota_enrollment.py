@@ -197,8 +197,8 @@ from ansible_collections.espalier.mdm.plugins.module_utils.enrollments import (
 )
 
 # What check mode returns on creation besides the declared fields: unknown until the server answers.
-PREDICTED_ON_CREATE = dict.fromkeys(('id',) + MANAGED_FIELDS + ('secret', 'enroll_url', 'secret_used_at',
-                                                               'created_at', 'updated_at'))
+PREDICTED_ON_CREATE = dict.fromkeys(
+    ('id',) + MANAGED_FIELDS + ('secret', 'enroll_url', 'secret_used_at', 'created_at', 'updated_at'))
 
 
 def run(module, client):

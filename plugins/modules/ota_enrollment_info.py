@@ -29,8 +29,8 @@ extends_documentation_fragment:
   - espalier.mdm.attributes.check_mode_read_only
   - espalier.mdm.attributes.action_group
 notes:
-  - RV(ota_enrollments[].secret) and RV(ota_enrollments[].enroll_url) let any device enroll. Set C(no_log) on the
-    task when its output is logged somewhere others read.
+  - The C(secret) and C(enroll_url) of each enrollment in RV(ota_enrollments) let any device enroll. Set C(no_log)
+    on the task when its output is logged somewhere others read.
   - Needs the permission C(mdm.view_otaenrollment).
 seealso:
   - module: espalier.mdm.ota_enrollment

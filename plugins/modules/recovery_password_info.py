@@ -10,7 +10,8 @@ module: recovery_password_info
 short_description: Read the recovery lock or firmware password Espalier set on a device
 version_added: 0.2.0
 description:
-  - Returns the recovery lock password (Apple silicon) or firmware password (Intel Macs) the server set on the device, decrypted by the server
+  - Returns the recovery lock password (Apple silicon) or firmware password (Intel Macs) the server set
+    on the device, decrypted by the server
     (C(GET /api/mdm/devices/<id>/recovery_password/)).
   - Needs a token with the permission C(mdm.view_recovery_password).
   - With O(id), one API request; with O(serial_number) or O(udid), the device is looked up first.

@@ -22,7 +22,7 @@ STRAYS = (
     'var/espalier.db', 'certs/vendor.key', 'certs/push.key', 'tests/output/junit/x.xml',
     'plugins/modules/__pycache__/device.cpython-311.pyc', 'espalier-mdm-0.0.1.tar.gz', '.env',
 )
-ALLOWED_TOP = ('MANIFEST.json', 'FILES.json', 'LICENSE', 'README.md', 'CHANGELOG.md', 'CHANGELOG.rst')
+ALLOWED_TOP = ('MANIFEST.json', 'FILES.json', 'LICENSE', '.yamllint', 'README.md', 'CHANGELOG.md', 'CHANGELOG.rst')
 ALLOWED_DIRS = ('docs/', 'meta/', 'plugins/', 'roles/', 'playbooks/', 'changelogs/', 'tests/unit/',
                 'tests/integration/', 'tests/sanity/')
 REQUIRED = ('MANIFEST.json', 'FILES.json', 'LICENSE', 'docs/collection.md', 'meta/runtime.yml',

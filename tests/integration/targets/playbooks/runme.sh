@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
 # The collection's playbooks and the devices inventory, run as a user runs them: ansible-playbook
-# with an inventory directory. ansible-test passes -e @integration_config.yml (the server) in "$@".
+# with an inventory directory. The server comes from tests/integration/integration_config.yml, as
+# for the other targets (ansible-test passes it to roles, not to scripts); "$@" is -v... if any.
 set -eux
+
+config=$(cd ../.. && pwd)/integration_config.yml
+if [[ -f "$config" ]]; then
+    set -- "$@" -e "@$config"
+fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/espalier-playbooks.XXXXXX")
 trap 'rm -rf "$work"' EXIT
