@@ -56,6 +56,13 @@ API_ARGSPEC = dict(
 )
 
 
+# wait and wait_timeout of the modules that may wait for a command or a background task
+WAIT_ARGSPEC = dict(
+    wait=dict(type='bool', default=False),
+    wait_timeout=dict(type='int', default=300),
+)
+
+
 def api_argument_spec(**own):
     """Return the shared connection argspec merged with the module's own options."""
     spec = {name: dict(option) for name, option in API_ARGSPEC.items()}
@@ -235,6 +242,15 @@ class EspalierClient:
 
     def get(self, path, params=None):
         return self.request('GET', path, params=params)
+
+    def get_or_none(self, path, params=None):
+        """The object at path, or None when the server answers 404."""
+        try:
+            return self.get(path, params)
+        except EspalierApiError as ex:
+            if ex.status == 404:
+                return None
+            raise
 
     def post(self, path, data=None):
         return self.request('POST', path, data=data if data is not None else {})

@@ -10,15 +10,11 @@
 
 from __future__ import annotations
 
-from ansible_collections.espalier.mdm.plugins.module_utils.api import EspalierApiError, EspalierModuleError
+from ansible_collections.espalier.mdm.plugins.module_utils.api import WAIT_ARGSPEC, EspalierApiError, EspalierModuleError
 from ansible_collections.espalier.mdm.plugins.module_utils.devices import (
     FAILED_COMMAND_STATUSES, describe, device_path, pending_command, resolve_device, wait_command,
 )
 
-WAIT_ARGSPEC = dict(
-    wait=dict(type='bool', default=False),
-    wait_timeout=dict(type='int', default=300),
-)
 COMMAND_ARGSPEC = dict(force=dict(type='bool', default=False), **WAIT_ARGSPEC)
 
 

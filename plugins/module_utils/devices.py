@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from urllib.parse import quote
 
-from ansible_collections.espalier.mdm.plugins.module_utils.api import EspalierApiError, EspalierModuleError
+from ansible_collections.espalier.mdm.plugins.module_utils.api import EspalierModuleError
 
 DEVICES_PATH = 'api/mdm/devices/'
 COMMANDS_PATH = 'api/mdm/devices/commands/'
@@ -107,12 +107,8 @@ def find_devices(client, key, value):
     and lower-case.
     """
     if key == 'id':
-        try:
-            return [get_device(client, value)]
-        except EspalierApiError as ex:
-            if ex.status == 404:
-                return []
-            raise
+        device = client.get_or_none(device_path(value))
+        return [device] if device is not None else []
     wanted = str(value).strip().casefold()
     found = {}
     for spelling in _spellings(value):

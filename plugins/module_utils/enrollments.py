@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.espalier.mdm.plugins.module_utils.api import EspalierApiError, EspalierModuleError
+from ansible_collections.espalier.mdm.plugins.module_utils.api import EspalierModuleError
 from ansible_collections.espalier.mdm.plugins.module_utils.push_certificates import list_push_certificates
 
 OTA_ENROLLMENTS_PATH = 'api/mdm/ota_enrollments/'
@@ -36,12 +36,7 @@ def find_ota_enrollment(client, name):
 
 
 def get_ota_enrollment(client, enrollment_id):
-    try:
-        return client.get(ota_enrollment_path(enrollment_id))
-    except EspalierApiError as ex:
-        if ex.status == 404:
-            return None
-        raise
+    return client.get_or_none(ota_enrollment_path(enrollment_id))
 
 
 def push_certificate_id(client, value):

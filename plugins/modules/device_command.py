@@ -140,8 +140,8 @@ device:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.espalier.mdm.plugins.module_utils.api import api_argument_spec, run_module
-from ansible_collections.espalier.mdm.plugins.module_utils.commands import WAIT_ARGSPEC, queue_command
+from ansible_collections.espalier.mdm.plugins.module_utils.api import WAIT_ARGSPEC, api_argument_spec, run_module
+from ansible_collections.espalier.mdm.plugins.module_utils.commands import queue_command
 from ansible_collections.espalier.mdm.plugins.module_utils.devices import DEVICE_ARG_RULES, DEVICE_ARGSPEC
 
 

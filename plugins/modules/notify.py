@@ -34,17 +34,8 @@ options:
       - UDIDs of the devices.
     type: list
     elements: str
-  wait:
-    description:
-      - Wait for the background task that sends the pushes to end.
-    type: bool
-    default: false
-  wait_timeout:
-    description:
-      - How many seconds to wait when O(wait=true); the task fails when they run out.
-    type: int
-    default: 300
 extends_documentation_fragment:
+  - espalier.mdm.task.wait
   - espalier.mdm.api
   - espalier.mdm.attributes
   - espalier.mdm.attributes.action_group
@@ -100,7 +91,7 @@ task:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.espalier.mdm.plugins.module_utils.api import api_argument_spec, run_module
+from ansible_collections.espalier.mdm.plugins.module_utils.api import WAIT_ARGSPEC, api_argument_spec, run_module
 from ansible_collections.espalier.mdm.plugins.module_utils.devices import DEVICES_PATH, resolve_device
 
 SELECTORS = dict(ids='id', serial_numbers='serial_number', udids='udid')
@@ -133,8 +124,7 @@ def main():
             ids=dict(type='list', elements='int'),
             serial_numbers=dict(type='list', elements='str'),
             udids=dict(type='list', elements='str'),
-            wait=dict(type='bool', default=False),
-            wait_timeout=dict(type='int', default=300),
+            **WAIT_ARGSPEC
         ),
         required_one_of=[list(SELECTORS)],
         supports_check_mode=True,

@@ -101,8 +101,7 @@ def _twenty_devices_with_five_names(fake_api):
 
 def test_devices_sharing_a_name_become_distinct_hosts_suffixed_with_their_serial(fake_api, parse, monkeypatch):
     _twenty_devices_with_five_names(fake_api)
-    warnings = []
-    inventory, plugin = parse(['hostname_field: name'])
+    inventory = parse(['hostname_field: name'])[0]
     assert len(inventory.hosts) == 20
     assert 'Mac 0_C02DEV00' in inventory.hosts and 'Mac 0_C02DEV05' in inventory.hosts
     assert 'Mac 4' in inventory.hosts and 'Mac 19' in inventory.hosts
