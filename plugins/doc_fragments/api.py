@@ -6,13 +6,18 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    """Connection options of the Espalier operator API, kept in step with module_utils/api.py."""
+    """Connection options of the Espalier operator API, as module_utils/api.py defines them.
+
+    CONNECTION_ENV in module_utils/api.py is the one list of options and environment
+    variables; tests/unit/plugins/doc_fragments/test_api_fragment.py keeps both texts in step with it.
+    """
 
     DOCUMENTATION = r'''
 options:
   url:
     description:
       - Base URL of the Espalier server, for example V(https://mdm.example.com).
+      - It must start with V(http://) or V(https://). A trailing C(/) or C(/api/) is dropped.
       - If not set, the value of the E(ESPALIER_URL) environment variable is used.
     type: str
     required: true
@@ -26,24 +31,27 @@ options:
     description:
       - Whether to validate the server's TLS certificate.
       - Set to V(false) only on a test server with a self-signed certificate; prefer O(ca_path).
+      - If not set, the value of the E(ESPALIER_VALIDATE_CERTS) environment variable is used, else V(true).
     type: bool
     default: true
   ca_path:
     description:
-      - PEM file of the CA certificates that signed the server certificate.
+      - PEM file of the CA certificates that signed the server certificate, instead of the system's CA store.
+      - If not set, the value of the E(ESPALIER_CA_PATH) environment variable is used.
     type: path
   timeout:
     description:
-      - Timeout in seconds of each HTTP request.
+      - Timeout in seconds of each HTTP request, a positive number.
       - Requests answered with 429, 502 or 503 are retried a few times, waiting as the
         C(Retry-After) header says (at most 60 seconds per wait).
+      - If not set, the value of the E(ESPALIER_TIMEOUT) environment variable is used, else V(30).
     type: int
     default: 30
 notes:
-  - 'On a C(local) connection (C(hosts: localhost), C(delegate_to: localhost)) the module runs in the Ansible
-    worker process through its action plugin, rather than in a new Python process: the result is the same, about
-    a second sooner. Set the variable C(espalier_mdm_in_process=false) to run it as a usual module. With another
-    connection, C(become) or C(async), it runs as a usual module.'
+  - 'The module talks to the Espalier API over HTTP(S) from the host it runs on, usually the controller
+    (C(hosts: localhost), C(delegate_to: localhost), or the hosts of the P(espalier.mdm.devices#inventory)
+    inventory, which run tasks locally).'
+  - HTTP proxies are taken from the usual environment variables (E(https_proxy), E(no_proxy)).
 '''
 
     PLUGINS = r'''
@@ -51,6 +59,7 @@ options:
   url:
     description:
       - Base URL of the Espalier server, for example V(https://mdm.example.com).
+      - It must start with V(http://) or V(https://). A trailing C(/) or C(/api/) is dropped.
     type: str
     required: true
     env:
@@ -72,13 +81,15 @@ options:
       - name: ESPALIER_VALIDATE_CERTS
   ca_path:
     description:
-      - PEM file of the CA certificates that signed the server certificate.
+      - PEM file of the CA certificates that signed the server certificate, instead of the system's CA store.
     type: path
     env:
       - name: ESPALIER_CA_PATH
   timeout:
     description:
-      - Timeout in seconds of each HTTP request.
+      - Timeout in seconds of each HTTP request, a positive number.
     type: int
     default: 30
+    env:
+      - name: ESPALIER_TIMEOUT
 '''

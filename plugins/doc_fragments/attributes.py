@@ -43,3 +43,21 @@ attributes:
     details:
       - This module changes nothing, so it has no diff.
 '''
+
+    FACTS = r'''
+options: {}
+attributes:
+  facts:
+    description: Action returns an C(ansible_facts) dictionary that will update existing host facts.
+    support: full
+'''
+
+    SECRETS = r'''
+options: {}
+notes:
+  - The returned secret is in the task result. Set C(no_log) on the task so that Ansible does not print
+    it (with C(-v), in a failure, in callbacks) or write it to its logs; the registered variable still
+    holds it. The module never puts the secret in C(msg), a warning or a diff.
+  - Reading the secret needs a token with the permission named in the description, which the
+    C(operator) and C(viewer) roles do not have.
+'''

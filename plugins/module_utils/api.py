@@ -10,21 +10,27 @@
 
 from __future__ import annotations
 
-import http.client
-import inspect
 import json
-import socket
-import ssl
 import time
 from email.utils import parsedate_to_datetime
-from urllib.error import HTTPError, URLError
-from urllib.parse import quote, urlencode, urljoin
+from urllib.parse import quote, urlencode, urljoin, urlsplit
 
 from ansible.module_utils.basic import env_fallback
-from ansible.module_utils.urls import Request, make_context
 
-URL_ENV = 'ESPALIER_URL'
-TOKEN_ENV = 'ESPALIER_TOKEN'
+from ansible_collections.espalier.mdm.plugins.module_utils.transport import TransportError, UrllibTransport
+
+# The connection options of modules and plugins, and the environment variables they fall back
+# to. plugins/doc_fragments/api.py documents them (DOCUMENTATION for modules, PLUGINS for the
+# inventory plugin); a unit test keeps the three in step.
+CONNECTION_ENV = dict(
+    url='ESPALIER_URL',
+    token='ESPALIER_TOKEN',
+    validate_certs='ESPALIER_VALIDATE_CERTS',
+    ca_path='ESPALIER_CA_PATH',
+    timeout='ESPALIER_TIMEOUT',
+)
+URL_ENV = CONNECTION_ENV['url']
+TOKEN_ENV = CONNECTION_ENV['token']
 
 DEFAULT_TIMEOUT = 30
 RETRY_STATUSES = frozenset((429, 502, 503))
@@ -36,12 +42,24 @@ MAX_RETRY_WAIT = 60
 PAGE_SIZE = 500
 FINAL_TASK_STATUSES = frozenset(('finished', 'failed'))
 
+
+def _fallback(option):
+    return (env_fallback, [CONNECTION_ENV[option]])
+
+
 API_ARGSPEC = dict(
-    url=dict(type='str', required=True, fallback=(env_fallback, [URL_ENV])),
-    token=dict(type='str', required=True, no_log=True, fallback=(env_fallback, [TOKEN_ENV])),
-    validate_certs=dict(type='bool', default=True),
-    ca_path=dict(type='path'),
-    timeout=dict(type='int', default=DEFAULT_TIMEOUT),
+    url=dict(type='str', required=True, fallback=_fallback('url')),
+    token=dict(type='str', required=True, no_log=True, fallback=_fallback('token')),
+    validate_certs=dict(type='bool', default=True, fallback=_fallback('validate_certs')),
+    ca_path=dict(type='path', fallback=_fallback('ca_path')),
+    timeout=dict(type='int', default=DEFAULT_TIMEOUT, fallback=_fallback('timeout')),
+)
+
+
+# wait and wait_timeout of the modules that may wait for a command or a background task
+WAIT_ARGSPEC = dict(
+    wait=dict(type='bool', default=False),
+    wait_timeout=dict(type='int', default=300),
 )
 
 
@@ -52,11 +70,15 @@ def api_argument_spec(**own):
     return spec
 
 
-class EspalierModuleError(Exception):
+class EspalierError(Exception):
+    """Base of the errors a module or plugin reports as its failure message."""
+
+
+class EspalierModuleError(EspalierError):
     """A failure explained to the user without an HTTP status: bad arguments, no such device."""
 
 
-class EspalierApiError(Exception):
+class EspalierApiError(EspalierError):
     """Any failure talking to the API: an HTTP error status, a transport error (status None) or a timeout."""
 
     def __init__(self, status, url, detail, errors=None):
@@ -72,13 +94,42 @@ class EspalierApiError(Exception):
             message = 'HTTP %s from %s: %s' % (self.status, self.url, self.detail)
         else:
             message = '%s (%s)' % (self.detail, self.url)
-        if self.errors:
-            fields = '; '.join(
-                '%s: %s' % (field, ' '.join(str(m) for m in (msgs if isinstance(msgs, list) else [msgs])))
-                for field, msgs in sorted(self.errors.items())
-            )
-            message = '%s (%s)' % (message, fields)
+        # The server's detail usually says the field errors already ("private_key: does not
+        # match the certificate", "unknown command 'X' (known: ...)"): add only those it does not.
+        missing = []
+        detail = str(self.detail)
+        for field, msgs in sorted(self.errors.items()):
+            msgs = [str(m) for m in (msgs if isinstance(msgs, list) else [msgs])]
+            if not all(m in detail for m in msgs):
+                missing.append('%s: %s' % (field, ' '.join(msgs)))
+        if missing:
+            message = '%s (%s)' % (message, '; '.join(missing))
         return message
+
+
+def normalise_url(url):
+    """The API base URL: http(s) scheme required; trailing / and a trailing /api/ dropped."""
+    url = (url or '').strip()
+    if not url:
+        raise EspalierModuleError('no API URL: set the url option or %s' % URL_ENV)
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ('http', 'https') or not parts.netloc:
+        raise EspalierModuleError(
+            "url must be the server's base URL with an http:// or https:// scheme, for example "
+            "https://mdm.example.com, not %r" % url)
+    if parts.query or parts.fragment:
+        raise EspalierModuleError('url must not have a query or fragment: %r' % url)
+    path = parts.path.rstrip('/')
+    if path.lower().endswith('/api'):
+        path = path[:-4]  # the client adds api/... itself
+    return '%s://%s%s/' % (parts.scheme.lower(), parts.netloc, path)
+
+
+def positive_seconds(name, value):
+    """value as a positive number of seconds, or an EspalierModuleError naming the option."""
+    if value is None or isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise EspalierModuleError('%s must be a positive number of seconds, not %r' % (name, value))
+    return value
 
 
 def retry_after_seconds(value, now=None):
@@ -116,75 +167,16 @@ def _error_detail(status, body, reason):
     return (text[:300] if text else (reason or 'HTTP %s' % status)), None
 
 
-class UrllibTransport:
-    """Send one HTTP request with Ansible's own URL helpers; never raises for an HTTP status."""
-
-    def __init__(self, validate_certs=True, ca_path=None, timeout=DEFAULT_TIMEOUT):
-        self._validate_certs = validate_certs
-        self._ca_path = ca_path
-        self._request = Request(
-            validate_certs=validate_certs,
-            ca_path=ca_path,
-            timeout=timeout,
-            use_netrc=False,
-            follow_redirects='safe',
-            http_agent='espalier.mdm-ansible',
-        )
-
-    def __call__(self, method, url, headers, body):
-        plain = not url.lower().startswith('https:')
-        kwargs = {}
-        if _OPEN_TAKES_CONTEXT:
-            try:
-                kwargs['context'] = _PLAIN_HTTP_CONTEXT if plain else tls_context(self._validate_certs, self._ca_path)
-            except (OSError, ValueError) as ex:
-                raise EspalierApiError(None, url, 'cannot set up TLS%s: %s' % (
-                    ' with ca_path %s' % self._ca_path if self._ca_path else '', ex)) from None
-        try:
-            response = self._request.open(method, url, data=body, headers=headers, **kwargs)
-            return response.getcode(), dict(response.headers.items()), response.read()
-        except HTTPError as ex:
-            try:
-                payload = ex.read()
-            except (OSError, http.client.HTTPException):
-                payload = b''
-            headers = dict(ex.headers.items()) if ex.headers else {}
-            return ex.code, headers, payload
-        except (URLError, socket.timeout, ConnectionError, OSError) as ex:
-            reason = getattr(ex, 'reason', None) or ex
-            if plain and isinstance(reason, ssl.SSLError):
-                raise EspalierApiError(None, url, 'the server redirected to HTTPS: set url to its https:// address') from None
-            raise EspalierApiError(None, url, 'cannot reach the server: %s' % reason) from None
-
-
-# Loading the CA store takes 0.1 to 0.3 s: once per process and settings, not once per request.
-_TLS_CONTEXTS = {}
-# Given for http:// URLs so that no CA store is loaded for them: it verifies nothing and trusts
-# no CA, so an HTTPS redirect fails (and is reported as such) rather than going unverified.
-_PLAIN_HTTP_CONTEXT = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-# ansible-core 2.16 builds a context per request itself
-_OPEN_TAKES_CONTEXT = 'context' in inspect.signature(Request.open).parameters
-
-
-def tls_context(validate_certs, ca_path):
-    """The TLS context of these settings, built by Ansible's make_context() once per process."""
-    key = (bool(validate_certs), ca_path)
-    if key not in _TLS_CONTEXTS:
-        _TLS_CONTEXTS[key] = make_context(cafile=ca_path, validate_certs=validate_certs)
-    return _TLS_CONTEXTS[key]
-
-
 class EspalierClient:
     """Espalier operator API: JSON requests, retries, pagination and task waiting."""
 
     def __init__(self, url, token, validate_certs=True, ca_path=None, timeout=DEFAULT_TIMEOUT,
                  transport=None, sleep=None, clock=None,
                  max_retries=MAX_RETRIES, max_retry_wait=MAX_RETRY_WAIT):
-        if not url:
-            raise EspalierApiError(None, '', 'no API URL: set the url option or %s' % URL_ENV)
+        self.base_url = normalise_url(url)
         if not token:
-            raise EspalierApiError(None, url, 'no API token: set the token option or %s' % TOKEN_ENV)
-        self.base_url = url.rstrip('/') + '/'
+            raise EspalierModuleError('no API token: set the token option or %s' % TOKEN_ENV)
+        positive_seconds('timeout', timeout)
         self._token = token
         self._transport = transport or UrllibTransport(validate_certs, ca_path, timeout)
         self._sleep = sleep or time.sleep
@@ -193,10 +185,14 @@ class EspalierClient:
         self.max_retry_wait = max_retry_wait
 
     @classmethod
+    def from_options(cls, options, **kwargs):
+        """A client from the connection options (module params or plugin options), by CONNECTION_ENV name."""
+        return cls(options.get('url'), options.get('token'), validate_certs=options.get('validate_certs', True),
+                   ca_path=options.get('ca_path'), timeout=options.get('timeout', DEFAULT_TIMEOUT), **kwargs)
+
+    @classmethod
     def from_module(cls, module, **kwargs):
-        p = module.params
-        return cls(p['url'], p['token'], validate_certs=p['validate_certs'],
-                   ca_path=p['ca_path'], timeout=p['timeout'], **kwargs)
+        return cls.from_options(module.params, **kwargs)
 
     def url_for(self, path, params=None):
         url = urljoin(self.base_url, path.lstrip('/')) if not path.startswith(('http://', 'https://')) else path
@@ -216,7 +212,10 @@ class EspalierClient:
         retryable = RETRY_STATUSES if method in ('GET', 'HEAD') else WRITE_RETRY_STATUSES
         attempt = 0
         while True:
-            status, resp_headers, payload = self._transport(method, url, headers, body)
+            try:
+                status, resp_headers, payload = self._transport(method, url, headers, body)
+            except TransportError as ex:
+                raise EspalierApiError(None, url, str(ex)) from None
             text = payload.decode('utf-8', errors='replace') if isinstance(payload, bytes) else (payload or '')
             if status in retryable and attempt < self.max_retries:
                 self._sleep(self._retry_delay(resp_headers, attempt))
@@ -243,6 +242,15 @@ class EspalierClient:
 
     def get(self, path, params=None):
         return self.request('GET', path, params=params)
+
+    def get_or_none(self, path, params=None):
+        """The object at path, or None when the server answers 404."""
+        try:
+            return self.get(path, params)
+        except EspalierApiError as ex:
+            if ex.status == 404:
+                return None
+            raise
 
     def post(self, path, data=None):
         return self.request('POST', path, data=data if data is not None else {})
@@ -275,7 +283,8 @@ class EspalierClient:
 
     def poll(self, fetch, done, timeout, interval=1.0, max_interval=5.0, what='object'):
         """Call fetch() until done(result) or timeout seconds pass; return the last result."""
-        deadline = self._clock() + max(0, timeout)
+        positive_seconds('wait_timeout', timeout)
+        deadline = self._clock() + timeout
         while True:
             result = fetch()
             if done(result):
@@ -315,11 +324,14 @@ def fail_from_error(module, error, **result):
 def run_module(module, run):
     """Build the client, call run(module, client) and exit with its result, failing readably."""
     try:
+        for name in ('timeout', 'wait_timeout'):
+            if module.params.get(name) is not None:
+                positive_seconds(name, module.params[name])
         client = EspalierClient.from_module(module)
         result = run(module, client)
     except EspalierApiError as ex:
         fail_from_error(module, ex)
-    except EspalierModuleError as ex:
+    except EspalierError as ex:
         module.fail_json(msg=str(ex))
     else:
         module.exit_json(**result)

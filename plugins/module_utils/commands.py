@@ -6,27 +6,24 @@
 # The interfaces in this file are meant for use within the espalier.mdm collection
 # and may not remain stable to outside uses. Changes may be made in ANY release, even a bugfix release.
 
-"""The recipe shared by the modules that queue one MDM command (DeviceLock, EraseDevice)."""
+"""The recipe shared by the modules that queue one MDM command (device_lock, device_erase, device_command)."""
 
 from __future__ import annotations
 
-from ansible_collections.espalier.mdm.plugins.module_utils.api import EspalierApiError, EspalierModuleError
+from ansible_collections.espalier.mdm.plugins.module_utils.api import WAIT_ARGSPEC, EspalierApiError, EspalierModuleError
 from ansible_collections.espalier.mdm.plugins.module_utils.devices import (
     FAILED_COMMAND_STATUSES, describe, device_path, pending_command, resolve_device, wait_command,
 )
 
-COMMAND_ARGSPEC = dict(
-    force=dict(type='bool', default=False),
-    wait=dict(type='bool', default=False),
-    wait_timeout=dict(type='int', default=300),
-)
+COMMAND_ARGSPEC = dict(force=dict(type='bool', default=False), **WAIT_ARGSPEC)
 
 
-def queue_command(module, client, request_type, action, check_arguments, build_payload):
+def queue_command(module, client, request_type, action, check_arguments, build_payload, skip_pending=None):
     """Queue request_type for the device unless one is pending; optionally wait for its result.
 
     check_arguments(device) returns the reasons the server would refuse the arguments.
     build_payload(device) returns the JSON body of POST /api/mdm/devices/<id>/<action>/.
+    skip_pending: whether a pending command of that name stands for this one (default: not force).
     changed means a command was queued (or would be, in check mode).
     """
     params = module.params
@@ -35,7 +32,9 @@ def queue_command(module, client, request_type, action, check_arguments, build_p
     if problems:
         raise EspalierModuleError('cannot queue %s for %s: %s' % (request_type, describe(device), '; '.join(problems)))
 
-    existing = None if params['force'] else pending_command(client, device['id'], request_type)
+    if skip_pending is None:
+        skip_pending = not params['force']
+    existing = pending_command(client, device['id'], request_type) if skip_pending else None
     if existing is not None:
         command, changed = existing, False
         msg = '%s %s already pending for %s' % (request_type, existing.get('uuid'), describe(device))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from urllib.parse import quote
 
-from ansible_collections.espalier.mdm.plugins.module_utils.api import EspalierApiError, EspalierModuleError
+from ansible_collections.espalier.mdm.plugins.module_utils.api import EspalierModuleError
 
 DEVICES_PATH = 'api/mdm/devices/'
 COMMANDS_PATH = 'api/mdm/devices/commands/'
@@ -53,6 +53,26 @@ MAX_MESSAGE = 255
 MAX_PHONE_NUMBER = 15
 
 
+def pin_argument(value, name='pin', length=6):
+    """A PIN option as a string; a number is taken only when it kept its digits.
+
+    YAML reads an unquoted 123456 as a number, which is fine, but 012345 as the octal number
+    5349 and 001234 as 1234: the leading zeros are gone and cannot be put back, so such a
+    number is refused with a hint to quote the PIN.
+    """
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value >= 0 and len(str(value)) == length:
+            return str(value)
+        # The value is not repeated: it is a secret, and Ansible would mask it anyway.
+        raise EspalierModuleError(
+            '%s is a number with fewer than %d digits: YAML drops the leading zeros of an unquoted PIN and reads '
+            'one that starts with 0 as an octal number. Quote the PIN in YAML (%s: "<the %d digits>")'
+            % (name, length, name, length))
+    raise EspalierModuleError('%s must be a string of %d characters' % (name, length))
+
+
 class DeviceLookupError(EspalierModuleError):
     """The device selector matched no device, or more than one."""
 
@@ -73,16 +93,31 @@ def get_device(client, device_id):
     return client.get(device_path(device_id))
 
 
+def _spellings(value):
+    """The value as given, then upper- and lower-case: the API filters match exactly."""
+    value = str(value).strip()
+    return list(dict.fromkeys((value, value.upper(), value.lower())))
+
+
 def find_devices(client, key, value):
-    """Every device matching id, udid or serial_number (a 404 on id is no match)."""
+    """Every device matching id, udid or serial_number (a 404 on id is no match).
+
+    Serial numbers and UDIDs match whatever their case: the API's filters are exact, so the
+    value is asked as given first (one request when it is spelled as stored), then upper-
+    and lower-case.
+    """
     if key == 'id':
-        try:
-            return [get_device(client, value)]
-        except EspalierApiError as ex:
-            if ex.status == 404:
-                return []
-            raise
-    return [d for d in client.list_all(DEVICES_PATH, {key: value}) if str(d.get(key)) == str(value)]
+        device = client.get_or_none(device_path(value))
+        return [device] if device is not None else []
+    wanted = str(value).strip().casefold()
+    found = {}
+    for spelling in _spellings(value):
+        for device in client.list_all(DEVICES_PATH, {key: spelling}):
+            if str(device.get(key) or '').casefold() == wanted:
+                found.setdefault(device.get('id'), device)
+        if found:
+            break
+    return [found[k] for k in sorted(found, key=lambda i: (i is None, i or 0))]
 
 
 def resolve_device(client, params):

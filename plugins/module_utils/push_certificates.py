@@ -46,12 +46,7 @@ def list_push_certificates(client, name=None, topic=None):
 
 def get_push_certificate(client, cert_id):
     """One push certificate by id, or None when there is none."""
-    try:
-        return client.get(push_certificate_path(cert_id))
-    except EspalierApiError as ex:
-        if ex.status == 404:
-            return None
-        raise
+    return client.get_or_none(push_certificate_path(cert_id))
 
 
 def describe(pc):

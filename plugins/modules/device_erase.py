@@ -36,7 +36,9 @@ options:
     description:
       - Six-character Find My PIN, required for Intel Macs without a T2 chip, refused for Apple silicon
         Macs and the other platforms.
-    type: str
+      - Quote it in YAML. An unquoted number is taken when it still has six digits, and refused when YAML
+        dropped leading zeros (V(012345) reads as the octal number 5349).
+    type: raw
   force:
     description:
       - Queue a new command even if an C(EraseDevice) is already pending for the device.
@@ -125,14 +127,14 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.espalier.mdm.plugins.module_utils.api import api_argument_spec, run_module
 from ansible_collections.espalier.mdm.plugins.module_utils.commands import COMMAND_ARGSPEC, queue_command
 from ansible_collections.espalier.mdm.plugins.module_utils.devices import (
-    DEVICE_ARG_RULES, DEVICE_ARGSPEC, erase_problems,
+    DEVICE_ARG_RULES, DEVICE_ARGSPEC, erase_problems, pin_argument,
 )
 
 ERASE_ARGS = ('disallow_proximity_setup', 'preserve_data_plan', 'pin')
 
 
 def run(module, client):
-    p = module.params
+    p = dict(module.params, pin=pin_argument(module.params['pin']))
     return queue_command(
         module, client, 'EraseDevice', 'erase',
         lambda device: erase_problems(device, p['disallow_proximity_setup'], p['preserve_data_plan'], p['pin']),
@@ -145,7 +147,7 @@ def main():
         argument_spec=api_argument_spec(
             disallow_proximity_setup=dict(type='bool'),
             preserve_data_plan=dict(type='bool'),
-            pin=dict(type='str', no_log=True),
+            pin=dict(type='raw', no_log=True),
             **DEVICE_ARGSPEC, **COMMAND_ARGSPEC
         ),
         supports_check_mode=True,

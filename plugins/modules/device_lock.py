@@ -23,7 +23,9 @@ options:
     description:
       - Six-digit PIN to unlock the Mac.
       - Required for macOS devices, refused for the other platforms.
-    type: str
+      - Quote it in YAML. An unquoted number is taken when it still has six digits (V(123456)), and refused
+        when YAML dropped leading zeros (V(012345) reads as the octal number 5349).
+    type: raw
   lock_message:
     description:
       - Message shown on the lock screen, at most 255 characters (the API's C(message)).
@@ -119,20 +121,22 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.espalier.mdm.plugins.module_utils.api import api_argument_spec, run_module
 from ansible_collections.espalier.mdm.plugins.module_utils.commands import COMMAND_ARGSPEC, queue_command
 from ansible_collections.espalier.mdm.plugins.module_utils.devices import (
-    DEVICE_ARG_RULES, DEVICE_ARGSPEC, lock_problems,
+    DEVICE_ARG_RULES, DEVICE_ARGSPEC, lock_problems, pin_argument,
 )
 
 
 def run(module, client):
     p = module.params
 
+    pin = pin_argument(p['pin'])
+
     def payload(device):
-        body = dict(message=p['lock_message'], phone_number=p['phone_number'], pin=p['pin'])
+        body = dict(message=p['lock_message'], phone_number=p['phone_number'], pin=pin)
         return {k: v for k, v in body.items() if v is not None}
 
     return queue_command(
         module, client, 'DeviceLock', 'lock',
-        lambda device: lock_problems(device, p['pin'], p['lock_message'], p['phone_number']),
+        lambda device: lock_problems(device, pin, p['lock_message'], p['phone_number']),
         payload,
     )
 
@@ -140,7 +144,7 @@ def run(module, client):
 def main():
     module = AnsibleModule(
         argument_spec=api_argument_spec(
-            pin=dict(type='str', no_log=True),
+            pin=dict(type='raw', no_log=True),
             lock_message=dict(type='str'),
             phone_number=dict(type='str'),
             **DEVICE_ARGSPEC, **COMMAND_ARGSPEC

@@ -20,22 +20,13 @@ options:
       - Id of the task, as returned in C(task_id).
     type: str
     required: true
-  wait:
-    description:
-      - Wait until the task is C(finished) or C(failed).
-    type: bool
-    default: false
-  wait_timeout:
-    description:
-      - How many seconds to wait when O(wait=true); the task fails when they run out.
-    type: int
-    default: 300
   fail_on_failed:
     description:
       - Fail when the task status is C(failed).
     type: bool
     default: false
 extends_documentation_fragment:
+  - espalier.mdm.task.wait
   - espalier.mdm.api
   - espalier.mdm.attributes.check_mode_read_only
   - espalier.mdm.attributes.action_group
@@ -87,7 +78,7 @@ task:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.espalier.mdm.plugins.module_utils.api import api_argument_spec, run_module
+from ansible_collections.espalier.mdm.plugins.module_utils.api import WAIT_ARGSPEC, api_argument_spec, run_module
 
 
 def run(module, client):
@@ -103,9 +94,8 @@ def main():
     module = AnsibleModule(
         argument_spec=api_argument_spec(
             task_id=dict(type='str', required=True),
-            wait=dict(type='bool', default=False),
-            wait_timeout=dict(type='int', default=300),
             fail_on_failed=dict(type='bool', default=False),
+            **WAIT_ARGSPEC
         ),
         supports_check_mode=True,
     )

@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# Build the espalier.mdm collection, install it in a temporary ansible_collections/ tree and test it:
-# ansible-test sanity and units, ansible-test integration (only when ESPALIER_URL and ESPALIER_TOKEN
-# are set) and ansible-lint on roles/ and playbooks/. Needs no network but the Python package index.
+# Build the espalier.mdm collection, install it in a temporary ansible_collections/ tree and test it
+# on the supported range of ansible-core: sanity and units on the oldest supported release and on
+# the newest one, integration (only when ESPALIER_URL and ESPALIER_TOKEN are set) on the newest,
+# ansible-lint and antsibull-changelog lint on the whole collection, and a check that the built
+# artifact holds only collection files. Needs no network but the Python package index.
 #
-# usage: tests/ansible/run.sh [sanity] [units] [integration] [lint]   (default: all four)
+# usage: tests/ansible/run.sh [sanity] [units] [integration] [lint] [artifact]   (default: all)
 #
 # environment:
-#   ANSIBLE_BIN             directory of ansible-test and ansible-galaxy (default: the one on PATH,
-#                           else /work/venv/bin)
-#   ANSIBLE_TEST_PYTHON     Python version for ansible-test (default 3.11)
+#   ESPALIER_ANSIBLE_CORES  ansible-core releases to test, oldest first (default: tests/ansible/cores.txt)
+#   ESPALIER_INTEGRATION_CORES  which of them run integration: newest (default), all, or releases
+#   ESPALIER_PYTHON_<X_Y>   Python for ansible-core X.Y (default: found as cores.txt says, see find_python)
+#   ESPALIER_CORE_VENVS     where the ansible-core virtualenvs are kept (default ~/.cache/espalier)
 #   ESPALIER_URL, ESPALIER_TOKEN   server for the integration targets; without them integration is skipped
 #   ESPALIER_TEST_SERIAL    a device the targets may lock (default: the first device not blocked)
 #   ESPALIER_BLOCK_SERIAL   a device the device target may block and unblock (default: the test device)
@@ -21,13 +24,14 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
-python_version=${ANSIBLE_TEST_PYTHON:-3.11}
+venvs=${ESPALIER_CORE_VENVS:-$HOME/.cache/espalier}
 work=""
 coll=""
-bin=""
 passed=0
 failed=0
 summary=()
+cores=()
+declare -A core_python core_bin
 
 log() { printf '\n=== %s\n' "$*"; }
 
@@ -40,27 +44,88 @@ cleanup() {
     fi
 }
 
-find_ansible() {
-    if [[ -n "${ANSIBLE_BIN:-}" ]]; then
-        bin=$ANSIBLE_BIN
-    elif command -v ansible-test >/dev/null 2>&1; then
-        bin=$(dirname "$(command -v ansible-test)")
-    else
-        bin=/work/venv/bin
-    fi
-    if [[ ! -x "$bin/ansible-test" ]]; then
-        echo "ansible-test not found (looked in PATH and $bin): pip install 'ansible-core>=2.16,<2.20'" >&2
+# "2.16.19 3.11" lines: a release and the Python versions it runs on, preferred first.
+read_cores() {
+    local line release pythons wanted=" ${ESPALIER_ANSIBLE_CORES:-} "
+    while read -r release pythons; do
+        [[ -z "$release" || "$release" == \#* ]] && continue
+        if [[ -n "${ESPALIER_ANSIBLE_CORES:-}" && "$wanted" != *" $release "* && "$wanted" != *" ${release%.*} "* ]]; then
+            continue
+        fi
+        cores+=("$release")
+        core_python[$release]=$pythons
+    done <"$here/cores.txt"
+    if [[ ${#cores[@]} -eq 0 ]]; then
+        echo "no ansible-core release selected (ESPALIER_ANSIBLE_CORES=${ESPALIER_ANSIBLE_CORES:-}; see $here/cores.txt)" >&2
         exit 2
     fi
-    export PATH="$bin:$PATH"
 }
 
-# Build the collection and install the artifact into a temporary ansible_collections/ tree.
+python_version_of() { "$1" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null; }
+
+# A Python of one of the given versions: ESPALIER_PYTHON_<X_Y>, pyenv's builds, pythonX.Y on PATH,
+# else Debian's package when apt has one; fails naming what it looked for.
+find_python() {
+    local release=$1 versions=$2 override version candidate
+    override="ESPALIER_PYTHON_$(echo "${release%.*}" | tr . _)"
+    if [[ -n "${!override:-}" ]]; then
+        echo "${!override}"
+        return 0
+    fi
+    for version in $versions; do
+        for candidate in "${PYENV_ROOT:-$HOME/.pyenv}"/versions/"$version"*/bin/python \
+            "$(command -v "python$version" 2>/dev/null || true)" /usr/bin/python"$version" /usr/local/bin/python"$version"; do
+            [[ -n "$candidate" && -x "$candidate" ]] || continue
+            if [[ "$(python_version_of "$candidate")" == "$version" ]] && "$candidate" -c 'import venv, ensurepip' 2>/dev/null; then
+                echo "$candidate"
+                return 0
+            fi
+        done
+    done
+    if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
+        for version in $versions; do
+            if apt-cache policy "python$version" 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+                echo "installing python$version from Debian's packages for ansible-core $release" >&2
+                DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "python$version" "python$version-venv" >/dev/null
+                echo "/usr/bin/python$version"
+                return 0
+            fi
+        done
+    fi
+    cat >&2 <<EOF
+ansible-core $release needs Python ${versions// / or } on the controller, and none was found
+(looked in ${PYENV_ROOT:-$HOME/.pyenv}/versions, on PATH and in apt). Install one, for example
+  pyenv install ${versions%% *}      or      apt-get install python${versions%% *} python${versions%% *}-venv
+or point ESPALIER_PYTHON_$(echo "${release%.*}" | tr . _) at one, then rerun.
+EOF
+    return 1
+}
+
+# One virtualenv per ansible-core release, kept between runs, with what building and testing need.
+ensure_core() {
+    local release=$1 python venv want
+    python=$(find_python "$release" "${core_python[$release]}") || exit 2
+    venv="$venvs/ansible-core-$release-py$(python_version_of "$python")"
+    want="ansible-core==$release distlib"
+    if [[ "$(cat "$venv/.espalier-core" 2>/dev/null)" != "$want" ]]; then
+        log "virtualenv for ansible-core $release ($python)"
+        rm -rf "$venv"
+        "$python" -m venv "$venv"
+        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check $want 2>&1 | grep -v '^WARNING: Location' >&2 || true
+        "$venv/bin/ansible-test" --version >/dev/null
+        echo "$want" >"$venv/.espalier-core"
+    fi
+    core_bin[$release]="$venv/bin"
+}
+
+newest() { echo "${cores[${#cores[@]} - 1]}"; }
+
+# Build the collection with the newest core and install the artifact into a temporary tree.
 # In a git work tree the build reads a copy of the files git would commit (tracked or not
-# ignored), as a fresh clone has them: caches such as .hypothesis/ stay out.
+# ignored), as a fresh clone has them.
 build_and_install() {
-    log "build and install espalier.mdm"
-    local src=$root
+    local bin=${core_bin[$(newest)]} src=$root
+    log "build and install espalier.mdm (ansible-core $(newest))"
     if git -C "$root" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
         src="$work/src"
         mkdir -p "$src"
@@ -72,33 +137,24 @@ build_and_install() {
         -p "$work/collections" "$work"/dist/espalier-mdm-*.tar.gz >/dev/null
     coll="$work/collections/ansible_collections/espalier/mdm"
     echo "installed in $coll"
-    # The server's own test files are not part of the collection: galaxy.yml's build_ignore
-    # should leave them out. Until it does, keep them out of the tree that ansible-test judges.
-    local path
-    for path in "$coll"/tests/*; do
-        case ${path##*/} in
-            unit | integration | sanity | ansible | config.yml) ;;
-            *)
-                echo "WARNING: tests/${path##*/} is not part of the collection; add it to build_ignore in galaxy.yml" >&2
-                rm -rf "$path"
-                ;;
-        esac
-    done
 }
 
 # ansible-test bootstraps pip in its venvs with a get-pip.py it downloads from a host we cannot
-# reach; it first looks for ~/.ansible/test/cache/get_pip_<version>.py, so put our shim there.
+# reach; it first looks for ~/.ansible/test/cache/get_pip_<version>.py, so put our shim there
+# for the pip version each core asks for.
 install_pip_shim() {
-    local pip_version
-    pip_version=$("$bin/python" - <<'PY'
+    local release pip_version
+    mkdir -p "$HOME/.ansible/test/cache"
+    for release in "${cores[@]}"; do
+        pip_version=$("${core_bin[$release]}/python" - <<'PY'
 import pathlib, re, ansible_test
 src = pathlib.Path(ansible_test.__file__).parent / '_internal' / 'python_requirements.py'
 match = re.search(r"pip='([0-9.]+)'", src.read_text())
 print(match.group(1) if match else '24.2')
 PY
 )
-    mkdir -p "$HOME/.ansible/test/cache"
-    cp "$here/get_pip_shim.py" "$HOME/.ansible/test/cache/get_pip_${pip_version//./_}.py"
+        cp "$here/get_pip_shim.py" "$HOME/.ansible/test/cache/get_pip_${pip_version//./_}.py"
+    done
 }
 
 run_step() {
@@ -114,6 +170,14 @@ run_step() {
         summary+=("$name: FAILED, exit $status (${elapsed}s)")
         failed=$((failed + 1))
     fi
+}
+
+# ansible-test of one core, with its Python first on PATH (ansible-test looks pythonX.Y up there).
+core_test() {
+    local release=$1 bin=${core_bin[$1]} version
+    shift
+    version=$(python_version_of "$bin/python")
+    PATH="$bin:$PATH" "$bin/ansible-test" "$@" --venv --python "$version" --color no
 }
 
 # tests/integration/integration_config.yml: ansible-test passes it to the targets as extra vars.
@@ -133,29 +197,36 @@ EOF
     )
 }
 
+integration_cores() {
+    case ${ESPALIER_INTEGRATION_CORES:-newest} in
+        newest) newest ;;
+        all) echo "${cores[@]}" ;;
+        *) echo "$ESPALIER_INTEGRATION_CORES" ;;
+    esac
+}
+
 lint() {
     local venv=${ESPALIER_LINT_VENV:-$HOME/.cache/espalier/ansible-lint}
     if ! cmp -s "$here/requirements-lint.txt" "$venv/requirements-lint.txt"; then
         python3 -m venv "$venv"
-        "$venv/bin/python" -m pip install --quiet -r "$here/requirements-lint.txt"
+        "$venv/bin/python" -m pip install --quiet -r "$here/requirements-lint.txt" 2>&1 | grep -v '^WARNING: Location' >&2 || true
         cp "$here/requirements-lint.txt" "$venv/requirements-lint.txt"
     fi
-    local paths=() p
-    for p in roles playbooks; do
-        if [[ -d "$p" ]]; then
-            paths+=("$p")
-        fi
-    done
+    # The whole collection as installed (plugins, roles, playbooks, tests, changelogs, meta).
     ANSIBLE_COLLECTIONS_PATH="$work/collections" PATH="$venv/bin:$PATH" \
-        "$venv/bin/ansible-lint" --offline --profile production "${paths[@]}"
+        "$venv/bin/ansible-lint" --offline --profile production --exclude tests/output &&
+        PATH="$venv/bin:$PATH" "$venv/bin/antsibull-changelog" lint
 }
 
 main() {
-    local steps=("$@") step
+    local steps=("$@") step release
     if [[ ${#steps[@]} -eq 0 ]]; then
-        steps=(sanity units integration lint)
+        steps=(artifact sanity units integration lint)
     fi
-    find_ansible
+    read_cores
+    for release in "${cores[@]}"; do
+        ensure_core "$release"
+    done
     work=$(mktemp -d "${TMPDIR:-/tmp}/espalier-ansible.XXXXXX")
     trap cleanup EXIT
     build_and_install
@@ -163,25 +234,35 @@ main() {
 
     for step in "${steps[@]}"; do
         case $step in
-            sanity)
-                run_step sanity ansible-test sanity --venv --python "$python_version" --requirements --color no
+            artifact)
+                run_step artifact "${core_bin[$(newest)]}/python" "$here/check_artifact.py" "$root" \
+                    "${core_bin[$(newest)]}/ansible-galaxy"
                 ;;
-            units)
-                run_step units ansible-test units --venv --python "$python_version" --requirements --color no
+            sanity | units)
+                for release in "${cores[@]}"; do
+                    if [[ $step == sanity ]]; then
+                        run_step "sanity, ansible-core $release" core_test "$release" sanity --requirements
+                    else
+                        run_step "units, ansible-core $release" core_test "$release" units --requirements
+                    fi
+                done
                 ;;
             integration)
                 if [[ -n "${ESPALIER_URL:-}" && -n "${ESPALIER_TOKEN:-}" ]]; then
                     write_integration_config
-                    run_step integration ansible-test integration --venv --python "$python_version" --continue-on-error --color no
+                    for release in $(integration_cores); do
+                        [[ -n "${core_bin[$release]:-}" ]] || { echo "integration: unknown core $release" >&2; exit 2; }
+                        run_step "integration, ansible-core $release" core_test "$release" integration --continue-on-error
+                    done
                 else
                     summary+=("integration: skipped (set ESPALIER_URL and ESPALIER_TOKEN)")
                 fi
                 ;;
             lint)
-                run_step ansible-lint lint
+                run_step "ansible-lint and changelog lint" lint
                 ;;
             *)
-                echo "unknown step: $step (sanity, units, integration, lint)" >&2
+                echo "unknown step: $step (artifact, sanity, units, integration, lint)" >&2
                 exit 2
                 ;;
         esac

@@ -4,12 +4,26 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import types
 
 import pytest
 
-from ansible.module_utils.testing import patch_module_args
+try:  # ansible-core >= 2.19
+    from ansible.module_utils.testing import patch_module_args
+except ImportError:  # older: the recipe of the unit testing guide of those releases
+    from ansible.module_utils import basic
+    from ansible.module_utils.common.text.converters import to_bytes
+
+    @contextlib.contextmanager
+    def patch_module_args(args):
+        saved = basic._ANSIBLE_ARGS
+        basic._ANSIBLE_ARGS = to_bytes(json.dumps({'ANSIBLE_MODULE_ARGS': args}))
+        try:
+            yield
+        finally:
+            basic._ANSIBLE_ARGS = saved
 
 from ansible_collections.espalier.mdm.plugins.module_utils import api
 from ansible_collections.espalier.mdm.tests.unit.plugins.fake_api import BASE_URL, OMIT, TOKEN, FakeApi, FakeClock

@@ -67,6 +67,7 @@ class FakeApi:
         self.command_script = {}  # uuid -> statuses taken on successive reads
         self.task_script = {}  # task id -> statuses taken on successive reads
         self.push_certificates = {}
+        self.ota_enrollments = {}
         self.paginate = True
         self.page_size_cap = page_size_cap
         self._next_id = 1
@@ -160,11 +161,16 @@ class FakeApi:
         m = re.fullmatch(r'/api/mdm/devices/commands/([^/]+)/', path)
         if m and method == 'GET':
             return self._get_command(m.group(1))
+        if path == '/api/mdm/devices/notify/' and method == 'POST':
+            return self._notify(data or {})
+        m = re.fullmatch(r'/api/mdm/ota_enrollments/(?:(\d+)/)?', path)
+        if m:
+            return self._ota_enrollments(method, int(m.group(1)) if m.group(1) else None, query, data or {})
         m = re.fullmatch(r'/api/mdm/devices/(\d+)/(?:(\w+)/)?', path)
         if m:
             device = self.devices.get(int(m.group(1)))
             if device is None:
-                return self._reply(404, {'detail': 'Not found.'})
+                return self._reply(404, {'detail': 'no enrolled device %s' % m.group(1)})
             return self._device_action(method, device, m.group(2), data or {})
         m = re.fullmatch(r'/api/mdm/push_certificates/(?:(\d+)/)?', path)
         if m:
@@ -206,10 +212,104 @@ class FakeApi:
                 return self._reply(400, {'detail': 'Invalid request.', 'errors': errors})
             name = 'DeviceLock' if action == 'lock' else 'EraseDevice'
             return self._reply(201, self.add_command(device, name))
-        if action == 'filevault_prk' and method == 'GET':
-            return self._reply(200, dict(id=device['id'], serial_number=device['serial_number'],
-                                         filevault_prk='0000-0000-0000-0000-0000-0000'))
+        if action == 'commands' and method == 'POST':
+            return self._queue(device, data)
+        if action in ('filevault_prk', 'recovery_password') and method == 'GET':
+            return self._reply(200, {'id': device['id'], 'serial_number': device['serial_number'],
+                                     action: device.get('_' + action)})
         return self._reply(405, {'detail': 'Method "%s" not allowed.' % method})
+
+    # as server/espalier/web/api/devices.py and services/commands.py answer
+    KNOWN_COMMANDS = ('CertificateList', 'CustomCommand', 'DeviceConfigured', 'DeviceInformation', 'DeviceLock',
+                      'EraseDevice', 'InstallProfile', 'InstalledApplicationList', 'ProfileList', 'RemoveProfile',
+                      'RestartDevice', 'SecurityInfo', 'ShutDownDevice')
+
+    def _queue(self, device, data):
+        name, arguments = data.get('name'), data.get('arguments', {})
+        if not isinstance(name, str) or not isinstance(arguments, dict):
+            return self._reply(400, {'detail': 'name (a RequestType) and arguments (an object) are required'})
+        if device['blocked_at'] is not None:
+            return self._reply(400, {'detail': 'device %s is blocked: unblock it before sending commands' % device['id']})
+        if name not in self.KNOWN_COMMANDS:
+            return self._reply(400, {'detail': 'unknown command %r (known: %s)' % (name, ', '.join(self.KNOWN_COMMANDS)),
+                                     'errors': {'name': ['unknown command']}})
+        unknown = sorted(set(arguments) - {'managed_only', 'command'})
+        if unknown:
+            errors = {k: ['unknown argument'] for k in unknown}
+            return self._reply(400, {'detail': 'invalid arguments: ' + '; '.join('%s: unknown argument' % k for k in unknown),
+                                     'errors': errors})
+        return self._reply(201, self.add_command(device, name))
+
+    def _notify(self, data):
+        ids = data.get('devices')
+        if not isinstance(ids, list) or not ids:
+            return self._reply(400, {'detail': 'devices: a non-empty list of device ids is required'})
+        task_id = str(uuidlib.uuid4())
+        self.tasks[task_id] = dict(id=task_id, name='notify_devices', status='queued', progress=None, result=None,
+                                   error=None, created_at='2024-03-28T16:27:05', updated_at='2024-03-28T16:27:05',
+                                   devices=sorted(set(ids)))
+        return self._reply(201, dict(task_id=task_id, task_result_url='/api/task_result/%s/' % task_id))
+
+    # -- OTA enrollments, as server/espalier/services/enrollments.py -----------------------
+
+    OTA_FIELDS = ('name', 'display_name', 'push_certificate', 'blueprint', 'identity_source', 'scep_url',
+                  'scep_challenge', 'reusable', 'quota')
+
+    def add_ota_enrollment(self, name, **fields):
+        enrollment = dict(id=self._new_id(), name=name, display_name=name, push_certificate=1, blueprint=None,
+                          identity_source='builtin', scep_url=None, reusable=False, quota=None,
+                          secret='s3cr3t%d' % self._next_id, secret_used_at=None,
+                          created_at='2024-06-01T00:00:00', updated_at='2024-06-01T00:00:00')
+        enrollment.update(fields)
+        self.ota_enrollments[enrollment['id']] = enrollment
+        return self._serialize_ota_enrollment(enrollment)
+
+    def _serialize_ota_enrollment(self, e):
+        public = {k: v for k, v in e.items() if k != 'scep_challenge'}
+        return dict(public, enroll_url='%s/public/enroll/%s/' % (self.base_url, e['secret']))
+
+    def _ota_enrollments(self, method, enrollment_id, query, data):
+        if method == 'GET' and enrollment_id is None:
+            found = [e for e in sorted(self.ota_enrollments.values(), key=lambda e: e['id'])
+                     if 'name' not in query or e['name'] == query['name']]
+            return self._list([self._serialize_ota_enrollment(e) for e in found], query, '/api/mdm/ota_enrollments/')
+        if method == 'POST' and enrollment_id is None:
+            return self._write_ota_enrollment(None, data)
+        e = self.ota_enrollments.get(enrollment_id)
+        if e is None:
+            return self._reply(404, {'detail': 'no OTA enrollment %s' % enrollment_id})
+        if method == 'GET':
+            return self._reply(200, self._serialize_ota_enrollment(e))
+        if method == 'PUT':
+            return self._write_ota_enrollment(e, data)
+        if method == 'DELETE':
+            del self.ota_enrollments[enrollment_id]
+            return 204, {}, b''
+        return self._reply(405, {'detail': 'Method "%s" not allowed.' % method})
+
+    def _write_ota_enrollment(self, e, data):
+        errors = {k: ['unknown field'] for k in data if k not in self.OTA_FIELDS}
+        if e is None:
+            errors.update({k: ['required'] for k in ('name', 'push_certificate') if k not in data})
+        if 'push_certificate' in data and data['push_certificate'] not in self.push_certificates:
+            errors['push_certificate'] = ['must be the id of a push certificate']
+        name = data.get('name', e and e['name'])
+        if any(o['name'] == name and o is not e for o in self.ota_enrollments.values()):
+            errors['name'] = ['already exists']
+        if errors:
+            return self._reply(400, {'detail': 'invalid OTA enrollment: ' + '; '.join(
+                '%s: %s' % (k, ' '.join(v)) for k, v in errors.items()), 'errors': errors})
+        if e is None:
+            e = dict(id=self._new_id(), display_name=data['name'], blueprint=None, identity_source='builtin',
+                     scep_url=None, reusable=False, quota=None, secret='s3cr3t%d' % self._next_id,
+                     secret_used_at=None, created_at='2024-06-01T00:00:00')
+            self.ota_enrollments[e['id']] = e
+            status = 201
+        else:
+            status = 200
+        e.update({k: v.strip() if isinstance(v, str) and k in ('name', 'display_name') else v for k, v in data.items()})
+        e['updated_at'] = '2024-06-02T00:00:00'
+        return self._reply(status, self._serialize_ota_enrollment(e))
 
     @staticmethod
     def _validate(device, action, data):

@@ -10,9 +10,17 @@ from ansible.errors import AnsibleError
 from ansible.inventory.data import InventoryData
 from ansible.parsing.dataloader import DataLoader
 from ansible.plugins.loader import inventory_loader
-from ansible.template import is_trusted_as_template
 
-from ansible_collections.espalier.mdm.plugins.inventory.devices import model_family, os_major
+try:  # ansible-core >= 2.19: data tagging
+    from ansible.template import is_trusted_as_template
+except ImportError:  # older: what is not unsafe is a template
+    from ansible.utils.unsafe_proxy import AnsibleUnsafe
+
+    def is_trusted_as_template(value):
+        return not isinstance(value, AnsibleUnsafe)
+
+from ansible_collections.espalier.mdm.plugins.inventory.devices import model_family, os_major, unique_hostnames
+from ansible_collections.espalier.mdm.plugins.module_utils import api
 from ansible_collections.espalier.mdm.tests.unit.plugins.fake_api import BASE_URL, TOKEN
 
 
@@ -31,7 +39,10 @@ def fleet(fake_api):
 def parse(tmp_path):
     def run(config, cache=False, plugin=None):
         path = tmp_path / 'espalier.yml'
-        lines = ['plugin: espalier.mdm.devices', 'url: %s' % BASE_URL, 'token: %s' % TOKEN] + config
+        lines = ['plugin: espalier.mdm.devices'] + config
+        if not any(line.startswith('url:') for line in config):
+            lines.append('url: %s' % BASE_URL)
+        lines.append('token: %s' % TOKEN)
         path.write_text('\n'.join(lines) + '\n')
         plugin = plugin or inventory_loader.get('espalier.mdm.devices')
         inventory = InventoryData()
@@ -57,6 +68,7 @@ def test_hosts_named_by_serial_with_every_field_as_prefixed_vars(fake_api, fleet
     assert hostvars['espalier_os_major'] == 'macOS_14'
     assert hostvars['espalier_blocked'] is False
     assert hostvars['ansible_connection'] == 'local'
+    assert hostvars['ansible_pipelining'] is True
     assert hostvars['ansible_python_interpreter'] == '{{ ansible_playbook_python }}'
     assert is_trusted_as_template(hostvars['ansible_python_interpreter'])
 
@@ -68,14 +80,115 @@ def test_device_values_are_never_templates(fake_api, fleet, parse):
 
 def test_groups_by_platform_os_major_model_family_blueprint_and_blocked(fake_api, fleet, parse):
     inventory = parse([])[0]
-    assert _groups(inventory, 'C02MAC') == ['Macmini', 'blueprint_1', 'macOS', 'macOS_14']
-    assert _groups(inventory, 'C02OLD') == ['MacBookPro', 'blocked', 'macOS', 'macOS_13']
-    assert _groups(inventory, 'F17PHONE') == ['blueprint_2', 'iOS', 'iOS_17', 'iPhone']
+    assert _groups(inventory, 'C02MAC') == ['espalier_Macmini', 'espalier_blueprint_1', 'espalier_macOS',
+                                            'espalier_macOS_14']
+    assert _groups(inventory, 'C02OLD') == ['espalier_MacBookPro', 'espalier_blocked', 'espalier_macOS',
+                                            'espalier_macOS_13']
+    assert _groups(inventory, 'F17PHONE') == ['espalier_blueprint_2', 'espalier_iOS', 'espalier_iOS_17',
+                                              'espalier_iPhone']
 
 
-def test_group_by_can_be_narrowed(fake_api, fleet, parse):
-    inventory = parse(['group_by: [platform]'])[0]
-    assert _groups(inventory, 'C02MAC') == ['macOS']
+def test_group_by_can_be_narrowed_and_the_group_prefix_changed(fake_api, fleet, parse):
+    assert _groups(parse(['group_by: [platform]'])[0], 'C02MAC') == ['espalier_macOS']
+    assert _groups(parse(['group_by: [platform]', 'group_prefix: mdm_'])[0], 'C02MAC') == ['mdm_macOS']
+    assert _groups(parse(['group_by: [platform]', "group_prefix: ''"])[0], 'C02MAC') == ['macOS']
+
+
+def _twenty_devices_with_five_names(fake_api):
+    for index in range(20):
+        fake_api.add_device(serial_number='C02DEV%02d' % index, name='Mac %d' % (index % 5 if index < 8 else index))
+
+
+def test_devices_sharing_a_name_become_distinct_hosts_suffixed_with_their_serial(fake_api, parse, monkeypatch):
+    _twenty_devices_with_five_names(fake_api)
+    inventory = parse(['hostname_field: name'])[0]
+    assert len(inventory.hosts) == 20
+    assert 'Mac 0_C02DEV00' in inventory.hosts and 'Mac 0_C02DEV05' in inventory.hosts
+    assert 'Mac 4' in inventory.hosts and 'Mac 19' in inventory.hosts
+    assert inventory.get_host('Mac 0_C02DEV05').vars['espalier_serial_number'] == 'C02DEV05'
+
+
+def test_duplicate_names_do_not_depend_on_the_api_order(fake_api):
+    _twenty_devices_with_five_names(fake_api)
+    devices = list(fake_api.devices.values())
+
+    def names(order):
+        return [(name, device['id']) for name, device in unique_hostnames(order, 'name')[0]]
+
+    assert names(devices) == names(list(reversed(devices)))
+
+
+def test_names_differing_only_in_case_clash_and_shared_serials_fall_back_to_the_id(fake_api, parse):
+    one = fake_api.add_device(serial_number='C02SAME', name='Lab Mac')
+    two = fake_api.add_device(serial_number='C02SAME', name='lab mac')
+    inventory = parse(['hostname_field: name'])[0]
+    assert sorted(inventory.hosts) == sorted(['Lab Mac_%d' % one['id'], 'lab mac_%d' % two['id']])
+    serials = parse([])[0]
+    assert sorted(serials.hosts) == sorted(['C02SAME_%d' % one['id'], 'C02SAME_%d' % two['id']])
+
+
+def test_duplicate_hostnames_fail_names_the_clash(fake_api, parse):
+    _twenty_devices_with_five_names(fake_api)
+    with pytest.raises(AnsibleError, match=r'several devices have the same name \(Mac 0: ids'):
+        parse(['hostname_field: name', 'duplicate_hostnames: fail'])
+
+
+def test_unknown_options_are_warned_about(fake_api, fleet, parse, monkeypatch):
+    from ansible.utils.display import Display
+    warnings = []
+    monkeypatch.setattr(Display, 'warning', lambda self, msg, *args, **kwargs: warnings.append(msg))
+    parse(['hostname_feild: name', 'group_by: [platform]'])
+    assert len(warnings) == 1
+    assert 'unknown option(s) hostname_feild' in warnings[0]
+
+
+def test_connection_settings_are_handed_to_the_hosts(fake_api, fleet, parse, monkeypatch):
+    monkeypatch.delenv('ESPALIER_TOKEN', raising=False)
+    hostvars = parse(['timeout: 12'])[0].get_host('C02MAC').vars
+    assert hostvars['espalier_url'] == BASE_URL
+    assert hostvars['espalier_token'] == TOKEN
+    assert hostvars['espalier_validate_certs'] is True
+    assert hostvars['espalier_timeout'] == 12
+    assert 'espalier_ca_path' not in hostvars
+
+
+def test_a_token_from_the_environment_is_not_copied_to_the_hosts(fake_api, fleet, parse, monkeypatch):
+    monkeypatch.setenv('ESPALIER_TOKEN', TOKEN)
+    hostvars = parse([])[0].get_host('C02MAC').vars
+    assert 'espalier_token' not in hostvars and hostvars['espalier_url'] == BASE_URL
+    assert 'espalier_url' not in parse(['connection_vars: false'])[0].get_host('C02MAC').vars
+
+
+def test_connection_settings_come_from_the_environment(fake_api, fleet, tmp_path, monkeypatch):
+    monkeypatch.setenv('ESPALIER_URL', BASE_URL + '/api/')
+    monkeypatch.setenv('ESPALIER_TOKEN', TOKEN)
+    monkeypatch.setenv('ESPALIER_VALIDATE_CERTS', 'false')
+    monkeypatch.setenv('ESPALIER_CA_PATH', '/etc/espalier/ca.pem')
+    monkeypatch.setenv('ESPALIER_TIMEOUT', '7')
+    seen = {}
+    real = api.EspalierClient.from_options.__func__
+
+    def spy(cls, options, **kwargs):
+        seen.update(options)
+        return real(cls, options, **kwargs)
+
+    monkeypatch.setattr(api.EspalierClient, 'from_options', classmethod(spy))
+    path = tmp_path / 'espalier.yml'
+    path.write_text('plugin: espalier.mdm.devices\n')
+    inventory = InventoryData()
+    inventory_loader.get('espalier.mdm.devices').parse(inventory, DataLoader(), str(path), cache=False)
+    assert seen == dict(url=BASE_URL + '/api/', token=TOKEN, validate_certs=False, ca_path='/etc/espalier/ca.pem',
+                        timeout=7)
+    assert sorted(inventory.hosts) == ['C02MAC', 'C02OLD', 'F17PHONE']
+
+
+@pytest.mark.parametrize('config, message', [
+    (['timeout: 0'], 'timeout must be a positive number of seconds'),
+    (['url: mdm.example.com'], 'http:// or https:// scheme'),
+])
+def test_bad_connection_settings_fail_clearly(fake_api, fleet, parse, config, message):
+    with pytest.raises(AnsibleError, match=message):
+        parse(config)
 
 
 @pytest.mark.parametrize('config, hosts', [

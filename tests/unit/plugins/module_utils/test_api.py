@@ -5,17 +5,14 @@
 from __future__ import annotations
 
 import email.utils
-import io
-import json
-import ssl
-from urllib.error import HTTPError, URLError
 
 import pytest
 
 from ansible_collections.espalier.mdm.plugins.module_utils import api
 from ansible_collections.espalier.mdm.plugins.module_utils.api import (
-    EspalierApiError, EspalierClient, api_argument_spec, retry_after_seconds,
+    EspalierApiError, EspalierClient, EspalierModuleError, api_argument_spec, retry_after_seconds,
 )
+from ansible_collections.espalier.mdm.plugins.module_utils.transport import TransportError
 from ansible_collections.espalier.mdm.tests.unit.plugins.fake_api import BASE_URL, TOKEN
 
 
@@ -173,108 +170,79 @@ def test_wait_task_timeout(fake_api, client, clock):
 
 
 def test_missing_url_or_token_is_explained():
-    with pytest.raises(EspalierApiError, match='ESPALIER_URL'):
+    with pytest.raises(EspalierModuleError, match='ESPALIER_URL'):
         EspalierClient(None, TOKEN)
-    with pytest.raises(EspalierApiError, match='ESPALIER_TOKEN'):
+    with pytest.raises(EspalierModuleError, match='ESPALIER_TOKEN'):
         EspalierClient(BASE_URL, '')
+
+
+@pytest.mark.parametrize('url, base', [
+    ('https://mdm.example.com', 'https://mdm.example.com/'),
+    ('https://mdm.example.com/', 'https://mdm.example.com/'),
+    ('https://mdm.example.com/api/', 'https://mdm.example.com/'),
+    ('https://mdm.example.com/api', 'https://mdm.example.com/'),
+    ('HTTPS://mdm.example.com/espalier/api/', 'https://mdm.example.com/espalier/'),
+    ('  http://127.0.0.1:8000//  ', 'http://127.0.0.1:8000/'),
+    ('https://mdm.example.com/apiary/', 'https://mdm.example.com/apiary/'),
+])
+def test_the_url_is_normalised(url, base):
+    assert EspalierClient(url, TOKEN).base_url == base
+
+
+def test_a_url_ending_in_api_reaches_the_api_once(fake_api):
+    fake_api.add_device()
+    EspalierClient(BASE_URL + '/api/', TOKEN).get('api/mdm/devices/')
+    assert fake_api.calls[-1][1] == '/api/mdm/devices/'
+
+
+@pytest.mark.parametrize('url', ['mdm.example.com', 'mdm.example.com/api/', 'ftp://mdm.example.com', 'https://',
+                                 'https://mdm.example.com/?x=1'])
+def test_a_url_without_http_scheme_is_refused_clearly(url):
+    with pytest.raises(EspalierModuleError) as info:
+        EspalierClient(url, TOKEN)
+    assert 'https://mdm.example.com' in str(info.value)
+    assert repr(url) in str(info.value)
+
+
+@pytest.mark.parametrize('timeout', [0, -5, None, True])
+def test_non_positive_timeouts_are_refused(timeout):
+    with pytest.raises(EspalierModuleError, match='timeout must be a positive number of seconds'):
+        EspalierClient(BASE_URL, TOKEN, timeout=timeout)
+
+
+def test_a_non_positive_wait_timeout_is_refused_before_any_request(fake_api, client):
+    with pytest.raises(EspalierModuleError, match='wait_timeout must be a positive number of seconds, not 0'):
+        client.wait_task('t1', timeout=0)
+    assert not fake_api.calls
+
+
+def test_field_errors_the_detail_already_spells_out_are_not_repeated(fake_api, client):
+    fake_api.inject(400, {'detail': 'private_key: does not match the certificate',
+                          'errors': {'private_key': ['does not match the certificate']}})
+    with pytest.raises(EspalierApiError) as info:
+        client.get('api/mdm/push_certificates/')
+    assert str(info.value) == ('HTTP 400 from %s/api/mdm/push_certificates/: private_key: does not match the '
+                               'certificate' % BASE_URL)
+    assert str(info.value).count('does not match') == 1
+
+
+def test_a_transport_failure_is_an_api_error_without_status(client):
+    def down(method, url, headers, body):
+        raise TransportError('cannot reach the server: Connection refused')
+
+    client._transport = down
+    with pytest.raises(EspalierApiError) as info:
+        client.get('api/mdm/devices/')
+    assert info.value.status is None
+    assert str(info.value) == 'cannot reach the server: Connection refused (%s/api/mdm/devices/)' % BASE_URL
 
 
 def test_argument_spec_is_shared_and_extended():
     spec = api_argument_spec(serial_number=dict(type='str'))
     assert spec['token']['no_log'] is True
-    assert spec['url']['fallback'][1] == ['ESPALIER_URL']
-    assert spec['token']['fallback'][1] == ['ESPALIER_TOKEN']
+    assert {name: option['fallback'][1] for name, option in spec.items() if 'fallback' in option} == dict(
+        url=['ESPALIER_URL'], token=['ESPALIER_TOKEN'], validate_certs=['ESPALIER_VALIDATE_CERTS'],
+        ca_path=['ESPALIER_CA_PATH'], timeout=['ESPALIER_TIMEOUT'])
     assert spec['serial_number'] == dict(type='str')
     spec['url']['required'] = False
     assert api.API_ARGSPEC['url']['required'] is True
-
-
-class _Response:
-    def __init__(self, code, body, headers):
-        self._code, self._body, self.headers = code, body, _Headers(headers)
-
-    def getcode(self):
-        return self._code
-
-    def read(self):
-        return self._body
-
-
-class _Headers(dict):
-    pass
-
-
-def test_urllib_transport_returns_http_errors_as_statuses(monkeypatch):
-    def fake_open(self, method, url, data=None, headers=None, **kwargs):
-        raise HTTPError(url, 429, 'Too Many Requests', {'Retry-After': '3'}, io.BytesIO(b'{"detail": "slow"}'))
-
-    monkeypatch.setattr(api.Request, 'open', fake_open)
-    status, headers, body = api.UrllibTransport()('GET', 'https://h.test/', {}, None)
-    assert (status, headers['Retry-After'], json.loads(body)) == (429, '3', {'detail': 'slow'})
-
-
-def test_urllib_transport_success_and_connection_errors(monkeypatch):
-    calls = []
-
-    def fake_open(self, method, url, data=None, headers=None, **kwargs):
-        calls.append((method, url, data, headers))
-        if 'down' in url:
-            raise URLError('Connection refused')
-        return _Response(200, b'[]', {'Content-Type': 'application/json'})
-
-    monkeypatch.setattr(api.Request, 'open', fake_open)
-    monkeypatch.setattr(api, 'make_context', lambda cafile=None, validate_certs=True: object())
-    monkeypatch.setattr(api, '_TLS_CONTEXTS', {})
-    transport = api.UrllibTransport(validate_certs=False, ca_path='/ca.pem', timeout=5)
-    assert transport('POST', 'https://h.test/x/', {'A': 'b'}, b'{}') == (200, {'Content-Type': 'application/json'}, b'[]')
-    assert calls[0] == ('POST', 'https://h.test/x/', b'{}', {'A': 'b'})
-    with pytest.raises(EspalierApiError) as info:
-        transport('GET', 'https://down.test/', {}, None)
-    assert info.value.status is None
-    assert str(info.value) == 'cannot reach the server: Connection refused (https://down.test/)'
-
-
-def test_http_urls_load_no_ca_store_and_https_loads_it_once_per_process(monkeypatch):
-    contexts, made = [], []
-
-    def fake_open(self, method, url, data=None, headers=None, context=None):
-        contexts.append(context)
-        return _Response(200, b'[]', {})
-
-    def fake_make_context(cafile=None, validate_certs=True):
-        made.append((cafile, validate_certs))
-        return object()
-
-    monkeypatch.setattr(api.Request, 'open', fake_open)
-    monkeypatch.setattr(api, 'make_context', fake_make_context)
-    monkeypatch.setattr(api, '_TLS_CONTEXTS', {})
-    monkeypatch.setattr(api, '_OPEN_TAKES_CONTEXT', True)
-    plain = api.UrllibTransport()
-    plain('GET', 'http://h.test/a/', {}, None)
-    assert contexts == [api._PLAIN_HTTP_CONTEXT] and made == []
-    secure = api.UrllibTransport(ca_path='/ca.pem')
-    for dummy in range(3):
-        secure('GET', 'https://h.test/a/', {}, None)
-    api.UrllibTransport(ca_path='/ca.pem')('GET', 'HTTPS://h.test/b/', {}, None)
-    assert made == [('/ca.pem', True)]
-    assert contexts[1] is contexts[2] is contexts[3] is contexts[4]
-    api.UrllibTransport(validate_certs=False)('GET', 'https://h.test/a/', {}, None)
-    assert made == [('/ca.pem', True), (None, False)]
-
-
-def test_an_http_url_redirected_to_https_says_so(monkeypatch):
-    def fake_open(self, method, url, data=None, headers=None, **kwargs):
-        raise URLError(ssl.SSLCertVerificationError(1, 'certificate verify failed'))
-
-    monkeypatch.setattr(api.Request, 'open', fake_open)
-    with pytest.raises(EspalierApiError) as info:
-        api.UrllibTransport()('GET', 'http://h.test/', {}, None)
-    assert 'redirected to HTTPS: set url to its https:// address' in str(info.value)
-
-
-def test_an_unreadable_ca_path_is_named(monkeypatch):
-    monkeypatch.setattr(api, '_TLS_CONTEXTS', {})
-    monkeypatch.setattr(api, '_OPEN_TAKES_CONTEXT', True)
-    with pytest.raises(EspalierApiError) as info:
-        api.UrllibTransport(ca_path='/nonexistent/ca.pem')('GET', 'https://h.test/', {}, None)
-    assert 'cannot set up TLS with ca_path /nonexistent/ca.pem' in str(info.value)

@@ -4,9 +4,12 @@
 
 from __future__ import annotations
 
+import pytest
+
+from ansible_collections.espalier.mdm.plugins.module_utils import api
 from ansible_collections.espalier.mdm.plugins.module_utils.devices import DEVICE_FIELDS
 from ansible_collections.espalier.mdm.plugins.modules import device_info
-from ansible_collections.espalier.mdm.tests.unit.plugins.fake_api import OMIT
+from ansible_collections.espalier.mdm.tests.unit.plugins.fake_api import BASE_URL, OMIT
 
 
 def test_lists_every_device_across_pages(fake_api, run_module):
@@ -67,3 +70,39 @@ def test_identifiers_are_mutually_exclusive(fake_api, run_module):
     result = run_module(device_info, id=1, serial_number='X')
     assert result['failed'] is True
     assert 'mutually exclusive' in result['msg']
+
+
+def test_serial_numbers_and_udids_match_whatever_their_case(fake_api, run_module):
+    mac = fake_api.add_device(serial_number='C02ABC', udid='2A7F9BCE-9B52-4073-BE21-E419C85068E9')
+    phone = fake_api.add_device(serial_number='F17X', udid='a1b2c3d4e5f60718293a4b5c6d7e8f9012345678')
+    assert [d['id'] for d in run_module(device_info, serial_number='c02abc')['devices']] == [mac['id']]
+    assert [d['id'] for d in run_module(device_info, udid=mac['udid'].lower())['devices']] == [mac['id']]
+    assert [d['id'] for d in run_module(device_info, udid=phone['udid'].upper())['devices']] == [phone['id']]
+    calls = len(fake_api.calls)
+    run_module(device_info, serial_number='C02ABC')
+    assert len(fake_api.calls) == calls + 1  # spelled as stored: one request
+
+
+def test_connection_settings_from_the_environment(fake_api, run_module, monkeypatch):
+    seen = {}
+    monkeypatch.setattr(api, 'UrllibTransport', lambda *args: seen.update(args=args) or fake_api)
+    monkeypatch.setenv('ESPALIER_URL', BASE_URL + '/api/')
+    monkeypatch.setenv('ESPALIER_VALIDATE_CERTS', 'false')
+    monkeypatch.setenv('ESPALIER_CA_PATH', '/etc/espalier/ca.pem')
+    monkeypatch.setenv('ESPALIER_TIMEOUT', '9')
+    fake_api.add_device()
+    result = run_module(device_info, url=OMIT)
+    assert len(result['devices']) == 1
+    assert seen['args'] == (False, '/etc/espalier/ca.pem', 9)
+    assert fake_api.calls[-1][1] == '/api/mdm/devices/'
+
+
+@pytest.mark.parametrize('args, message', [
+    (dict(url='mdm.example.com'), "url must be the server's base URL with an http:// or https:// scheme"),
+    (dict(timeout=0), 'timeout must be a positive number of seconds, not 0'),
+])
+def test_bad_connection_options_fail_clearly(fake_api, run_module, args, message):
+    result = run_module(device_info, **args)
+    assert result['failed'] is True
+    assert result['msg'].startswith(message)
+    assert not fake_api.calls

@@ -145,3 +145,31 @@ def test_server_validation_errors_are_shown_per_field(fake_api, run_module, mac)
     assert result['status'] == 400
     assert 'phone_number: Enter a valid number.' in result['msg']
     assert result['errors'] == {'phone_number': ['Enter a valid number.']}
+
+
+def test_a_pin_given_as_a_six_digit_number_is_taken_as_a_string(fake_api, run_module, mac):
+    result = run_module(device_lock, serial_number='C02MAC', pin=123456)
+    assert result['changed'] is True
+    assert fake_api.calls_to('POST', r'/lock/$')[0][3] == dict(pin='123456')
+
+
+@pytest.mark.parametrize('pin', [5349, 1234])
+def test_a_pin_that_yaml_turned_into_a_shorter_number_is_refused_with_a_hint(fake_api, run_module, mac, pin):
+    result = run_module(device_lock, serial_number='C02MAC', pin=pin)
+    assert result['failed'] is True
+    assert result['msg'].startswith('pin is a number with fewer than 6 digits: YAML drops the leading zeros')
+    assert 'Quote the PIN' in result['msg'] and '*' not in result['msg']
+    assert not fake_api.calls
+
+
+def test_a_non_positive_wait_timeout_is_refused_before_anything_is_queued(fake_api, run_module, mac):
+    result = run_module(device_lock, serial_number='C02MAC', pin='123456', wait=True, wait_timeout=0)
+    assert result['failed'] is True
+    assert result['msg'] == 'wait_timeout must be a positive number of seconds, not 0'
+    assert not fake_api.calls
+
+
+def test_the_serial_number_matches_whatever_its_case(fake_api, run_module, mac):
+    result = run_module(device_lock, serial_number='c02mac', pin='123456')
+    assert result['changed'] is True
+    assert result['device']['id'] == mac['id']

@@ -1,0 +1,23 @@
+# -*- coding: utf-8 -*-
+# Copyright: Espalier developers
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    """Options of the modules that may wait for a background task of the server (module_utils WAIT_ARGSPEC)."""
+
+    WAIT = r'''
+options:
+  wait:
+    description:
+      - Wait until the server's background task is C(finished) or C(failed).
+    type: bool
+    default: false
+  wait_timeout:
+    description:
+      - How many seconds to wait when O(wait=true), a positive number; the task fails when they run out.
+    type: int
+    default: 300
+'''

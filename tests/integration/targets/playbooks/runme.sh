@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# The collection's playbooks and the devices inventory, run as a user runs them: ansible-playbook
+# with an inventory directory. The server comes from tests/integration/integration_config.yml, as
+# for the other targets (ansible-test passes it to roles, not to scripts); "$@" is -v... if any.
+set -eux
+
+config=$(cd ../.. && pwd)/integration_config.yml
+if [[ -f "$config" ]]; then
+    set -- "$@" -e "@$config"
+fi
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/espalier-playbooks.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+recap() { grep -E '^localhost +:' "$1"; }
+
+ansible-playbook setup.yml -e "work=$work" "$@"
+# shellcheck disable=SC1091
+source "$work/serials.sh"
+
+# fleet.yml: the lists in host_vars/localhost.yml next to the inventory reach the play.
+ansible-playbook -i "$work/inventory" espalier.mdm.fleet "$@" | tee "$work/fleet1.log"
+recap "$work/fleet1.log" | grep -q 'changed=1 '
+ansible-playbook -i "$work/inventory" espalier.mdm.fleet "$@" | tee "$work/fleet2.log"
+recap "$work/fleet2.log" | grep -q 'changed=0 '
+ansible-playbook verify_blocked.yml -e "serial=$BLOCK_SERIAL" -e blocked=true "$@"
+# extra vars win over host_vars: unblock again
+ansible-playbook -i "$work/inventory" espalier.mdm.fleet "$@" \
+    -e "{\"espalier_blocked_devices\": [], \"espalier_unblocked_devices\": [\"$BLOCK_SERIAL\"]}"
+ansible-playbook verify_blocked.yml -e "serial=$BLOCK_SERIAL" -e blocked=false "$@"
+
+# lost_device.yml: numbers are taken (a PIN that kept its 6 digits, a phone number)...
+ansible-playbook espalier.mdm.lost_device "$@" \
+    -e "{\"serial_number\": \"$MAC_SERIAL\", \"lock_pin\": 123456, \"phone_number\": 4900000000, \"wait_timeout\": 120}"
+# ...and a PIN YAML turned into another number stops the play with the fix.
+if ansible-playbook espalier.mdm.lost_device "$@" -e "@$work/octal.yml" >"$work/octal.log" 2>&1; then
+    cat "$work/octal.log"
+    exit 1
+fi
+grep -q 'Quote the PIN' "$work/octal.log"
+recap "$work/octal.log" | grep -q 'failed=1'
+
+# compliance.yml: each problem is listed once; exempt devices are not checked.
+if ansible-playbook espalier.mdm.compliance "$@" -e "@$work/strict_policy.yml" >"$work/strict.log" 2>&1; then
+    cat "$work/strict.log"
+    exit 1
+fi
+[[ $(grep -c "$MAC_SERIAL: macOS .* is older than 99.0" "$work/strict.log") == 1 ]]
+grep -q 'problem(s), listed in the task above' "$work/strict.log"
+ansible-playbook espalier.mdm.compliance "$@" -e "@$work/exempt_policy.yml" | tee "$work/exempt.log"
+grep -q '0 device(s) checked, all compliant' "$work/exempt.log"
+
+# The devices inventory: groups with the prefix, device_facts as the facts module of gather_facts,
+# and the inventory's connection handed to the modules through module_defaults.
+ansible-playbook -i "$work/devices/espalier.yml" inventory_facts.yml -e "mac_serial=$MAC_SERIAL" "$@"
