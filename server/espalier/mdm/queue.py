@@ -20,12 +20,18 @@ IN_FLIGHT = timedelta(seconds=60)
 def add_command(s: Session, secrets: SecretBox, device_id: int, name: str, arguments: dict[str, Any],
                 user_id: int | None = None) -> DeviceCommand:
     """Queue a command; its arguments (PINs, passwords) are encrypted at rest."""
-    command = DeviceCommand(uuid=new_uuid(), enrolled_device_id=device_id, enrolled_user_id=user_id, name=name)
+    command = DeviceCommand(uuid=new_uuid(), enrolled_device_id=device_id, enrolled_user_id=user_id, name=name,
+                            request_hash=request_hash(secrets, name, arguments))
     if arguments:
         secrets.seal(command, "arguments", json.dumps(arguments, sort_keys=True))
     s.add(command)
     s.flush()
     return command
+
+
+def request_hash(secrets: SecretBox, name: str, arguments: dict[str, Any]) -> str:
+    """What makes two commands the same request (operators' idempotency: lock once, erase once)."""
+    return secrets.fingerprint(json.dumps([name, arguments], sort_keys=True), "device_commands.request")
 
 
 def command_arguments(secrets: SecretBox, command: DeviceCommand) -> dict[str, Any]:

@@ -3,12 +3,12 @@ from .auth import ApiToken, ApiTokenPermission, User
 from .base import Base, utcnow
 from .blueprints import Blueprint
 from .commands import DeviceCommand
-from .devices import EnrolledDevice, EnrolledUser
+from .devices import BlockedDevice, EnrolledDevice, EnrolledUser
 from .enrollments import EnrollmentSession, OtaEnrollment
 from .pki import CertificateAuthority, IssuedCertificate
 from .push import PushCertificate
 from .tasks import TaskResult
 
-__all__ = ["ApiToken", "ApiTokenPermission", "Base", "Blueprint", "CertificateAuthority", "DeviceCommand",
+__all__ = ["ApiToken", "ApiTokenPermission", "Base", "BlockedDevice", "Blueprint", "CertificateAuthority", "DeviceCommand",
            "EnrolledDevice", "EnrolledUser", "EnrollmentSession", "IssuedCertificate", "OtaEnrollment",
            "PushCertificate", "TaskResult", "User", "utcnow"]

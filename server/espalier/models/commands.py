@@ -14,8 +14,9 @@ from sqlalchemy.ext.hybrid import hybrid_property
 
 from .base import Base, CreatedAt, IntPk, JsonValue, Mapped, Secret, UpdatedAt, UuidStr, mapped_column
 
-FINAL_STATUSES = ("Acknowledged", "Error", "CommandFormatError")
-REPORT_STATUSES = FINAL_STATUSES + ("NotNow",)
+# Canceled: an operator withdrew it before the device fetched it (it is never sent).
+FINAL_STATUSES = ("Acknowledged", "Error", "CommandFormatError", "Canceled")
+REPORT_STATUSES = ("Acknowledged", "Error", "CommandFormatError", "NotNow")
 
 
 class DeviceCommand(Base):
@@ -28,6 +29,8 @@ class DeviceCommand(Base):
     enrolled_user_id: Mapped[int | None] = mapped_column(ForeignKey("enrolled_users.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(64))  # the RequestType
     arguments: Mapped[Secret]  # encrypted JSON: PINs and passwords travel here
+    # HMAC of the RequestType and its arguments: "the same request" without revealing them
+    request_hash: Mapped[str | None] = mapped_column(String(64))
     artifact_version: Mapped[str | None] = mapped_column(String(64))
     artifact_operation: Mapped[str | None] = mapped_column(String(32))
     not_before: Mapped[datetime | None]
@@ -60,3 +63,4 @@ Index("ix_device_commands_pending", DeviceCommand.enrolled_device_id, DeviceComm
       DeviceCommand.created_at,
       postgresql_where=DeviceCommand.is_pending, sqlite_where=DeviceCommand.is_pending)
 Index("ix_device_commands_device_created", DeviceCommand.enrolled_device_id, DeviceCommand.created_at)
+Index("ix_device_commands_device_request", DeviceCommand.enrolled_device_id, DeviceCommand.request_hash)

@@ -122,3 +122,17 @@ class EnrolledUser(Base):
     last_seen_at: Mapped[datetime | None]
     created_at: Mapped[CreatedAt]
     updated_at: Mapped[UpdatedAt]
+
+
+class BlockedDevice(Base):
+    """A device blocked before (or without) an enrollment, by serial number or UDID (stored in
+    upper case: Apple prints both so; matched without case). An enrolled device is blocked
+    on its own row (``EnrolledDevice.blocked_at``)."""
+
+    __tablename__ = "blocked_devices"
+
+    id: Mapped[IntPk]
+    serial_number: Mapped[str | None] = mapped_column(String(64), unique=True)
+    udid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    reason: Mapped[str | None] = mapped_column(String(256))
+    created_at: Mapped[CreatedAt]

@@ -67,6 +67,8 @@ class SecretBox:
             raise ValueError("at least one secret key is required")
         self._keys = [_derive(k) for k in secret_keys]
         self._by_id = dict(self._keys)
+        self._mac_key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                             info=b"espalier-fingerprints-v1").derive(secret_keys[0].encode())
 
     # -- values bound to a row: what the application uses ----------------------------------
 
@@ -109,6 +111,14 @@ class SecretBox:
             return aead.decrypt(blob[:12], blob[12:], context.encode())
         except InvalidTag:
             raise SecretError(f"{context}: cannot be decrypted (wrong key, another row's value, or tampered)") from None
+
+    def fingerprint(self, data: bytes | str, purpose: str) -> str:
+        """A keyed hash (HMAC-SHA256 under a key derived from the first secret key): equal
+        inputs compare equal, and nothing about them can be guessed without the key."""
+        import hmac
+
+        material = data.encode() if isinstance(data, str) else data
+        return hmac.new(self._mac_key + purpose.encode(), material, hashlib.sha256).hexdigest()
 
     def key_id(self, token: str) -> str | None:
         parts = token.split(":", 2)

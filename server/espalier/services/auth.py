@@ -89,6 +89,13 @@ def has_permission(s: Session, token_id: int, codename: str) -> bool:
         ApiTokenPermission.token_id == token_id, ApiTokenPermission.codename == codename)) is not None
 
 
+def token_info(s: Session, token_id: int) -> dict:
+    """Who a token is and what it may do (clients predict a 403 before trying)."""
+    token = s.get(ApiToken, token_id)
+    return {"user": token.user.username, "token_prefix": token.prefix, "name": token.name,
+            "permissions": sorted(token.codenames), "created_at": token.created_at.isoformat()}
+
+
 def revoke_token(s: Session, prefix: str) -> ApiToken:
     tokens = s.scalars(select(ApiToken).where(ApiToken.prefix == prefix[:8], ApiToken.revoked_at.is_(None))).all()
     if len(prefix) > 8:

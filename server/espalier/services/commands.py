@@ -8,9 +8,9 @@ from sqlalchemy.orm import Session
 
 from espalier.mdm import commands as registry
 from espalier.mdm.commands import CommandArgumentError
-from espalier.mdm.queue import add_command
-from espalier.models import DeviceCommand, EnrolledDevice
-from espalier.services.errors import NotFound, ServiceError
+from espalier.mdm.queue import add_command, request_hash
+from espalier.models import DeviceCommand, EnrolledDevice, utcnow
+from espalier.services.errors import Conflict, NotFound, ServiceError
 from espalier.tasks.push import notify_after_commit
 
 
@@ -27,6 +27,28 @@ def validate(device: EnrolledDevice, request_type: str, data: dict[str, Any] | N
         raise ServiceError(exc.detail, exc.errors or None) from None
 
 
+def would_queue(s: Session, rt, device: EnrolledDevice, request_type: str,
+                data: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A dry run: exactly the checks of ``queue_command`` (the same 400s), nothing written.
+    The answer names the command and the hash that the queued one would carry."""
+    arguments = validate(device, request_type, data)
+    return {"name": request_type, "enrolled_device": device.id,
+            "request_hash": request_hash(rt.secrets, request_type, arguments)}
+
+
+def cancel(s: Session, uuid: str) -> DeviceCommand:
+    """Withdraw a command the device has not fetched (never delivered, or deferred with NotNow)."""
+    command = get_command(s, uuid, for_update=True)
+    if command.is_final:
+        raise Conflict(f"the command is already {command.status}")
+    if command.status is None and command.time is not None:
+        raise Conflict("the device fetched this command and has not answered yet: it cannot be withdrawn")
+    command.status = "Canceled"
+    command.result_time = utcnow()
+    s.flush()
+    return command
+
+
 def queue_command(s: Session, rt, device: EnrolledDevice, request_type: str, data: dict[str, Any] | None = None,
                   *, push: bool = True, enrolled_user_id: int | None = None) -> DeviceCommand:
     """Validate, queue the command and (after commit) push the device."""
@@ -37,17 +59,21 @@ def queue_command(s: Session, rt, device: EnrolledDevice, request_type: str, dat
     return command
 
 
-def get_command(s: Session, uuid: str) -> DeviceCommand:
-    command = s.scalar(select(DeviceCommand).where(DeviceCommand.uuid == uuid))
+def get_command(s: Session, uuid: str, *, for_update: bool = False) -> DeviceCommand:
+    stmt = select(DeviceCommand).where(DeviceCommand.uuid == uuid)
+    command = s.scalar(stmt.with_for_update() if for_update else stmt)
     if command is None:
         raise NotFound("No DeviceCommand matches the given query.")
     return command
 
 
 def list_commands(s: Session, *, device_id: int | None = None, name: str | None = None, status: str | None = None,
-                  limit: int | None = None, offset: int = 0) -> tuple[list[DeviceCommand], int | None]:
+                  request_hash: str | None = None, limit: int | None = None, offset: int = 0
+                  ) -> tuple[list[DeviceCommand], int | None]:
     """Commands, newest first; ``status`` is a report status or ``pending`` (not answered)."""
     stmt = select(DeviceCommand)
+    if request_hash:
+        stmt = stmt.where(DeviceCommand.request_hash == request_hash)
     if device_id is not None:
         stmt = stmt.where(DeviceCommand.enrolled_device_id == device_id)
     if name:

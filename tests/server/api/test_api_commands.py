@@ -17,7 +17,8 @@ from espalier.mdm.queue import command_arguments
 from espalier.models import DeviceCommand
 
 COMMAND_FIELDS = ["id", "uuid", "enrolled_device", "name", "artifact_version", "artifact_operation", "not_before",
-                  "time", "result", "result_time", "status", "error_chain", "created_at", "updated_at"]
+                  "time", "result", "result_time", "status", "error_chain", "created_at", "updated_at",
+                  "request_hash"]  # the last one is Espalier's
 
 IPHONE = dict(platform="iOS", model="iPhone15,2", apple_silicon=None)
 APPLE_SILICON_MAC = dict(platform="macOS", apple_silicon=True)
@@ -246,3 +247,38 @@ def test_generic_endpoint_refuses_unknown_commands(client, admin, make_device):
     assert resp.status_code == 400 and resp.json == {
         "name": ["This field is required."],
         "arguments": ['Expected a dictionary of items but got type "list".']}
+
+
+def test_a_dry_run_checks_exactly_and_queues_nothing(client, admin, make_device, pushed, runtime):
+    d = make_device(**T1_MAC)
+    bad = client.post(f"/api/mdm/devices/{d.id}/erase/?dry_run=1", headers=admin, json={})
+    assert bad.status_code == 400 and bad.json == {"pin": ["This field is required."]}  # the same 400
+    dry = client.post(f"/api/mdm/devices/{d.id}/erase/?dry_run=true", headers=admin, json={"pin": "ABC123"})
+    assert dry.status_code == 200 and dry.json["dry_run"] is True
+    assert dry.json["command"]["name"] == "EraseDevice" and dry.json["command"]["enrolled_device"] == d.id
+    assert client.get("/api/mdm/devices/commands/", headers=admin).json == [] and pushed == []
+    real = client.post(f"/api/mdm/devices/{d.id}/erase/", headers=admin, json={"pin": "ABC123"}).json
+    assert real["request_hash"] == dry.json["command"]["request_hash"]  # the same request
+    other = client.post(f"/api/mdm/devices/{d.id}/erase/?dry_run=1", headers=admin, json={"pin": "XYZ789"}).json
+    assert other["command"]["request_hash"] != real["request_hash"]
+    assert "ABC123" not in str(real) and len(real["request_hash"]) == 64  # keyed: no way back to the PIN
+    same = client.get(f"/api/mdm/devices/commands/?request_hash={real['request_hash']}", headers=admin).json
+    assert [c["uuid"] for c in same] == [real["uuid"]]
+
+
+def test_a_command_not_fetched_yet_can_be_withdrawn(client, admin, make_device, pushed, runtime):
+    from espalier.models import utcnow
+
+    d = make_device(**IPHONE)
+    first = client.post(f"/api/mdm/devices/{d.id}/lock/", headers=admin, json={"message": "old"}).json
+    resp = client.post(f"/api/mdm/devices/commands/{first['uuid']}/cancel/", headers=admin)
+    assert resp.status_code == 200 and resp.json["status"] == "Canceled"
+    again = client.post(f"/api/mdm/devices/commands/{first['uuid']}/cancel/", headers=admin)
+    assert again.status_code == 409 and again.json == {"detail": "the command is already Canceled"}
+    sent = client.post(f"/api/mdm/devices/{d.id}/lock/", headers=admin, json={}).json
+    with runtime.db.session() as s, s.begin():
+        s.scalar(select(DeviceCommand).where(DeviceCommand.uuid == sent["uuid"])).time = utcnow()
+    fetched = client.post(f"/api/mdm/devices/commands/{sent['uuid']}/cancel/", headers=admin)
+    assert fetched.status_code == 409 and "fetched" in fetched.json["detail"]
+    pending = client.get("/api/mdm/devices/commands/?status=pending", headers=admin).json
+    assert [c["uuid"] for c in pending] == [sent["uuid"]]  # the withdrawn one is not pending any more

@@ -155,3 +155,26 @@ def test_secrets_are_encrypted_at_rest_and_revealed_with_permission(client, runt
 def test_secret_not_escrowed_is_null(client, admin, make_device):
     d = make_device()
     assert client.get(f"/api/mdm/devices/{d.id}/filevault_prk/", headers=admin).json["filevault_prk"] is None
+
+
+def test_a_serial_blocked_before_enrollment_cannot_get_a_profile(client, admin, make_token, enrollment):
+    resp = client.post("/api/mdm/blocked_devices/", headers=admin, json={"serial_number": "c02abc", "reason": "stolen"})
+    assert resp.status_code == 201 and resp.json["serial_number"] == "C02ABC"
+    again = client.post("/api/mdm/blocked_devices/", headers=admin, json={"serial_number": "C02ABC"})
+    assert again.status_code == 200 and again.json["id"] == resp.json["id"]
+    profile = client.get(f"/public/enroll/{enrollment['secret']}/?unsigned=1&serial_number=C02ABC")
+    assert profile.status_code == 403
+    assert client.get("/api/mdm/blocked_devices/?serial_number=c02abc", headers=admin).json[0]["reason"] == "stolen"
+    assert client.post("/api/mdm/blocked_devices/", headers=admin, json={}).json == {
+        "non_field_errors": ["Give a serial_number or a udid."]}
+    viewer = make_token(role="viewer")
+    assert client.post("/api/mdm/blocked_devices/", headers=viewer, json={"udid": "x"}).status_code == 403
+    assert client.delete(f"/api/mdm/blocked_devices/{resp.json['id']}/", headers=admin).status_code == 204
+    assert client.get(f"/public/enroll/{enrollment['secret']}/?unsigned=1&serial_number=C02ABC").status_code == 200
+
+
+def test_token_info_says_who_and_what(client, make_token):
+    headers = make_token("mdm.view_enrolleddevice", "mdm.add_devicecommand")
+    info = client.get("/api/token_info/", headers=headers).json
+    assert info["permissions"] == ["mdm.add_devicecommand", "mdm.view_enrolleddevice"]
+    assert info["token_prefix"] == headers["Authorization"].split()[1][:8] and info["user"].startswith("user")

@@ -173,6 +173,6 @@ def require(s, codename: str) -> None:
 
 
 def register(app) -> None:
-    from . import commands, devices, docs, enrollments, push_certificates, tasks  # noqa: F401  (routes attach)
+    from . import blocked, commands, devices, docs, enrollments, push_certificates, tasks  # noqa: F401
 
     app.register_blueprint(bp)

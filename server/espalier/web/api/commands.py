@@ -5,6 +5,8 @@ from espalier.models.commands import REPORT_STATUSES
 from espalier.services import commands as svc
 from espalier.validation import char, choice, integer
 
+from pydantic import Field
+
 from . import operation
 from .pagination import PageQuery, paginated
 from .schemas import Command, command
@@ -13,7 +15,8 @@ from .schemas import Command, command
 class CommandQuery(PageQuery):
     enrolled_device: integer(1) = None
     name: char(64, allow_blank=True) = None
-    status: choice("pending", *REPORT_STATUSES) = None
+    status: choice("pending", *REPORT_STATUSES, "Canceled") = None
+    request_hash: char(64, allow_blank=True) = Field(None, description="commands that are the same request")
 
 
 @operation("GET", "/mdm/devices/commands/", "mdm.view_devicecommand", query=CommandQuery, response=[Command],
@@ -21,7 +24,8 @@ class CommandQuery(PageQuery):
 def command_list(s, query: CommandQuery):
     """Commands, newest first; filters enrolled_device, name, status (pending = not answered)."""
     items, count = svc.list_commands(s, device_id=query.enrolled_device, name=query.name or None,
-                                     status=query.status, limit=query.limit, offset=query.offset or 0)
+                                     status=query.status, request_hash=query.request_hash or None,
+                                     limit=query.limit, offset=query.offset or 0)
     return paginated([command(c) for c in items], count, query.limit, query.offset), 200
 
 
@@ -29,3 +33,9 @@ def command_list(s, query: CommandQuery):
 def command_detail(s, uuid: str):
     """One command by UUID."""
     return command(svc.get_command(s, uuid)), 200
+
+
+@operation("POST", "/mdm/devices/commands/<uuid>/cancel/", "mdm.change_devicecommand", response=Command)
+def command_cancel(s, uuid: str):
+    """Withdraw a command the device has not fetched yet (409 once it has). Espalier's own."""
+    return command(svc.cancel(s, uuid)), 200

@@ -7,13 +7,20 @@ from espalier.mdm.commands import RAW_COMMAND_TYPES, DeviceLock, EraseDevice
 from espalier.mdm.commands.custom import CustomCommandArguments
 from espalier.permissions import RAW_COMMANDS
 from espalier.services import devices as svc
-from espalier.validation import char, choice
+from espalier.validation import Bool, Schema, char, choice
 from espalier.web import runtime
 
 from . import ApiError, bp, operation, require  # noqa: F401  (bp: the routes attach to it)
 from .pagination import PageQuery, paginated
+from espalier.services import commands as commands_svc
+
 from .schemas import (Command, CommandIn, Device, FileVaultPRK, NotifyIn, RecoveryPassword, TaskRef, command,
                       device, task_ref)
+
+class DryRunQuery(Schema):
+    dry_run: Bool = Field(False, description="check the request exactly as it would be queued, queue "
+                                             "nothing; 200 with the command it would be (Espalier's)")
+
 
 ORDERINGS = ("created_at", "-created_at", "last_seen_at", "-last_seen_at", "updated_at", "-updated_at")
 
@@ -61,35 +68,46 @@ def device_release(s, device_id: int):
     return device(svc.release(s, device_id)), 200
 
 
-@operation("POST", "/mdm/devices/<int:device_id>/erase/", "mdm.add_devicecommand",
-           body=EraseDevice.documented_models(), response=Command, status=201)
-def device_erase(s, device_id: int, body):
+def _queue(s, device_id: int, request_type: str, data, query: DryRunQuery):
+    if query.dry_run:
+        preview = commands_svc.would_queue(s, runtime(), svc.get_device(s, device_id), request_type, data)
+        return {"dry_run": True, "command": preview}, 200
+    return command(svc.queue(s, runtime(), device_id, request_type, data)), 201
+
+
+_DRY = {"responses": {"200": {"description": "dry_run: what would be queued", "content": {"application/json": {
+    "schema": {"$ref": "#/components/schemas/DryRun"}}}}}}
+
+
+@operation("POST", "/mdm/devices/<int:device_id>/erase/", "mdm.add_devicecommand", query=DryRunQuery,
+           body=EraseDevice.documented_models(), response=Command, status=201, extra=_DRY)
+def device_erase(s, device_id: int, body, query: DryRunQuery):
     """Queue an EraseDevice command and notify the device."""
-    return command(svc.queue(s, runtime(), device_id, "EraseDevice", body)), 201
+    return _queue(s, device_id, "EraseDevice", body, query)
 
 
-@operation("POST", "/mdm/devices/<int:device_id>/lock/", "mdm.add_devicecommand",
-           body=DeviceLock.documented_models(), response=Command, status=201)
-def device_lock(s, device_id: int, body):
+@operation("POST", "/mdm/devices/<int:device_id>/lock/", "mdm.add_devicecommand", query=DryRunQuery,
+           body=DeviceLock.documented_models(), response=Command, status=201, extra=_DRY)
+def device_lock(s, device_id: int, body, query: DryRunQuery):
     """Queue a DeviceLock command and notify the device."""
-    return command(svc.queue(s, runtime(), device_id, "DeviceLock", body)), 201
+    return _queue(s, device_id, "DeviceLock", body, query)
 
 
 @operation("POST", "/mdm/devices/<int:device_id>/send_custom_command/", "mdm.add_devicecommand",
-           RAW_COMMANDS, body=[CustomCommandArguments], response=Command, status=201)
-def device_send_custom_command(s, device_id: int, body):
+           RAW_COMMANDS, query=DryRunQuery, body=[CustomCommandArguments], response=Command, status=201, extra=_DRY)
+def device_send_custom_command(s, device_id: int, body, query: DryRunQuery):
     """Queue a custom command (``command``: the Command dictionary as a plist) and notify the device."""
-    return command(svc.queue(s, runtime(), device_id, "CustomCommand", body)), 201
+    return _queue(s, device_id, "CustomCommand", body, query)
 
 
-@operation("POST", "/mdm/devices/<int:device_id>/commands/", "mdm.add_devicecommand", body=CommandIn,
-           response=Command, status=201)
-def device_command_create(s, device_id: int, body: CommandIn):
+@operation("POST", "/mdm/devices/<int:device_id>/commands/", "mdm.add_devicecommand", query=DryRunQuery,
+           body=CommandIn, response=Command, status=201, extra=_DRY)
+def device_command_create(s, device_id: int, body: CommandIn, query: DryRunQuery):
     """Queue any supported command (``name`` = RequestType; CustomCommand takes a raw
     ``command``); raw commands also need mdm.add_raw_devicecommand. Espalier's own route."""
     if body.name in RAW_COMMAND_TYPES:
         require(s, RAW_COMMANDS)
-    return command(svc.queue(s, runtime(), device_id, body.name, body.arguments)), 201
+    return _queue(s, device_id, body.name, body.arguments, query)
 
 
 @operation("POST", "/mdm/devices/notify/", "mdm.change_enrolleddevice", body=NotifyIn, response=TaskRef,

@@ -113,10 +113,11 @@ def _operation(op: Operation, components: _Components) -> dict:
 
 
 def document(base_url: str, version: str) -> dict:
-    from .schemas import Detail
+    from .schemas import Detail, DryRun
 
     components = _Components()
     components.ref(Detail)
+    components.ref(DryRun, "serialization")  # named by the dry-run answers of the command routes
     paths: dict[str, dict] = {}
     for op in sorted(OPERATIONS, key=lambda o: o.rule):
         path, _ = _path(op.rule)

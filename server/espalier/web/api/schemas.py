@@ -104,6 +104,40 @@ class Command(Out):
     error_chain: list | None
     created_at: str
     updated_at: str
+    request_hash: str | None = Field(description="equal for the same RequestType and arguments (Espalier's)")
+
+
+class CommandPreview(Out):
+    name: str
+    enrolled_device: int
+    request_hash: str
+
+
+class DryRun(Out):
+    dry_run: bool
+    command: CommandPreview
+
+
+class BlockedDevice(Out):
+    id: int
+    serial_number: str | None
+    udid: str | None
+    reason: str | None
+    created_at: str
+
+
+class BlockedDeviceIn(Schema):
+    serial_number: char(64) = None
+    udid: char(64) = None
+    reason: char(256) = None
+
+
+class TokenInfo(Out):
+    user: str
+    token_prefix: str
+    name: str
+    permissions: list[str]
+    created_at: str
 
 
 def command(c) -> dict:

@@ -12,7 +12,7 @@ from typing import Any
 from espalier.models import TaskResult
 
 from . import operation
-from .schemas import Out
+from .schemas import Out, TokenInfo
 
 CELERY_STATUS = {"queued": "PENDING", "started": "STARTED", "finished": "SUCCESS", "failed": "FAILURE"}
 
@@ -37,6 +37,16 @@ def task(t: TaskResult) -> dict:
     if t.error:
         out["error"] = t.error
     return out
+
+
+@operation("GET", "/token_info/", response=TokenInfo)
+def token_info(s):
+    """The calling token: its user, name and permissions (any token; Espalier's own route)."""
+    from flask import g
+
+    from espalier.services import auth
+
+    return auth.token_info(s, g.caller.token_id), 200
 
 
 @operation("GET", "/task_result/<task_id>/", response=Task)
