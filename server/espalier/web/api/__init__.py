@@ -65,6 +65,12 @@ class Operation:
 OPERATIONS: list[Operation] = []
 
 
+def conflict(text: str) -> dict:
+    """The OpenAPI addition for an operation that may answer 409 (the stored state forbids it)."""
+    return {"409": {"description": text, "content": {"application/json": {
+        "schema": {"$ref": "#/components/schemas/Detail"}}}}}
+
+
 def _token_key() -> str:
     header = request.headers.get("Authorization", "")
     scheme, _, key = header.partition(" ")

@@ -23,7 +23,9 @@ def blocked_device_list(s, query: BlockedQuery):
 
 
 @operation("POST", "/mdm/blocked_devices/", "mdm.change_enrolleddevice", body=BlockedDeviceIn,
-           response=BlockedDevice, status=201)
+           response=BlockedDevice, status=201, extra={"responses": {"200": {
+               "description": "already blocked: the existing entry", "content": {"application/json": {
+                   "schema": {"$ref": "#/components/schemas/BlockedDevice"}}}}}})
 def blocked_device_add(s, body: BlockedDeviceIn):
     """Block a serial number or UDID before it enrolls (201; 200 when it already was)."""
     entry, created = svc.block(s, body.serial_number, body.udid, body.reason)

@@ -7,7 +7,7 @@ from espalier.validation import char, choice, integer
 
 from pydantic import Field
 
-from . import operation
+from . import conflict, operation
 from .pagination import PageQuery, paginated
 from .schemas import Command, command
 
@@ -35,7 +35,8 @@ def command_detail(s, uuid: str):
     return command(svc.get_command(s, uuid)), 200
 
 
-@operation("POST", "/mdm/devices/commands/<uuid>/cancel/", "mdm.change_devicecommand", response=Command)
+@operation("POST", "/mdm/devices/commands/<uuid>/cancel/", "mdm.change_devicecommand", response=Command,
+           extra={"responses": conflict("the command was already answered, canceled or fetched")})
 def command_cancel(s, uuid: str):
     """Withdraw a command the device has not fetched yet (409 once it has). Espalier's own."""
     return command(svc.cancel(s, uuid)), 200

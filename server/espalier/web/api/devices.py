@@ -10,7 +10,7 @@ from espalier.services import devices as svc
 from espalier.validation import Bool, Schema, char, choice
 from espalier.web import runtime
 
-from . import ApiError, bp, operation, require  # noqa: F401  (bp: the routes attach to it)
+from . import ApiError, bp, conflict, operation, require  # noqa: F401  (bp: the routes attach to it)
 from .pagination import PageQuery, paginated
 from espalier.services import commands as commands_svc
 
@@ -117,7 +117,8 @@ def device_notify(s, body: NotifyIn):
     return task_ref(svc.notify(s, runtime(), body.devices)), 201
 
 
-@operation("GET", "/mdm/devices/<int:device_id>/filevault_prk/", "mdm.view_filevault_prk", response=FileVaultPRK)
+@operation("GET", "/mdm/devices/<int:device_id>/filevault_prk/", "mdm.view_filevault_prk", response=FileVaultPRK,
+           extra={"responses": conflict("the stored key cannot be decrypted")})
 def device_filevault_prk(s, device_id: int):
     """The decrypted FileVault personal recovery key."""
     d, value = svc.reveal_secret(s, runtime().secrets, device_id, "filevault_prk")
@@ -125,7 +126,7 @@ def device_filevault_prk(s, device_id: int):
 
 
 @operation("GET", "/mdm/devices/<int:device_id>/recovery_password/", "mdm.view_recovery_password",
-           response=RecoveryPassword)
+           response=RecoveryPassword, extra={"responses": conflict("the stored password cannot be decrypted")})
 def device_recovery_password(s, device_id: int):
     """The decrypted recovery lock or firmware password."""
     d, value = svc.reveal_secret(s, runtime().secrets, device_id, "recovery_password")
