@@ -113,7 +113,9 @@ class RQTaskQueue(TaskQueue):
     def _options(self, job: Job) -> dict[str, Any]:
         from rq import Retry
 
-        options: dict[str, Any] = dict(job_timeout=job.timeout, result_ttl=600, failure_ttl=86400)
+        # The worker logs the description: our job, not RQ's wrapper (args are ids, never secrets).
+        options: dict[str, Any] = dict(job_timeout=job.timeout, result_ttl=600, failure_ttl=86400,
+                                       description=f"{func_path(job.func)}{tuple(job.args)!r}"[:200])
         if job.task_id is None and job.job_id is None:  # untracked jobs (pushes) retry on their own
             options["retry"] = Retry(max=3, interval=[10, 30, 60])
         if job.id:

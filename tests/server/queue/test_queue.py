@@ -90,6 +90,9 @@ def test_rq_worker_runs_jobs_from_redis(runtime, rq_queue, client, admin):
     assert client.get(f"/api/task_result/{ok}/", headers=admin).json == {
         "name": "add", "id": ok, "status": "PENDING", "unready": True}
     assert rq_queue.queues["default"].count == 2 and rq_queue.is_live(ok)
+    # What the worker logs for a job names our function and its arguments (the deployment tests grep it).
+    from rq.job import Job as RQJob
+    assert RQJob.fetch(ok, connection=rq_queue.redis).description == f"{__name__}:add(20, 22)"
     _work(rq_queue)
     assert client.get(f"/api/task_result/{ok}/", headers=admin).json["result"] == {"sum": 42}
     failed = client.get(f"/api/task_result/{bad}/", headers=admin).json
