@@ -40,6 +40,7 @@ def install(app: Flask) -> None:
     """Before the blueprints register: the converter applies to the rules they bring."""
     app.url_map.converters["int"] = DbIntConverter
     app.before_request(_refuse_hostile_request)
+    app.after_request(_finish_body)
     app.register_error_handler(RequestEntityTooLarge, _too_large)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)
@@ -81,6 +82,17 @@ def drain_body() -> bool:
     except (OSError, ValueError):
         pass
     return False
+
+
+def _finish_body(response: Response) -> Response:
+    """Read what a view left of the body, so the connection can carry the next request.
+
+    A route that takes no body (block, cancel, DELETE) never reads it; the server would then
+    drop the connection under a client that reuses it. Past the drain bounds, say ``close``.
+    """
+    if request.content_length and not drain_body():
+        response.headers["Connection"] = "close"
+    return response
 
 
 def _too_large(_exc):

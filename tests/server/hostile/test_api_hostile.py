@@ -89,6 +89,13 @@ def test_nul_characters_are_400(backend_client, url, method, body):
     assert resp.status_code == 400, resp.data
 
 
+@pytest.mark.parametrize("url", ["/api/mdm/devices/1/lock/", "/api/mdm/push_certificates/", "/api/mdm/devices/notify/"])
+def test_json_nested_beyond_the_parsers_depth_is_400(backend_client, url):
+    client, admin = backend_client
+    resp = client.post(url, headers=admin, data=b"[" * 50_000 + b"]" * 50_000, content_type="application/json")
+    assert resp.status_code == 400 and resp.json == {"detail": "JSON parse error - nested too deeply"}
+
+
 JSON = st.recursive(st.none() | st.booleans() | st.integers(min_value=-2**70, max_value=2**70)
                     | st.floats(allow_nan=True) | st.text(max_size=20),
                     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children,

@@ -15,6 +15,13 @@ def live(tmp_path_factory):
         yield server
 
 
+@pytest.fixture(scope="module")
+def roomy(tmp_path_factory):
+    """The default body limit (8 MiB)."""
+    with LiveServer(tmp_path_factory.mktemp("roomy")) as server:
+        yield server
+
+
 @pytest.mark.parametrize("path", ["/mdm/connect", "/api/mdm/devices/1/lock/"])
 def test_a_body_over_the_limit_gets_a_413_the_client_reads(live, path):
     for _ in range(3):  # a reset shows up as ConnectionResetError / BrokenPipeError here
@@ -52,4 +59,18 @@ def test_an_idle_keep_alive_connection_stays_open_for_reuse(live):
         resp = conn.getresponse()
         assert resp.status == 200 and resp.read() == b"ok\n"
         time.sleep(3)  # longer than gunicorn's default keep-alive (2 s)
+    conn.close()
+
+
+@pytest.mark.parametrize("method, path", [("POST", "/api/mdm/devices/1/block/"), ("DELETE", "/api/mdm/blocked_devices/1/"),
+                                          ("POST", "/api/mdm/devices/commands/x/cancel/")])
+def test_a_body_on_a_route_that_takes_none_does_not_break_the_connection(roomy, method, path):
+    """Those views never read the body; unread, it made the server drop the kept-alive connection."""
+    conn = http.client.HTTPConnection("127.0.0.1", roomy.port, timeout=10)
+    conn.request(method, path, body=b"[" * 2_000_000, headers={"Content-Type": "application/json"})
+    resp = conn.getresponse()
+    assert resp.status == 401 and resp.getheader("Connection") != "close"
+    resp.read()
+    conn.request("GET", "/healthz")  # the same connection carries the next request
+    assert conn.getresponse().status == 200
     conn.close()

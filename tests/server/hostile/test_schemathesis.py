@@ -57,7 +57,8 @@ def _run(live, token: str, work: Path, config: str = "") -> subprocess.Completed
              "--phases", "examples,coverage,fuzzing", "--no-color", "--workers", "2",
              "--max-time", os.environ.get("ESPALIER_SCHEMATHESIS_SECONDS", "45"),
              "--report", "junit", "--report-dir", str(work / "report")]
-    return subprocess.run(args, capture_output=True, text=True, timeout=400)
+    # cwd: schemathesis keeps a cache of past failures in ./.schemathesis; each run starts clean
+    return subprocess.run(args, capture_output=True, text=True, timeout=400, cwd=work)
 
 
 def test_generated_requests_get_documented_answers(seeded, tmp_path):

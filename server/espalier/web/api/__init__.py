@@ -98,7 +98,9 @@ def request_json() -> Any:
         data = stdjson.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError(400, f"JSON parse error - {str(exc)[:120]}") from None
-    if _has_nul(data):
+    except RecursionError:
+        raise ApiError(400, "JSON parse error - nested too deeply") from None
+    if b"\\u0000" in raw and _has_nul(data):  # strict JSON has NUL only as this escape
         raise ApiError(400, "NUL characters are not allowed in the body")
     return data
 
