@@ -178,3 +178,15 @@ def test_delayed_jobs_are_moved_by_the_beat_not_rqs_scheduler(runtime, rq_queue)
     assert rq_queue.queues["default"].count == 0
     assert rq_queue.move_due_scheduled() == 1
     assert rq_queue.queues["default"].count == 1
+
+
+def test_a_push_whose_delayed_push_cannot_be_scheduled_still_succeeds(runtime, make_device, caplog):
+    """The old bug: with Redis down, scheduling the delayed push of rate limited devices raised
+    and failed the operator's task although its pushes went out; the re-notify sweep covers them."""
+    from espalier.tasks import push
+
+    runtime.queue = RQTaskQueue("redis://127.0.0.1:1/0")  # nothing listens there
+    d = make_device(push_token="ab" * 32, push_magic="magic", last_notified_at=utcnow())
+    with caplog.at_level(logging.WARNING):
+        assert push.notify_devices(runtime, [d.id]) == {"sent": 0, "skipped": 1, "dead_tokens": 0}
+    assert "the re-notify sweep will push them" in caplog.text
