@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import queue as stdlib_queue
+import signal
 import threading
 from dataclasses import dataclass
 from datetime import timedelta
@@ -140,6 +141,59 @@ class RQTaskQueue(TaskQueue):
     def claim(self, name: str, seconds: float) -> bool:
         # Every worker runs a beat; the first to set the key this period enqueues the job.
         return bool(self.redis.set(f"espalier:beat:{name}", "1", nx=True, px=max(1, int(seconds * 900))))
+
+    def work(self, names: tuple[str, ...] | list[str], *, burst: bool = False) -> None:
+        """Consume the queues ``names`` until SIGTERM or SIGINT (with ``burst``: until they are empty).
+
+        RQ's work loop quits on a Redis failure (one while a job finishes, a restart) and its
+        cleanup then raises again; a worker process that exited with it would stay dead. So
+        a new RQ worker starts once Redis answers again. No fork per job (``SimpleWorker``):
+        the APNs connections and the database pool live as long as the process.
+        """
+        from redis.exceptions import RedisError
+        from rq import SimpleWorker
+
+        queues = [self.queues[n] for n in names]
+        while True:
+            worker = SimpleWorker(queues, connection=self.redis)
+            failed = False
+            try:
+                worker.work(burst=burst, with_scheduler=False)
+            except (RedisError, OSError) as exc:  # raised again by its cleanup (register_death)
+                failed = True
+                log.warning("RQ worker %s stopped on a Redis failure (%s: %s)", worker.name, type(exc).__name__, exc)
+                if worker.pubsub_thread is not None:  # its unsubscribe never ran: stop its listener
+                    worker.pubsub_thread.stop()
+                    worker.pubsub_thread.join(timeout=5)
+            if worker._shutdown_requested_date is not None:  # SIGTERM/SIGINT: a clean stop
+                return
+            if burst and not failed:
+                return
+            if not self._wait_for_redis():
+                return
+
+    def _wait_for_redis(self, pause: float = 0.5) -> bool:
+        """Wait until Redis answers; False when SIGTERM or SIGINT came meanwhile."""
+        from redis.exceptions import RedisError
+
+        stopping = threading.Event()
+        previous = {sig: signal.signal(sig, lambda *_: stopping.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            logged = False
+            while not stopping.is_set():
+                try:
+                    self.redis.ping()
+                    log.info("Redis answers again; starting a new RQ worker")
+                    return True
+                except (RedisError, OSError) as exc:
+                    if not logged:
+                        log.warning("waiting for Redis (%s: %s)", type(exc).__name__, exc)
+                        logged = True
+                    stopping.wait(pause)
+            return False
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
     def move_due_scheduled(self) -> int:
         """Enqueue the delayed jobs whose time has come (the beat calls this every tick)."""
