@@ -68,6 +68,10 @@ class TaskQueue:
         """Whether a job is still queued or running; None when the backend cannot tell."""
         return None
 
+    def is_waiting(self, job_id: str) -> bool | None:
+        """Whether a job is still waiting to start; None when the backend cannot tell."""
+        return self.is_live(job_id)
+
     def claim(self, name: str, seconds: float) -> bool:
         """Whether this process may start the periodic job ``name`` now (one beat per period)."""
         return True
@@ -128,15 +132,24 @@ class RQTaskQueue(TaskQueue):
         self.queues[job.queue].enqueue_in(timedelta(seconds=delay), run_rq_job, job.func, job.task_id, job.args,
                                           **self._options(job))
 
-    def is_live(self, job_id: str) -> bool | None:
+    def _status(self, job_id: str):
         from rq.exceptions import NoSuchJobError
-        from rq.job import Job as RQJob, JobStatus
+        from rq.job import Job as RQJob
 
         try:
-            status = RQJob.fetch(job_id, connection=self.redis).get_status(refresh=False)
+            return RQJob.fetch(job_id, connection=self.redis).get_status(refresh=False)
         except NoSuchJobError:
-            return False
-        return status in (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED)
+            return None
+
+    def is_live(self, job_id: str) -> bool | None:
+        from rq.job import JobStatus
+
+        return self._status(job_id) in (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED)
+
+    def is_waiting(self, job_id: str) -> bool | None:
+        from rq.job import JobStatus
+
+        return self._status(job_id) in (JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED)
 
     def claim(self, name: str, seconds: float) -> bool:
         # Every worker runs a beat; the first to set the key this period enqueues the job.
@@ -162,15 +175,14 @@ class RQTaskQueue(TaskQueue):
             except (RedisError, OSError) as exc:  # raised again by its cleanup (register_death)
                 failed = True
                 log.warning("RQ worker %s stopped on a Redis failure (%s: %s)", worker.name, type(exc).__name__, exc)
-                if worker.pubsub_thread is not None:  # its unsubscribe never ran: stop its listener
-                    worker.pubsub_thread.stop()
-                    worker.pubsub_thread.join(timeout=5)
-            if worker._shutdown_requested_date is not None:  # SIGTERM/SIGINT: a clean stop
+            if worker._shutdown_requested_date is not None:  # RQ's own SIGTERM/SIGINT handler ran: a clean stop
                 return
             if burst and not failed:
                 return
             if not self._wait_for_redis():
                 return
+            if failed:
+                _stop_listener(worker)
 
     def _wait_for_redis(self, pause: float = 0.5) -> bool:
         """Wait until Redis answers; False when SIGTERM or SIGINT came meanwhile."""
@@ -211,6 +223,21 @@ class RQTaskQueue(TaskQueue):
 
     def close(self) -> None:
         self.redis.close()
+
+
+def _stop_listener(worker) -> None:
+    """Stop the pubsub listener of a worker whose cleanup failed (it never unsubscribed): the
+    listener reconnects and would otherwise hold a Redis connection and a thread for good."""
+    thread, pubsub = worker.pubsub_thread, worker.pubsub
+    if thread is None:
+        return
+    thread.stop()
+    try:
+        pubsub.unsubscribe()  # wakes the listener from its blocking read
+    except Exception:  # noqa: BLE001 - best effort: it stops at its next read anyway
+        pass
+    thread.join(timeout=5)
+    pubsub.close()
 
 
 class InProcessTaskQueue(TaskQueue):

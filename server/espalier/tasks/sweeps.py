@@ -1,7 +1,8 @@
 """Sweeps: the database is the source of truth, so work whose job was lost is started again.
 
-A tracked task still ``queued`` whose job the queue no longer holds (Redis restarted
-without persistence, the enqueue failed after commit), or ``started`` with no heartbeat
+A tracked task still ``queued`` whose job no longer waits in the queue (Redis restarted
+without persistence, the enqueue failed after commit, a worker died as it took the job), or
+``started`` with no heartbeat
 for longer than its timeout (its worker was killed), is submitted again from the job and
 arguments its row recorded. Jobs are safe to run twice; a task that keeps getting lost
 fails after ``MAX_ATTEMPTS``. Lost pushes need no row: ``push.renotify_pending`` re-pushes
@@ -39,7 +40,9 @@ def _is_lost(rt, task: TaskResult, now) -> bool:
         # No sign of life (status or progress written) for longer than the job may run: its worker died.
         limit = lost_after or timedelta(seconds=task.timeout) + STARTED_GRACE
         return now - task.updated_at > limit
-    return now - task.updated_at > (lost_after or QUEUED_GRACE) and rt.queue.is_live(task.id) is False
+    # Still queued in the database but no longer waiting in the queue: the job is gone (Redis
+    # restarted), or a worker took it and died before its first write (killed at that moment).
+    return now - task.updated_at > (lost_after or QUEUED_GRACE) and rt.queue.is_waiting(task.id) is False
 
 
 def redo_lost_tasks(rt, batch: int = 500) -> dict:

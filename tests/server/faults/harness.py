@@ -294,7 +294,7 @@ class Harness:
                 return rows
             time.sleep(0.25)
 
-    def worker_running(self, job_id: str, timeout: float = 15) -> int:
+    def worker_running(self, job_id: str, timeout: float = 30) -> int:
         """The pid of the worker running ``job_id``, from RQ's registries."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
+import tempfile
 import time
 from collections import Counter
+from pathlib import Path
 
 import httpx
 import pytest
@@ -24,12 +27,17 @@ pytestmark = pytest.mark.skipif(os.name != "posix", reason="signals and process 
 
 
 @pytest.fixture
-def world(tmp_path):
+def world(tmp_path, request):
     harness = Harness(tmp_path)
+    failed_before = request.session.testsfailed
     try:
         yield harness.start()
     finally:
         harness.close()
+        if request.session.testsfailed > failed_before or os.environ.get("ESPALIER_FAULTS_KEEP"):
+            kept = Path(tempfile.gettempdir()) / f"espalier-{harness.tag}"
+            shutil.copytree(tmp_path, kept, ignore=shutil.ignore_patterns("*.pem", "*.key"))
+            print(f"\nfault test logs kept in {kept}")
         assert harness.leftovers == [], f"processes left behind: {harness.leftovers}"
 
 

@@ -190,3 +190,22 @@ def test_a_push_whose_delayed_push_cannot_be_scheduled_still_succeeds(runtime, m
     with caplog.at_level(logging.WARNING):
         assert push.notify_devices(runtime, [d.id]) == {"sent": 0, "skipped": 1, "dead_tokens": 0}
     assert "the re-notify sweep will push them" in caplog.text
+
+
+def test_a_queued_task_whose_worker_died_as_it_took_the_job_is_run_again(runtime, rq_queue):
+    """A worker killed after RQ marked the job started but before the job's first write left the
+    row 'queued' and the job 'started' in Redis: the sweep took it for live and never redid it."""
+    from rq.job import Job as RQJob
+
+    from espalier.tasks.sweeps import redo_lost_tasks
+
+    task_id = _defer(runtime, add, 6, 6)
+    job = RQJob.fetch(task_id, connection=rq_queue.redis)
+    rq_queue.queues["default"].remove(job)
+    job.set_status("started")  # what RQ writes as a worker takes the job; that worker then died
+    with runtime.db.session() as s, s.begin():
+        s.execute(update(TaskResult).values(updated_at=utcnow() - timedelta(minutes=5)))
+    assert redo_lost_tasks(runtime)["redone"] == 1
+    _work(rq_queue)
+    with runtime.db.session() as s:
+        assert s.get(TaskResult, task_id).result == {"sum": 12}

@@ -59,6 +59,7 @@ def test_the_worker_survives_a_redis_restart_and_stops_on_sigterm(runtime, priva
     runner.serve_runtime(runtime)
     SERVERS.update(redis=private_redis, queue=q)
     RAN.clear()
+    before = set(threading.enumerate())
     previous = signal.signal(signal.SIGALRM, _alarm)
     signal.alarm(30)
     try:
@@ -71,5 +72,7 @@ def test_the_worker_survives_a_redis_restart_and_stops_on_sigterm(runtime, priva
         runner.serve_runtime(None)
         q.close()
     assert RAN == ["restart", "after"]
-    listeners = [t for t in threading.enumerate() if type(t).__name__ == "PubSubWorkerThread" and t.is_alive()]
-    assert listeners == []  # the dead worker's pubsub listener was told to stop
+    listeners = [t for t in set(threading.enumerate()) - before if type(t).__name__ == "PubSubWorkerThread"]
+    for listener in listeners:
+        listener.join(3)
+    assert [t for t in listeners if t.is_alive()] == []  # the dead worker's pubsub listener was told to stop
