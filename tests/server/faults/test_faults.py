@@ -59,10 +59,19 @@ def _wait_task(h: Harness, task_id: str, timeout: float = 45) -> tuple[str, int]
     raise AssertionError(f"task {task_id} did not finish: {h.task_rows([task_id])}")
 
 
+def _running(h: Harness, task_id: str) -> int:
+    """The pid of the worker running the task, once its job runs (its row says started)."""
+    deadline = time.monotonic() + 30
+    while h.task_rows([task_id]).get(task_id, ("",))[0] != "started":
+        assert time.monotonic() < deadline, f"task {task_id} did not start"
+        time.sleep(0.05)
+    return h.worker_running(task_id)
+
+
 def _kill_worker_mid_job(h: Harness, figures: dict) -> None:
     h.apns.response_delay = APNS_HOLD
     task_id = _notify_all(h)
-    pid = h.worker_running(task_id)
+    pid = _running(h, task_id)  # mid-run: a kill before the job's first write is a unit test (test_queue)
     victim = next(w for w in h.workers if w.pid == pid)
     os.killpg(pid, signal.SIGKILL)
     victim.wait(10)
@@ -78,7 +87,7 @@ def _kill_worker_mid_job(h: Harness, figures: dict) -> None:
 def _restart_redis(h: Harness, figures: dict) -> None:
     h.apns.response_delay = APNS_HOLD
     task_id = _notify_all(h)
-    busy_pid = h.worker_running(task_id)
+    busy_pid = _running(h, task_id)
     stopped = next(w for w in h.workers if w.poll() is None and w.pid != busy_pid)
     os.killpg(stopped.pid, signal.SIGSTOP)  # its queued and running work is lost with Redis
     h.redis.kill()
