@@ -64,8 +64,6 @@ def serve(ctx: click.Context, bind: str, workers: int, threads: int) -> None:
 @click.pass_context
 def worker(ctx: click.Context, queues: tuple[str, ...], burst: bool) -> None:
     """Run an RQ worker (requires redis_url)."""
-    from rq import SimpleWorker
-
     from espalier.runtime import build, configure_logging
     from espalier.tasks.maintenance import check_push_certificates
     from espalier.tasks.periodic import Beat
@@ -88,9 +86,7 @@ def worker(ctx: click.Context, queues: tuple[str, ...], burst: bool) -> None:
     # The beat is a thread of this worker: it dies with it and outlives Redis restarts. It
     # also moves due delayed jobs to their queues, so RQ's scheduler process is not used.
     Beat(rt).start()
-    # No fork per job: the APNs connections (one per push certificate) and the database pool
-    # live as long as the worker, instead of being reopened for every job.
-    SimpleWorker([q.queues[n] for n in names], connection=q.redis).work(burst=burst, with_scheduler=False)
+    q.work(names, burst=burst)
 
 
 @click.command()

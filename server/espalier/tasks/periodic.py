@@ -5,6 +5,7 @@ process does); per period only one of them starts each job (``TaskQueue.claim``)
 whose previous run is still queued or running is skipped with a warning, so a slow job
 cannot pile up. Each run of a job has its own id, so finished runs kept by the queue never
 block the next one. The beat survives queue outages: a failed tick is logged and retried.
+The sweeps' periods come from the settings (``apps["espalier.mdm"]["sweeps"]``).
 """
 from __future__ import annotations
 
@@ -31,17 +32,23 @@ class Every:
         return self.func.__name__.replace("_", "-")
 
 
-SCHEDULE: tuple[Every, ...] = (
-    Every(push.renotify_pending, "push", 30),
-    Every(sweeps.redo_lost_tasks, "default", 60),
-    Every(maintenance.check_push_certificates, "default", 86400),
-    Every(maintenance.prune_inventory_commands, "default", 86400),
-)
+def default_schedule(sweep_settings: dict) -> tuple[Every, ...]:
+    """The recurring jobs; ``sweep_settings`` is the ``sweeps`` settings section."""
+    return (
+        Every(push.renotify_pending, "push", sweep_settings["renotify_seconds"]),
+        Every(sweeps.redo_lost_tasks, "default", sweep_settings["lost_tasks_seconds"]),
+        Every(maintenance.check_push_certificates, "default", 86400),
+        Every(maintenance.prune_inventory_commands, "default", 86400),
+    )
 
 
 class Beat(threading.Thread):
-    def __init__(self, rt, schedule: tuple[Every, ...] = SCHEDULE, tick: float = 5.0):
+    def __init__(self, rt, schedule: tuple[Every, ...] | None = None, tick: float | None = None):
         super().__init__(name="espalier-beat", daemon=True)
+        if schedule is None:
+            schedule = default_schedule(rt.settings.mdm["sweeps"])
+        if tick is None:  # ticks often enough for the shortest period
+            tick = min(5.0, max(0.5, min(entry.seconds for entry in schedule) / 4))
         self.rt, self.schedule, self.tick = rt, schedule, tick
         self._stopping = threading.Event()
         self._next = {entry.name: 0.0 for entry in schedule}

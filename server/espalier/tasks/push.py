@@ -6,10 +6,15 @@ written back in one transaction (bulk updates per outcome). A device is pushed a
 once per ``MIN_INTERVAL``; a dead token (410 Unregistered, 400 BadDeviceToken) is not
 pushed again until a newer TokenUpdate; a certificate APNs refuses (403) is marked and
 not used. ``notify_after_commit`` is how everything else asks for a push.
+
+Transient APNs failures (429, 5xx, a dropped connection) are retried: untracked push jobs
+by the queue (``RQTaskQueue``'s retries), an operator's tracked task inside its job, a few
+seconds apart, so its row ends finished once the retries got through.
 """
 from __future__ import annotations
 
 import logging
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -24,14 +29,13 @@ from espalier.tasks.queue import Job, TaskQueue
 log = logging.getLogger(__name__)
 
 MIN_INTERVAL = timedelta(seconds=5)
+# Pauses before a tracked push retries its transient failures: short, so the task's row, which
+# the job does not touch meanwhile, never looks lost (``sweeps.task_lost_after_seconds``).
+TRACKED_RETRY_DELAYS = (1.0, 2.0)
 MAX_DEVICES_PER_REQUEST = 10_000
 # Re-push a device whose oldest pending command is this old, at most this often.
 BACKOFF = ((timedelta(minutes=15), timedelta(minutes=2)), (timedelta(hours=2), timedelta(minutes=10)),
            (timedelta(days=1), timedelta(hours=1)), (timedelta.max, timedelta(hours=6)))
-
-
-class PushRetry(Exception):
-    """Transient APNs failures remain; the job is retried (already pushed devices are skipped)."""
 
 
 @dataclass
@@ -45,6 +49,20 @@ class PushSummary:
     def counts(self) -> dict:
         return {"sent": len(self.sent), "skipped": len(self.skipped), "dead_tokens": len(self.dead_tokens)}
 
+    def add(self, other: PushSummary) -> None:
+        """Add a retry's outcomes (its devices were this summary's ``retry``)."""
+        for name in ("sent", "skipped", "dead_tokens", "certificate_errors"):
+            getattr(self, name).extend(getattr(other, name))
+        self.retry = list(other.retry)
+
+
+class PushRetry(Exception):
+    """Transient APNs failures remain; the job is retried (already pushed devices are skipped)."""
+
+    def __init__(self, summary: PushSummary):
+        super().__init__(f"{len(summary.retry)} push(es) to retry")
+        self.summary = summary
+
 
 def notify_after_commit(s: Session, queue: TaskQueue, device_ids) -> None:
     """Push the devices once ``s`` commits (untracked: a lost push is redone by the sweep)."""
@@ -54,13 +72,35 @@ def notify_after_commit(s: Session, queue: TaskQueue, device_ids) -> None:
 
 def notify_tracked(s: Session, queue: TaskQueue, device_ids: list[int]) -> TaskResult:
     """Operators waking devices now: a tracked task whose result counts the outcomes."""
-    return queue.defer(s, notify_devices, sorted(set(device_ids))[:MAX_DEVICES_PER_REQUEST],
+    return queue.defer(s, notify_devices_tracked, sorted(set(device_ids))[:MAX_DEVICES_PER_REQUEST],
                        name="notify_devices", queue="push")
 
 
 def notify_devices(rt, device_ids: list[int]) -> dict:
     """The push job: one fan-out over one connection per push certificate."""
     return push(rt, device_ids).counts()
+
+
+def notify_devices_tracked(rt, device_ids: list[int]) -> dict:
+    """An operator's push task: transient failures are retried here (a tracked job gets no
+    queue retries: its row would read failed meanwhile), then the task fails."""
+    summary = _push_once(rt, device_ids)
+    for delay in TRACKED_RETRY_DELAYS:
+        if not summary.retry:
+            break
+        log.info("%d push(es) to retry in %.0f s", len(summary.retry), delay)
+        time.sleep(delay)
+        summary.add(_push_once(rt, summary.retry))
+    if summary.retry:
+        raise PushRetry(summary)
+    return summary.counts()
+
+
+def _push_once(rt, device_ids: list[int]) -> PushSummary:
+    try:
+        return push(rt, device_ids)
+    except PushRetry as exc:
+        return exc.summary
 
 
 def notify_devices_later(rt, device_ids: list[int]) -> dict:
@@ -97,9 +137,13 @@ def push(rt, device_ids: list[int], *, force: bool = False, reschedule: bool = T
                                 lambda pc=pc: rt.secrets.open(pc, "private_key"))
         _record(rt, client.push_many_sync(targets), pc, summary, now)
     if rate_limited and reschedule:
-        rt.queue.submit_in(MIN_INTERVAL.total_seconds(), Job(notify_devices_later, (rate_limited,), "push"))
+        try:
+            rt.queue.submit_in(MIN_INTERVAL.total_seconds(), Job(notify_devices_later, (rate_limited,), "push"))
+        except Exception as exc:  # the pushes went out; the re-notify sweep covers these devices
+            log.warning("cannot schedule the delayed push of %d rate limited device(s) (%s: %s); "
+                        "the re-notify sweep will push them", len(rate_limited), type(exc).__name__, exc)
     if summary.retry:
-        raise PushRetry(f"{len(summary.retry)} push(es) to retry")
+        raise PushRetry(summary)
     return summary
 
 

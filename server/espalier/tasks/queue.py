@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import queue as stdlib_queue
+import signal
 import threading
 from dataclasses import dataclass
 from datetime import timedelta
@@ -66,6 +67,10 @@ class TaskQueue:
     def is_live(self, job_id: str) -> bool | None:
         """Whether a job is still queued or running; None when the backend cannot tell."""
         return None
+
+    def is_waiting(self, job_id: str) -> bool | None:
+        """Whether a job is still waiting to start; None when the backend cannot tell."""
+        return self.is_live(job_id)
 
     def claim(self, name: str, seconds: float) -> bool:
         """Whether this process may start the periodic job ``name`` now (one beat per period)."""
@@ -129,19 +134,80 @@ class RQTaskQueue(TaskQueue):
         self.queues[job.queue].enqueue_in(timedelta(seconds=delay), run_rq_job, job.func, job.task_id, job.args,
                                           **self._options(job))
 
-    def is_live(self, job_id: str) -> bool | None:
+    def _status(self, job_id: str):
         from rq.exceptions import NoSuchJobError
-        from rq.job import Job as RQJob, JobStatus
+        from rq.job import Job as RQJob
 
         try:
-            status = RQJob.fetch(job_id, connection=self.redis).get_status(refresh=False)
+            return RQJob.fetch(job_id, connection=self.redis).get_status(refresh=False)
         except NoSuchJobError:
-            return False
-        return status in (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED)
+            return None
+
+    def is_live(self, job_id: str) -> bool | None:
+        from rq.job import JobStatus
+
+        return self._status(job_id) in (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED)
+
+    def is_waiting(self, job_id: str) -> bool | None:
+        from rq.job import JobStatus
+
+        return self._status(job_id) in (JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED)
 
     def claim(self, name: str, seconds: float) -> bool:
         # Every worker runs a beat; the first to set the key this period enqueues the job.
         return bool(self.redis.set(f"espalier:beat:{name}", "1", nx=True, px=max(1, int(seconds * 900))))
+
+    def work(self, names: tuple[str, ...] | list[str], *, burst: bool = False) -> None:
+        """Consume the queues ``names`` until SIGTERM or SIGINT (with ``burst``: until they are empty).
+
+        RQ's work loop quits on a Redis failure (one while a job finishes, a restart) and its
+        cleanup then raises again; a worker process that exited with it would stay dead. So
+        a new RQ worker starts once Redis answers again. No fork per job (``SimpleWorker``):
+        the APNs connections and the database pool live as long as the process.
+        """
+        from redis.exceptions import RedisError
+        from rq import SimpleWorker
+
+        queues = [self.queues[n] for n in names]
+        while True:
+            worker = SimpleWorker(queues, connection=self.redis)
+            failed = False
+            try:
+                worker.work(burst=burst, with_scheduler=False)
+            except (RedisError, OSError) as exc:  # raised again by its cleanup (register_death)
+                failed = True
+                log.warning("RQ worker %s stopped on a Redis failure (%s: %s)", worker.name, type(exc).__name__, exc)
+            if worker._shutdown_requested_date is not None:  # RQ's own SIGTERM/SIGINT handler ran: a clean stop
+                return
+            if burst and not failed:
+                return
+            if not self._wait_for_redis():
+                return
+            if failed:
+                _stop_listener(worker)
+
+    def _wait_for_redis(self, pause: float = 0.5) -> bool:
+        """Wait until Redis answers; False when SIGTERM or SIGINT came meanwhile."""
+        from redis.exceptions import RedisError
+
+        stopping = threading.Event()
+        previous = {sig: signal.signal(sig, lambda *_: stopping.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            logged = False
+            while not stopping.is_set():
+                try:
+                    self.redis.ping()
+                    log.info("Redis answers again; starting a new RQ worker")
+                    return True
+                except (RedisError, OSError) as exc:
+                    if not logged:
+                        log.warning("waiting for Redis (%s: %s)", type(exc).__name__, exc)
+                        logged = True
+                    stopping.wait(pause)
+            return False
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
     def move_due_scheduled(self) -> int:
         """Enqueue the delayed jobs whose time has come (the beat calls this every tick)."""
@@ -159,6 +225,21 @@ class RQTaskQueue(TaskQueue):
 
     def close(self) -> None:
         self.redis.close()
+
+
+def _stop_listener(worker) -> None:
+    """Stop the pubsub listener of a worker whose cleanup failed (it never unsubscribed): the
+    listener reconnects and would otherwise hold a Redis connection and a thread for good."""
+    thread, pubsub = worker.pubsub_thread, worker.pubsub
+    if thread is None:
+        return
+    thread.stop()
+    try:
+        pubsub.unsubscribe()  # wakes the listener from its blocking read
+    except Exception:  # noqa: BLE001 - best effort: it stops at its next read anyway
+        pass
+    thread.join(timeout=5)
+    pubsub.close()
 
 
 class InProcessTaskQueue(TaskQueue):

@@ -182,3 +182,34 @@ def test_old_answered_inventory_commands_are_pruned(runtime, make_device):
     assert prune_inventory_commands(runtime) == {"pruned": 1}
     with runtime.db.session() as s:
         assert sorted(c.name for c in s.scalars(select(DeviceCommand))) == ["DeviceLock", "SecurityInfo"]
+
+
+def test_a_tracked_push_task_retries_transient_failures_and_finishes(runtime, fake_apns, devices, monkeypatch):
+    """The old bug: PushRetry failed the operator's task at once; only untracked pushes were retried."""
+    from espalier.models import TaskResult
+
+    monkeypatch.setattr(push, "TRACKED_RETRY_DELAYS", (0.01, 0.01))
+    runtime.queue.push_enabled = True
+    d, e = devices(2)
+    fake_apns.fail(d.push_token, 503, "ServiceUnavailable", times=3)  # more than the client's own attempts
+    with runtime.db.session() as s, s.begin():
+        task = push.notify_tracked(s, runtime.queue, [d.id, e.id])
+    with runtime.db.session() as s:
+        row = s.get(TaskResult, task.id)
+    assert (row.status, row.result) == ("finished", {"sent": 2, "skipped": 0, "dead_tokens": 0})
+    assert [p.status for p in fake_apns.pushes if p.token_hex == d.push_token] == [503, 503, 503, 200]
+
+
+def test_a_tracked_push_task_fails_when_the_retries_do_not_get_through(runtime, fake_apns, devices, monkeypatch):
+    from espalier.models import TaskResult
+
+    monkeypatch.setattr(push, "TRACKED_RETRY_DELAYS", (0.01,))
+    runtime.queue.push_enabled = True
+    d, = devices()
+    fake_apns.fail(d.push_token, 500, "InternalServerError")
+    with runtime.db.session() as s, s.begin():
+        task = push.notify_tracked(s, runtime.queue, [d.id])
+    with runtime.db.session() as s:
+        row = s.get(TaskResult, task.id)
+    assert row.status == "failed" and "1 push(es) to retry" in row.error
+    assert len(fake_apns.pushes) == 2 * 3  # two pushes of the job, each with the client's three attempts

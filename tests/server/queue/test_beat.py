@@ -83,7 +83,17 @@ def test_the_beat_survives_a_queue_outage(runtime, caplog):
 
 
 def test_the_default_schedule_holds_the_sweeps(runtime):
-    from espalier.tasks import periodic
-
-    names = {entry.name: entry.seconds for entry in periodic.SCHEDULE}
+    names = {entry.name: entry.seconds for entry in Beat(runtime).schedule}
     assert names["renotify-pending"] == 30 and names["redo-lost-tasks"] == 60
+
+
+def test_the_sweep_periods_come_from_the_settings(settings_factory, pg_url):
+    from espalier.runtime import build
+
+    rt = build(settings_factory(pg_url, sweeps={"renotify_seconds": 4, "lost_tasks_seconds": 5}))
+    try:
+        beat = Beat(rt)
+        names = {entry.name: entry.seconds for entry in beat.schedule}
+        assert names["renotify-pending"] == 4 and names["redo-lost-tasks"] == 5 and beat.tick == 1.0
+    finally:
+        rt.close()

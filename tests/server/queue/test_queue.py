@@ -181,3 +181,34 @@ def test_delayed_jobs_are_moved_by_the_beat_not_rqs_scheduler(runtime, rq_queue)
     assert rq_queue.queues["default"].count == 0
     assert rq_queue.move_due_scheduled() == 1
     assert rq_queue.queues["default"].count == 1
+
+
+def test_a_push_whose_delayed_push_cannot_be_scheduled_still_succeeds(runtime, make_device, caplog):
+    """The old bug: with Redis down, scheduling the delayed push of rate limited devices raised
+    and failed the operator's task although its pushes went out; the re-notify sweep covers them."""
+    from espalier.tasks import push
+
+    runtime.queue = RQTaskQueue("redis://127.0.0.1:1/0")  # nothing listens there
+    d = make_device(push_token="ab" * 32, push_magic="magic", last_notified_at=utcnow())
+    with caplog.at_level(logging.WARNING):
+        assert push.notify_devices(runtime, [d.id]) == {"sent": 0, "skipped": 1, "dead_tokens": 0}
+    assert "the re-notify sweep will push them" in caplog.text
+
+
+def test_a_queued_task_whose_worker_died_as_it_took_the_job_is_run_again(runtime, rq_queue):
+    """A worker killed after RQ marked the job started but before the job's first write left the
+    row 'queued' and the job 'started' in Redis: the sweep took it for live and never redid it."""
+    from rq.job import Job as RQJob
+
+    from espalier.tasks.sweeps import redo_lost_tasks
+
+    task_id = _defer(runtime, add, 6, 6)
+    job = RQJob.fetch(task_id, connection=rq_queue.redis)
+    rq_queue.queues["default"].remove(job)
+    job.set_status("started")  # what RQ writes as a worker takes the job; that worker then died
+    with runtime.db.session() as s, s.begin():
+        s.execute(update(TaskResult).values(updated_at=utcnow() - timedelta(minutes=5)))
+    assert redo_lost_tasks(runtime)["redone"] == 1
+    _work(rq_queue)
+    with runtime.db.session() as s:
+        assert s.get(TaskResult, task_id).result == {"sum": 12}
