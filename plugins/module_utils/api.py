@@ -42,6 +42,8 @@ MAX_RETRY_WAIT = 60
 PAGE_SIZE = 500
 # /api/task_result/ answers Zentral's shape: Celery's status words and 'unready' (poll again).
 FAILED_TASK_STATUS = 'FAILURE'
+UNKNOWN_TASK_STATUS = 'UNKNOWN'  # the server answers 200 for an id it does not know, as Zentral does
+
 
 
 def _fallback(option):
@@ -106,6 +108,13 @@ class EspalierApiError(EspalierError):
         if missing:
             message = '%s (%s)' % (message, '; '.join(missing))
         return message
+
+
+def known_task(task):
+    """The task, or an error when the server does not know its id (it would never be ready)."""
+    if task.get('status') == UNKNOWN_TASK_STATUS:
+        raise EspalierModuleError('the server knows no task %s' % task.get('id'))
+    return task
 
 
 def normalise_url(url):
@@ -264,8 +273,11 @@ class EspalierClient:
                 return None
             raise
 
-    def post(self, path, data=None):
-        return self.request('POST', path, data=data if data is not None else {})
+    def post(self, path, data=None, params=None):
+        return self.request('POST', path, params=params, data=data if data is not None else {})
+
+    def delete(self, path):
+        return self.request('DELETE', path)
 
     def put(self, path, data):
         return self.request('PUT', path, data=data)
@@ -312,9 +324,10 @@ class EspalierClient:
 
     def wait_task(self, task_id, timeout):
         """Wait until the task is ready (SUCCESS or FAILURE) and return it."""
-        return self.poll(lambda: self.get_task(task_id),
-                         lambda task: task.get('unready') is False,
+        task = self.poll(lambda: self.get_task(task_id),
+                         lambda task: task.get('unready') is False or task.get('status') == UNKNOWN_TASK_STATUS,
                          timeout, what='task %s' % task_id)
+        return known_task(task)
 
 
 def fail_from_error(module, error, **result):

@@ -58,7 +58,7 @@ task:
     status:
       description:
         - Celery's words, as Zentral answers - C(PENDING) (queued), C(STARTED), C(SUCCESS) or C(FAILURE).
-        - C(UNKNOWN) for an id the server does not know.
+        - An id the server does not know (C(UNKNOWN)) fails the task.
       type: str
       sample: SUCCESS
     unready:
@@ -78,12 +78,12 @@ task:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.espalier.mdm.plugins.module_utils.api import FAILED_TASK_STATUS, WAIT_ARGSPEC, api_argument_spec, run_module
+from ansible_collections.espalier.mdm.plugins.module_utils.api import FAILED_TASK_STATUS, WAIT_ARGSPEC, api_argument_spec, known_task, run_module
 
 
 def run(module, client):
     p = module.params
-    task = client.wait_task(p['task_id'], p['wait_timeout']) if p['wait'] else client.get_task(p['task_id'])
+    task = client.wait_task(p['task_id'], p['wait_timeout']) if p['wait'] else known_task(client.get_task(p['task_id']))
     result = dict(changed=False, task=task)
     if p['fail_on_failed'] and task.get('status') == FAILED_TASK_STATUS:
         module.fail_json(msg='task %s failed: %s' % (p['task_id'], task.get('error') or 'no error given'), **result)

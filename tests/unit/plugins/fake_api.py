@@ -172,7 +172,7 @@ class FakeApi:
             for key in ('serial_number', 'udid'):
                 if query.get(key):
                     devices = [d for d in devices if d[key] == query[key]]
-            return self._list([self._serialize_device(d) for d in devices], query, path)
+            return self._list([self.device_json(d) for d in devices], query, path)
         m = re.fullmatch(r'/api/mdm/devices/commands/', path)
         if m and method == 'GET':
             commands = [c for c in self.commands
@@ -233,7 +233,7 @@ class FakeApi:
                                      results=objects[offset:offset + limit]))
 
     @staticmethod
-    def _serialize_device(device):
+    def device_json(device):
         out = {k: v for k, v in device.items() if k not in HIDDEN_DEVICE_FIELDS}
         out.update(pin_required_for_erase=FakeApi._erase_pin_required(device),
                    pin_required_for_lock=FakeApi._lock_pin_required(device))
@@ -241,7 +241,7 @@ class FakeApi:
 
     def _device_action(self, method, device, action, query, data):
         if action is None and method == 'GET':
-            return self._reply(200, self._serialize_device(device))
+            return self._reply(200, self.device_json(device))
         if action in ('block', 'unblock') and method == 'POST':
             if (action == 'block') == (device['blocked_at'] is not None):
                 return self._reply(400, {'detail': 'Device already blocked.' if action == 'block'
@@ -249,10 +249,10 @@ class FakeApi:
             device['blocked_at'] = NOW if action == 'block' else None
             if action == 'block':
                 device['released_at'] = device['released_at'] or NOW
-            return self._reply(200, self._serialize_device(device))
+            return self._reply(200, self.device_json(device))
         if action == 'release' and method == 'POST':
             device['released_at'] = device['released_at'] or NOW
-            return self._reply(200, self._serialize_device(device))
+            return self._reply(200, self.device_json(device))
         commands = dict(lock='DeviceLock', erase='EraseDevice', send_custom_command='CustomCommand')
         if action in commands and method == 'POST':
             return self._queue(device, commands[action], data, query)

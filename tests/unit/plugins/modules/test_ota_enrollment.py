@@ -88,7 +88,8 @@ def test_absent_deletes_and_then_is_absent(fake_api, run_module, push):
 def test_server_refusals_are_said_once(fake_api, run_module):
     result = run_module(ota_enrollment, name='Staff', push_certificate=99)
     assert result['failed'] is True
-    assert result['msg'].endswith('invalid OTA enrollment: push_certificate: must be the id of a push certificate')
+    assert result['msg'].endswith(': push_certificate: Invalid pk "99" - object does not exist.')
+    assert result['msg'].count('Invalid pk') == 1
 
 
 def test_an_unknown_push_certificate_name_fails(fake_api, run_module, push):
