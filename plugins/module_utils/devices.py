@@ -69,6 +69,10 @@ class DeviceLookupError(EspalierModuleError):
     """The device selector matched no device, or more than one."""
 
 
+class NoSuchDevice(DeviceLookupError):
+    """No enrolled device matches the selector."""
+
+
 def device_path(device_id, action=None):
     return '%s%s/%s' % (DEVICES_PATH, int(device_id), '%s/' % action if action else '')
 
@@ -117,7 +121,7 @@ def resolve_device(client, params):
     key, value = device_selector(params)
     devices = find_devices(client, key, value)
     if not devices:
-        raise DeviceLookupError('no enrolled device with %s %s' % (key, value))
+        raise NoSuchDevice('no enrolled device with %s %s' % (key, value))
     if len(devices) > 1:
         raise DeviceLookupError('%d enrolled devices have %s %s (ids %s): identify the device by udid or id'
                                 % (len(devices), key, value, ', '.join(str(d.get('id')) for d in devices)))
