@@ -106,3 +106,14 @@ def test_info_lists_by_name_and_id(fake_api, run_module, push):
     assert run_module(ota_enrollment_info, id=one['id'])['ota_enrollments'] == [one]
     assert run_module(ota_enrollment_info, name='Three')['ota_enrollments'] == []
     assert run_module(ota_enrollment_info, id=999)['ota_enrollments'] == []
+
+
+def test_attestation_is_declared_and_converged(fake_api, run_module, push):
+    created = run_module(ota_enrollment, name='Lab', push_certificate=push['id'], attestation='none')
+    assert created['changed'] is True and created['ota_enrollment']['attestation'] == 'none'
+    assert fake_api.calls_to('POST', r'/ota_enrollments/$')[0][3]['attestation'] == 'none'
+    assert run_module(ota_enrollment, name='Lab', push_certificate=push['id'], attestation='none')['changed'] is False
+    changed = run_module(ota_enrollment, name='Lab', attestation='apple', diff=True)
+    assert changed['changed'] is True
+    assert changed['diff'] == dict(before=dict(name='Lab', attestation='none'), after=dict(name='Lab', attestation='apple'))
+    assert fake_api.calls_to('PUT', r'/ota_enrollments/\d+/$')[0][3] == dict(attestation='apple')
