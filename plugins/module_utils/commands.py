@@ -22,7 +22,7 @@ from ansible_collections.espalier.mdm.plugins.module_utils.api import (
     WAIT_ARGSPEC, EspalierApiError, EspalierModuleError,
 )
 from ansible_collections.espalier.mdm.plugins.module_utils.devices import (
-    FAILED_COMMAND_STATUSES, cancel_command, command_summary, describe, device_path, list_commands,
+    FAILED_COMMAND_STATUSES, PENDING_STATUSES, cancel_command, command_summary, describe, device_path, list_commands,
     resolve_device, wait_command,
 )
 
@@ -140,7 +140,7 @@ def queue_command(module, client, request_type, action, payload, once=False, rep
         if replaced:
             msg += ', replacing %s with other arguments' % ', '.join(str(c['uuid']) for c in replaced)
 
-    if params['wait'] and not module.check_mode and command.get('uuid') and command.get('status') is None:
+    if params['wait'] and not module.check_mode and command.get('uuid') and command.get('status') in PENDING_STATUSES:
         try:
             command = wait_command(client, command['uuid'], params['wait_timeout'])
         except EspalierApiError as ex:
