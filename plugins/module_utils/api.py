@@ -45,7 +45,6 @@ FAILED_TASK_STATUS = 'FAILURE'
 UNKNOWN_TASK_STATUS = 'UNKNOWN'  # the server answers 200 for an id it does not know, as Zentral does
 
 
-
 def _fallback(option):
     return (env_fallback, [CONNECTION_ENV[option]])
 

@@ -45,6 +45,7 @@ DEVICE_ARG_RULES = dict(
     required_one_of=[DEVICE_KEYS],
 )
 
+
 def pin_argument(value, name='pin', length=6):
     """A PIN option as a string; a number is taken only when it kept its digits.
 

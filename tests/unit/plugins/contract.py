@@ -112,8 +112,8 @@ def case_cancel_withdraws_a_pending_command_once(api):
     assert status == 200 and canceled['status'] == 'Canceled' and canceled['uuid'] == queued['uuid']
     status, again = api.call('POST', path)
     assert status == 409 and set(again) == {'detail'}
-    status, page = api.call('GET', '/api/mdm/devices/commands/', {'enrolled_device': mac, 'status': 'pending',
-                                                                   'limit': 10})
+    query = {'enrolled_device': mac, 'status': 'pending', 'limit': 10}
+    status, page = api.call('GET', '/api/mdm/devices/commands/', query)
     assert page['count'] == 0
     assert api.call('POST', '/api/mdm/devices/commands/00000000-0000-4000-8000-000000000000/cancel/') == (
         404, {'detail': 'No DeviceCommand matches the given query.'})

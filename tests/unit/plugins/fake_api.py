@@ -47,7 +47,6 @@ HIDDEN_DEVICE_FIELDS = ('reported_pin_required_for_erase', 'reported_pin_require
 NOW = '2024-04-01T10:00:00.000000'
 
 
-
 class FakeClock:
     """time.sleep and time.monotonic for the client: sleeping advances the clock at once."""
 
