@@ -37,7 +37,7 @@ options:
     type: bool
   pin:
     description:
-      - Six-character Find My PIN, for the Macs the server says need one (RV(device.pin_required_for_erase)).
+      - Six-character Find My PIN, for the Macs the server says need one (C(pin_required_for_erase) of the device).
       - Quote it in YAML. An unquoted number is taken when it still has six digits, and refused when YAML
         dropped leading zeros (V(012345) reads as the octal number 5349).
     type: raw

@@ -115,7 +115,8 @@ def test_releases_an_enrolled_device_once(fake_api, run_module):
     assert fake_api.devices[dev['id']]['released_at'] is None
     result = run_module(device, serial_number='C02ABC', released=True, diff=True)
     assert result['changed'] is True
-    assert result['device']['released_at'] == fake_api.devices[dev['id']]['released_at'] is not None
+    assert result['device']['released_at'] is not None
+    assert result['device']['released_at'] == fake_api.devices[dev['id']]['released_at']
     assert result['diff']['after']['released'] is True
     assert run_module(device, serial_number='C02ABC', released=True)['changed'] is False
     assert len(fake_api.calls_to('POST', r'/release/$')) == 1
