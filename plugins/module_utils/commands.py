@@ -125,11 +125,11 @@ def queue_command(module, client, request_type, action, payload, once=False, rep
                 except EspalierApiError as ex:
                     if ex.status != 409:
                         raise
-                    ex = EspalierModuleError(
+                    raise EspalierModuleError(
                         'a %s with other arguments (%s, queued %s) is pending for %s and cannot be replaced: %s. '
                         'Wait for the device to answer it, or set force: true to queue this one as well'
-                        % (request_type, other.get('uuid'), other.get('created_at'), describe(device), ex.detail))
-                    raise ex from None
+                        % (request_type, other.get('uuid'), other.get('created_at'), describe(device), ex.detail)
+                    ) from None
             replaced.append(command_summary(other))
         if module.check_mode:
             command, changed = dict(preview, status=None), True
