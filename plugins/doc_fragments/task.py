@@ -12,7 +12,7 @@ class ModuleDocFragment:
 options:
   wait:
     description:
-      - Wait until the server's background task is C(finished) or C(failed).
+      - Wait until the server's background task is ready (C(SUCCESS) or C(FAILURE)).
     type: bool
     default: false
   wait_timeout:

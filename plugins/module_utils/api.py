@@ -40,7 +40,9 @@ WRITE_RETRY_STATUSES = frozenset((429, 503))
 MAX_RETRIES = 4
 MAX_RETRY_WAIT = 60
 PAGE_SIZE = 500
-FINAL_TASK_STATUSES = frozenset(('finished', 'failed'))
+# /api/task_result/ answers Zentral's shape: Celery's status words and 'unready' (poll again).
+FAILED_TASK_STATUS = 'FAILURE'
+UNKNOWN_TASK_STATUS = 'UNKNOWN'  # the server answers 200 for an id it does not know, as Zentral does
 
 
 def _fallback(option):
@@ -107,6 +109,13 @@ class EspalierApiError(EspalierError):
         return message
 
 
+def known_task(task):
+    """The task, or an error when the server does not know its id (it would never be ready)."""
+    if task.get('status') == UNKNOWN_TASK_STATUS:
+        raise EspalierModuleError('the server knows no task %s' % task.get('id'))
+    return task
+
+
 def normalise_url(url):
     """The API base URL: http(s) scheme required; trailing / and a trailing /api/ dropped."""
     url = (url or '').strip()
@@ -149,18 +158,29 @@ def retry_after_seconds(value, now=None):
     return max(0.0, when.timestamp() - now)
 
 
+def _messages(value):
+    return ' '.join(str(m) for m in value) if isinstance(value, list) else str(value)
+
+
 def _error_detail(status, body, reason):
-    """Extract (detail, errors) from an error body; the server sends {detail, errors}."""
+    """(detail, field errors) from an error body in DRF's shapes.
+
+    DRF answers {"detail": "..."}, or the field errors themselves at the top level
+    ({"pin": ["This field is required."], "non_field_errors": [...]}), or a list of messages.
+    """
     try:
         payload = json.loads(body) if body else None
     except ValueError:
         payload = None
-    if isinstance(payload, dict):
-        detail = payload.get('detail')
-        errors = payload.get('errors') if isinstance(payload.get('errors'), dict) else None
-        if detail is None and errors is None:
-            errors = payload  # plain field errors
-        return (detail or reason or 'HTTP %s' % status), errors
+    if isinstance(payload, dict) and payload:
+        if set(payload) == {'detail'}:
+            return str(payload['detail']), None
+        errors = {k: v for k, v in payload.items() if k != 'detail'}
+        parts = ['%s: %s' % (field, _messages(msgs)) if field != 'non_field_errors' else _messages(msgs)
+                 for field, msgs in sorted(errors.items())]
+        if payload.get('detail'):
+            parts.insert(0, str(payload['detail']))
+        return '; '.join(parts), errors
     if isinstance(payload, list) and payload:
         return '; '.join(str(p) for p in payload), None
     text = (body or '').strip()
@@ -252,8 +272,11 @@ class EspalierClient:
                 return None
             raise
 
-    def post(self, path, data=None):
-        return self.request('POST', path, data=data if data is not None else {})
+    def post(self, path, data=None, params=None):
+        return self.request('POST', path, params=params, data=data if data is not None else {})
+
+    def delete(self, path):
+        return self.request('DELETE', path)
 
     def put(self, path, data):
         return self.request('PUT', path, data=data)
@@ -299,10 +322,11 @@ class EspalierClient:
         return self.get('api/task_result/%s/' % quote(str(task_id), safe=''))
 
     def wait_task(self, task_id, timeout):
-        """Wait for a task result to be finished or failed and return it."""
-        return self.poll(lambda: self.get_task(task_id),
-                         lambda task: task.get('status') in FINAL_TASK_STATUSES,
+        """Wait until the task is ready (SUCCESS or FAILURE) and return it."""
+        task = self.poll(lambda: self.get_task(task_id),
+                         lambda task: task.get('unready') is False or task.get('status') == UNKNOWN_TASK_STATUS,
                          timeout, what='task %s' % task_id)
+        return known_task(task)
 
 
 def fail_from_error(module, error, **result):

@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import re
 from urllib.parse import quote
 
 from ansible_collections.espalier.mdm.plugins.module_utils.api import EspalierModuleError
@@ -23,15 +22,15 @@ DEVICE_FIELDS = (
     'apple_silicon', 'cert_not_valid_after', 'blueprint', 'awaiting_configuration',
     'declarative_management', 'dep_enrollment', 'user_enrollment', 'user_approved_enrollment',
     'supervised', 'bootstrap_token_escrowed', 'filevault_enabled', 'filevault_prk_escrowed',
-    'activation_lock_manageable', 'last_seen_at', 'last_notified_at', 'checkout_at', 'blocked_at',
-    'created_at', 'updated_at',
+    'recovery_password_escrowed', 'activation_lock_manageable', 'pin_required_for_erase', 'pin_required_for_lock',
+    'last_seen_at', 'last_notified_at', 'checkout_at', 'blocked_at', 'released_at', 'created_at', 'updated_at',
 )
-PLATFORMS = ('macOS', 'iOS', 'iPadOS', 'tvOS', 'watchOS', 'visionOS')
-MOBILE_PLATFORMS = ('iOS', 'iPadOS')
-COMMAND_STATUSES = ('Acknowledged', 'Error', 'CommandFormatError', 'NotNow')
+COMMAND_STATUSES = ('Acknowledged', 'Error', 'CommandFormatError', 'NotNow', 'Canceled')
 PENDING_STATUSES = (None, 'NotNow')
-FINAL_COMMAND_STATUSES = ('Acknowledged', 'Error', 'CommandFormatError')
-FAILED_COMMAND_STATUSES = ('Error', 'CommandFormatError')
+# Canceled: withdrawn before the device fetched it (by an operator, or replaced by device_lock)
+FINAL_COMMAND_STATUSES = ('Acknowledged', 'Error', 'CommandFormatError', 'Canceled')
+ERROR_COMMAND_STATUSES = ('Error', 'CommandFormatError')  # the device refused it
+FAILED_COMMAND_STATUSES = ERROR_COMMAND_STATUSES + ('Canceled',)
 
 # The keys a device can be identified by, in order of precedence.
 DEVICE_KEYS = ('id', 'udid', 'serial_number')
@@ -45,12 +44,6 @@ DEVICE_ARG_RULES = dict(
     mutually_exclusive=[DEVICE_KEYS],
     required_one_of=[DEVICE_KEYS],
 )
-
-LOCK_PLATFORMS = ('macOS', 'iOS', 'iPadOS', 'visionOS', 'watchOS')
-LOCK_PIN_RE = re.compile(r'^[0-9]{6}$')
-ERASE_PIN_RE = re.compile(r'^[a-zA-Z0-9]{6}$')
-MAX_MESSAGE = 255
-MAX_PHONE_NUMBER = 15
 
 
 def pin_argument(value, name='pin', length=6):
@@ -75,6 +68,10 @@ def pin_argument(value, name='pin', length=6):
 
 class DeviceLookupError(EspalierModuleError):
     """The device selector matched no device, or more than one."""
+
+
+class NoSuchDevice(DeviceLookupError):
+    """No enrolled device matches the selector."""
 
 
 def device_path(device_id, action=None):
@@ -125,7 +122,7 @@ def resolve_device(client, params):
     key, value = device_selector(params)
     devices = find_devices(client, key, value)
     if not devices:
-        raise DeviceLookupError('no enrolled device with %s %s' % (key, value))
+        raise NoSuchDevice('no enrolled device with %s %s' % (key, value))
     if len(devices) > 1:
         raise DeviceLookupError('%d enrolled devices have %s %s (ids %s): identify the device by udid or id'
                                 % (len(devices), key, value, ', '.join(str(d.get('id')) for d in devices)))
@@ -136,84 +133,20 @@ def describe(device):
     return '%s device %s (id %s)' % (device.get('platform'), device.get('serial_number'), device.get('id'))
 
 
-def lock_problems(device, pin, message, phone_number):
-    """Reasons the API would refuse DeviceLock for this device, as the server checks them."""
-    problems = _target_problems(device, 'DeviceLock', LOCK_PLATFORMS)
-    macos = device.get('platform') == 'macOS'
-    if macos and not pin:
-        problems.append('pin is required to lock a macOS device')
-    if not macos and pin:
-        problems.append('pin can only be set for macOS devices, not %s' % device.get('platform'))
-    if pin and not LOCK_PIN_RE.match(pin):
-        problems.append('pin must be 6 digits')
-    if message is not None and len(message) > MAX_MESSAGE:
-        problems.append('lock_message must be at most %d characters' % MAX_MESSAGE)
-    if phone_number is not None and len(phone_number) > MAX_PHONE_NUMBER:
-        problems.append('phone_number must be at most %d characters' % MAX_PHONE_NUMBER)
-    return problems
-
-
-def _target_problems(device, request_type, platforms):
-    problems = []
-    if device.get('platform') not in platforms:
-        problems.append('%s is not available on %s' % (request_type, device.get('platform') or 'an unknown platform'))
-    if device.get('user_enrollment'):
-        problems.append('%s is not available on user enrollments' % request_type)
-    return problems
-
-
-def erase_pin_required(device):
-    """Intel Macs with a T1 or no security chip need a Find My PIN (no Activation Lock: no T2)."""
-    return (device.get('platform') == 'macOS'
-            and not device.get('apple_silicon')
-            and not device.get('activation_lock_manageable'))
-
-
-def erase_problems(device, disallow_proximity_setup, preserve_data_plan, pin):
-    """Reasons the API would refuse EraseDevice for this device, as the server checks them.
-
-    Only what the device fields settle is checked here. Whether an Intel Mac with a T2 chip
-    needs a PIN depends on what it reported (PINRequiredForEraseDevice), which the API does
-    not show: a PIN given for such a Mac is passed on and the server decides.
-    """
-    problems = _target_problems(device, 'EraseDevice', PLATFORMS)
-    platform = device.get('platform')
-    if platform in MOBILE_PLATFORMS:
-        for name, value in (('disallow_proximity_setup', disallow_proximity_setup),
-                            ('preserve_data_plan', preserve_data_plan)):
-            if value is None:
-                problems.append('%s is required to erase an %s device' % (name, platform))
-        if pin:
-            problems.append('pin cannot be set for an %s device' % platform)
-        return problems
-    for name, value in (('disallow_proximity_setup', disallow_proximity_setup),
-                        ('preserve_data_plan', preserve_data_plan)):
-        if value is not None:
-            problems.append('%s can only be set for iOS and iPadOS devices, not %s' % (name, platform))
-    if platform != 'macOS' or device.get('apple_silicon'):
-        if pin:
-            problems.append('pin can only be set for Intel Macs (this device is %s)'
-                            % ('an Apple silicon Mac' if platform == 'macOS' else platform))
-    elif erase_pin_required(device) and not pin:
-        problems.append('pin is required to erase an Intel Mac without a T2 chip')
-    elif pin and not ERASE_PIN_RE.match(pin):
-        problems.append('pin must be 6 letters or digits')
-    return problems
-
-
-def list_commands(client, device_id=None, name=None, status=None):
-    """Commands of a device (or of every device), server-side filters by name and status."""
-    params = dict(enrolled_device=device_id, name=name, status=status)
+def list_commands(client, device_id=None, name=None, status=None, request_hash=None):
+    """Commands of a device (or of every device), newest first; server-side filters."""
+    params = dict(enrolled_device=device_id, name=name, status=status, request_hash=request_hash)
     return client.list_all(COMMANDS_PATH, params)
 
 
-def pending_command(client, device_id, name):
-    """The most recent command of that name still waiting for the device (status null or NotNow), or None."""
-    pending = [c for c in list_commands(client, device_id, name=name, status='pending')
-               if c.get('name') == name and c.get('status') in PENDING_STATUSES]
-    if not pending:
-        return None
-    return sorted(pending, key=lambda c: (c.get('created_at') or '', c.get('id') or 0))[-1]
+def command_summary(command):
+    """What a diff shows of a command: never its arguments (a PIN), only what names it."""
+    return dict(name=command.get('name'), uuid=command.get('uuid'), request_hash=command.get('request_hash'))
+
+
+def cancel_command(client, uuid):
+    """Withdraw a command the device has not fetched (the server answers 409 once it has)."""
+    return client.post('%s%s/cancel/' % (COMMANDS_PATH, quote(str(uuid), safe='')))
 
 
 def get_command(client, uuid):

@@ -16,7 +16,8 @@ from ansible_collections.espalier.mdm.plugins.module_utils.push_certificates imp
 OTA_ENROLLMENTS_PATH = 'api/mdm/ota_enrollments/'
 # The fields a task declares (besides name), as the API names them. scep_challenge is
 # write-only: the API never returns it, so it cannot be compared.
-MANAGED_FIELDS = ('display_name', 'push_certificate', 'blueprint', 'identity_source', 'scep_url', 'reusable', 'quota')
+MANAGED_FIELDS = ('display_name', 'push_certificate', 'blueprint', 'identity_source', 'attestation', 'scep_url',
+                  'reusable', 'quota')
 # Options whose 0 or '' means "none" (the API's null), since a task cannot tell null from unset.
 CLEARED_BY = dict(blueprint=0, quota=0, scep_url='')
 

@@ -75,3 +75,21 @@ def predicted(current, name, pem, read, now=None):
               days_left=(not_after - now).days, expiring=not_after - now <= EXPIRY_WARNING,
               status='expired' if expired else 'ok', status_message=None, certificate=pem)
     return pc
+
+
+def renewal_refusal(current, read, now=None):
+    """Why the server refuses this renewal without force (expired, or expires before the current one), or None.
+
+    Only check mode asks: the server has no dry run for uploads, and a check run must not say
+    "changed" for a renewal that the real run fails.
+    """
+    if not current or not current.get('not_after'):
+        return None
+    now = now or datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+    new = datetime.datetime.fromisoformat(read['not_after'])
+    if new <= now:
+        return 'this certificate expired on %s (force: true to use it anyway)' % read['not_after'][:10]
+    if new < datetime.datetime.fromisoformat(current['not_after']):
+        return ('this certificate expires on %s, before the current one (%s): is it an older download? '
+                '(force: true to use it anyway)' % (read['not_after'][:10], current['not_after'][:10]))
+    return None

@@ -7,30 +7,48 @@ from __future__ import annotations
 
 DOCUMENTATION = r'''
 module: device
-short_description: Block or unblock a device enrolled in Espalier
+short_description: Block, unblock or release a device of Espalier, enrolled or not yet
 version_added: 0.1.0
 description:
-  - Declares whether an enrolled device is blocked.
+  - Declares whether a device is blocked, and releases it.
   - A blocked device is released from the MDM and cannot enroll again until it is unblocked.
-  - The device is read first; the block or unblock call is made only when the state differs,
-    so blocking a blocked device reports no change.
+  - A serial number or UDID that no enrolled device has is blocked before it enrolls (the server's
+    C(/api/mdm/blocked_devices/) list), so a stolen device is refused at its first enrollment;
+    O(blocked=false) removes it from that list. Serial numbers and UDIDs match whatever their case.
+  - O(released=true) releases an enrolled device, one-shot. The next enrollment of its UDID may take it
+    over with another certificate (a device wiped or replaced without checking out); its current
+    certificate keeps working until then. A released device stays released until it enrolls again, so
+    a second run reports no change.
+  - The device is read first; a call is made only when the state differs.
 author:
   - Espalier developers (@espalier-mdm)
 options:
   blocked:
     description:
-      - V(true) to block the device, V(false) to unblock it.
+      - V(true) to block the device, V(false) to unblock it; unset leaves it as it is.
     type: bool
-    required: true
+  reason:
+    description:
+      - Why a device that is not enrolled is blocked, kept with the entry (at most 256 characters).
+        Not compared, not used for an enrolled device.
+    type: str
+  released:
+    description:
+      - V(true) to release the enrolled device (the API's C(POST /api/mdm/devices/<id>/release/)).
+      - V(false) is refused, a release ends when the device enrolls again.
+    type: bool
 extends_documentation_fragment:
   - espalier.mdm.device
   - espalier.mdm.api
   - espalier.mdm.attributes
   - espalier.mdm.attributes.action_group
 notes:
-  - C(changed) means the device was blocked or unblocked.
-  - In check mode nothing is written; the returned device shows the predicted O(blocked) state,
-    with RV(device.blocked_at) set to the time of the run.
+  - C(changed) means the device was blocked, unblocked or released (or would be, in check mode).
+  - In check mode nothing is written; the returned device shows the predicted state, with
+    RV(device.blocked_at) or RV(device.released_at) set to the time of the run.
+  - Needs C(mdm.view_enrolleddevice) and C(mdm.change_enrolleddevice).
+  - One of O(blocked) and O(released) is required. Blocking before enrollment takes O(serial_number) or
+    O(udid), not O(id).
 seealso:
   - module: espalier.mdm.device_info
 '''
@@ -46,6 +64,17 @@ EXAMPLES = r'''
     udid: 2A7F9BCE-9B52-4073-BE21-E419C85068E9
     blocked: false
 
+- name: Refuse a serial number that never enrolled (stolen before delivery)
+  espalier.mdm.device:
+    serial_number: C02NEW000001
+    blocked: true
+    reason: stolen in transit, ticket 4711
+
+- name: Let the next enrollment of a Mac wiped without checking out take its UDID
+  espalier.mdm.device:
+    serial_number: C02ABC123DEF
+    released: true
+
 - name: Converge a list of blocked devices
   espalier.mdm.device:
     serial_number: "{{ item }}"
@@ -55,7 +84,10 @@ EXAMPLES = r'''
 
 RETURN = r'''
 device:
-  description: The device after the change (predicted in check mode), every field as M(espalier.mdm.device_info) returns it.
+  description:
+    - The enrolled device after the change (predicted in check mode), every field as M(espalier.mdm.device_info)
+      returns it.
+    - Null for a serial number or UDID that no enrolled device has.
   returned: success
   type: dict
   sample:
@@ -68,8 +100,19 @@ device:
       description: When the device was blocked, null if it is not.
       type: str
       sample: "2024-02-04T07:03:12.345678"
+    released_at:
+      description: When the device was released, null if it is not.
+      type: str
+      sample: "2024-02-04T07:03:12.345678"
+blocked_device:
+  description:
+    - The entry that blocks a serial number or UDID no enrolled device has (predicted in check mode).
+    - Null when there is none, and for an enrolled device.
+  returned: success
+  type: dict
+  sample: {id: 3, serial_number: C02NEW000001, udid: null, reason: "stolen in transit", created_at: "2024-02-04T07:03:12"}
 diff:
-  description: The O(blocked) state and RV(device.blocked_at), before and after.
+  description: The O(blocked) state with RV(device.blocked_at) (or RV(blocked_device)), and O(released) with RV(device.released_at).
   returned: changed and diff mode
   type: dict
   sample:
@@ -82,22 +125,30 @@ import datetime
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.espalier.mdm.plugins.module_utils.api import (
-    EspalierApiError, api_argument_spec, run_module,
+    EspalierApiError, EspalierModuleError, api_argument_spec, run_module,
 )
 from ansible_collections.espalier.mdm.plugins.module_utils.devices import (
-    DEVICE_ARG_RULES, DEVICE_ARGSPEC, describe, device_path, get_device, resolve_device,
+    DEVICE_ARG_RULES, DEVICE_ARGSPEC, NoSuchDevice, describe, device_path, device_selector, get_device,
+    resolve_device,
 )
 from ansible_collections.espalier.mdm.plugins.module_utils.state import converge
+
+BLOCKED_DEVICES_PATH = 'api/mdm/blocked_devices/'
+
+
+def _now():
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None).isoformat()
 
 
 def blocked_view(device):
     return dict(blocked=device.get('blocked_at') is not None, blocked_at=device.get('blocked_at'))
 
 
-def run(module, client):
-    blocked = module.params['blocked']
-    device = resolve_device(client, module.params)
+def released_view(device):
+    return dict(released=device.get('released_at') is not None, released_at=device.get('released_at'))
 
+
+def set_blocked(module, client, device, blocked):
     def apply():
         try:
             return client.post(device_path(device['id'], 'block' if blocked else 'unblock'))
@@ -111,25 +162,101 @@ def run(module, client):
             raise
 
     def predict():
-        now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None).isoformat()
-        return dict(device, blocked_at=now if blocked else None)
+        # blocking also releases the device (it is told to unenroll, its UDID is free again)
+        return dict(device, blocked_at=_now() if blocked else None,
+                    released_at=device.get('released_at') or (_now() if blocked else None))
 
-    outcome = converge(module, device, dict(blocked=blocked), apply, predict,
-                       view=blocked_view, diff_keys=['blocked', 'blocked_at'])
-    verb = 'blocked' if blocked else 'unblocked'
-    if outcome.changed:
-        msg = '%s %s%s' % (describe(device), verb, ' (check mode)' if module.check_mode else '')
+    return converge(module, device, dict(blocked=blocked), apply, predict,
+                    view=blocked_view, diff_keys=['blocked', 'blocked_at'])
+
+
+def release(module, client, device):
+    return converge(module, device, dict(released=True),
+                    lambda: client.post(device_path(device['id'], 'release')),
+                    lambda: dict(device, released_at=_now()),
+                    view=released_view, diff_keys=['released', 'released_at'])
+
+
+def blocked_entry(client, key, value):
+    """The blocked_devices entry of this serial number or UDID (the server stores them upper-case), or None."""
+    wanted = str(value).strip().casefold()
+    return next((e for e in client.list_all(BLOCKED_DEVICES_PATH, {key: str(value).strip()})
+                 if str(e.get(key) or '').casefold() == wanted), None)
+
+
+def block_before_enrollment(module, client, key, value, blocked):
+    """(changed, entry after, diff) for a serial number or UDID that no enrolled device has."""
+    entry = blocked_entry(client, key, value)
+    if (entry is not None) == blocked:
+        return False, entry, None
+    if not blocked:
+        if not module.check_mode:
+            client.delete('%s%d/' % (BLOCKED_DEVICES_PATH, entry['id']))
+        after = None
     else:
-        msg = '%s already %s' % (describe(device), verb)
-    result = dict(changed=outcome.changed, device=outcome.applied, msg=msg)
-    if outcome.changed:
-        result['diff'] = outcome.diff
+        body = {key: str(value).strip()}
+        if module.params['reason']:
+            body['reason'] = module.params['reason']
+        if module.check_mode:
+            after = dict(id=None, serial_number=None, udid=None, reason=None, created_at=_now())
+            after.update(body, **{key: body[key].upper()})
+        else:
+            after = client.post(BLOCKED_DEVICES_PATH, body)
+    diff = dict(before=dict(blocked=entry is not None, blocked_device=entry),
+                after=dict(blocked=after is not None, blocked_device=after))
+    return True, after, diff
+
+
+def _check_mode(module, changed):
+    return ' (check mode)' if module.check_mode and changed else ''
+
+
+def run(module, client):
+    p = module.params
+    if p['blocked'] is None and p['released'] is None:
+        raise EspalierModuleError('one of blocked and released is required')
+    if p['released'] is False:
+        raise EspalierModuleError('released: false is not a state to converge to, a release ends when the device '
+                                  'enrolls again: leave released out, or set it to true')
+    key, value = device_selector(p)
+    try:
+        device = resolve_device(client, p)
+    except NoSuchDevice:
+        if key == 'id' or p['released'] or p['blocked'] is None:
+            raise
+        changed, entry, diff = block_before_enrollment(module, client, key, value, p['blocked'])
+        msg = 'no enrolled device with %s %s: %s%s before enrollment%s' % (
+            key, value, '' if changed else 'already ', 'blocked' if p['blocked'] else 'not blocked',
+            _check_mode(module, changed))
+        result = dict(changed=changed, device=None, blocked_device=entry, msg=msg)
+        if diff:
+            result['diff'] = diff
+        return result
+
+    outcomes = []
+    if p['blocked'] is not None:
+        outcomes.append(('blocked' if p['blocked'] else 'unblocked', set_blocked(module, client, device, p['blocked'])))
+        device = outcomes[-1][1].applied
+    if p['released']:
+        outcomes.append(('released', release(module, client, device)))
+        device = outcomes[-1][1].applied
+    changed = any(o.changed for dummy, o in outcomes)
+    msg = '%s %s%s' % (describe(device), ', '.join('%s%s' % ('' if o.changed else 'already ', verb)
+                                                   for verb, o in outcomes), _check_mode(module, changed))
+    result = dict(changed=changed, device=device, blocked_device=None, msg=msg)
+    if changed:
+        result['diff'] = dict(before={}, after={})
+        for dummy, o in outcomes:
+            if o.changed:
+                result['diff']['before'].update(o.diff['before'])
+                result['diff']['after'].update(o.diff['after'])
     return result
 
 
 def main():
     module = AnsibleModule(
-        argument_spec=api_argument_spec(blocked=dict(type='bool', required=True), **DEVICE_ARGSPEC),
+        argument_spec=api_argument_spec(blocked=dict(type='bool'), reason=dict(type='str'),
+                                        released=dict(type='bool'), **DEVICE_ARGSPEC),
         supports_check_mode=True,
         **DEVICE_ARG_RULES
     )

@@ -13,12 +13,12 @@ description:
   - Queues any MDM command the Espalier server supports for one device and notifies the device,
     through C(POST /api/mdm/devices/<id>/commands/) with the request type in O(name) and its
     arguments in O(arguments), as the API's snake_case fields.
-  - The server checks the arguments against the device's platform; a refused argument fails the
-    task with the server's explanation and nothing is queued.
+  - The server checks the arguments first (a dry run of the same request, in check mode too); a refused
+    argument fails the task with the server's explanation and nothing is queued.
   - With O(wait=true) the task waits for the device's answer and returns the command with its
     RV(command.result).
   - To lock or erase, prefer M(espalier.mdm.device_lock) and M(espalier.mdm.device_erase), which
-    check their arguments before anything is queued and do not queue a second pending command.
+    are one-shot and replace a pending command with other arguments.
 author:
   - Espalier developers (@espalier-mdm)
 options:
@@ -38,10 +38,9 @@ options:
     default: {}
   unless_pending:
     description:
-      - Do not queue the command when a command of the same O(name) is still pending for the device
-        (status null or C(NotNow)); that command is returned instead.
-      - The API does not return the arguments of queued commands, so a pending command counts whatever
-        its arguments.
+      - Do not queue the command when the same request (same O(name) and O(arguments), as the server's
+        C(request_hash) says) is still pending for the device (status null or C(NotNow)); that command is
+        returned instead. Pending commands with other arguments are left as they are.
     type: bool
     default: false
 extends_documentation_fragment:
@@ -52,10 +51,10 @@ extends_documentation_fragment:
   - espalier.mdm.attributes.action_group
 attributes:
   check_mode:
-    support: partial
+    support: full
     details:
-      - In check mode nothing is queued and nothing is waited for. The server has no dry run for commands,
-        so the arguments are not checked, and a command the server would refuse is reported as C(changed).
+      - In check mode nothing is queued and nothing is waited for; the server checks the arguments as it
+        would for a real request (a dry run), so a command it would refuse fails in check mode too.
 notes:
   - C(changed) means a command was queued (or would be, in check mode). Without O(unless_pending), every
     run queues a new command, as the command is an action, not a state.
@@ -90,7 +89,8 @@ RETURN = r'''
 command:
   description:
     - The command, queued or already pending; after O(wait=true), its final state with the device's answer.
-    - In check mode, only RV(command.name), RV(command.enrolled_device) and RV(command.status).
+    - In check mode, only RV(command.name), RV(command.enrolled_device), RV(command.request_hash) and
+      RV(command.status).
   returned: success
   type: dict
   contains:
@@ -111,9 +111,12 @@ command:
       type: str
       sample: ProfileList
     status:
-      description: Null while pending, then C(Acknowledged), C(Error), C(CommandFormatError) or C(NotNow).
+      description: Null while pending, then C(Acknowledged), C(Error), C(CommandFormatError), C(NotNow) or C(Canceled).
       type: str
       sample: Acknowledged
+    request_hash:
+      description: The server's name for this request (same RequestType and arguments, same hash).
+      type: str
     result:
       description: The device's answer, for the commands whose answer the server keeps.
       type: raw
@@ -147,12 +150,8 @@ from ansible_collections.espalier.mdm.plugins.module_utils.devices import DEVICE
 
 def run(module, client):
     p = module.params
-    return queue_command(
-        module, client, p['name'], 'commands',
-        lambda device: [],  # the server checks the arguments
-        lambda device: dict(name=p['name'], arguments=p['arguments']),
-        skip_pending=p['unless_pending'],
-    )
+    return queue_command(module, client, p['name'], 'commands', dict(name=p['name'], arguments=p['arguments']),
+                         replace=False, skip_same=p['unless_pending'])
 
 
 def main():

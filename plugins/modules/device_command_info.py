@@ -45,7 +45,7 @@ options:
         (the API's C(status=pending) filter).
     type: list
     elements: str
-    choices: [pending, Acknowledged, Error, CommandFormatError, NotNow]
+    choices: [pending, Acknowledged, Error, CommandFormatError, NotNow, Canceled]
 extends_documentation_fragment:
   - espalier.mdm.api
   - espalier.mdm.attributes.check_mode_read_only
@@ -143,7 +143,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.espalier.mdm.plugins.module_utils.api import api_argument_spec, run_module
 from ansible_collections.espalier.mdm.plugins.module_utils.devices import (
-    COMMAND_STATUSES, DEVICE_ARGSPEC, DEVICE_KEYS, FAILED_COMMAND_STATUSES, PENDING_STATUSES,
+    COMMAND_STATUSES, DEVICE_ARGSPEC, DEVICE_KEYS, ERROR_COMMAND_STATUSES, PENDING_STATUSES,
     get_command, list_commands, resolve_device,
 )
 
@@ -174,7 +174,7 @@ def run(module, client):
     counts = dict(
         pending=sum(1 for c in commands if c.get('status') in PENDING_STATUSES),
         acknowledged=sum(1 for c in commands if c.get('status') == 'Acknowledged'),
-        error=sum(1 for c in commands if c.get('status') in FAILED_COMMAND_STATUSES),
+        error=sum(1 for c in commands if c.get('status') in ERROR_COMMAND_STATUSES),
     )
     return dict(changed=False, commands=commands, counts=counts)
 

@@ -12,47 +12,45 @@ version_added: 0.1.0
 description:
   - Queues an C(EraseDevice) MDM command for the device and notifies it. The device erases
     all its content and settings when it runs the command.
-  - The device is read first and the arguments are checked with the server's platform rules,
-    so a wrong argument fails before anything is queued.
-  - iOS and iPadOS devices need O(disallow_proximity_setup) and O(preserve_data_plan), and take no O(pin).
-  - Intel Macs with a T1 chip or no security chip need a six-character O(pin).
-    Apple silicon Macs take no argument. Whether a T2 Mac needs a O(pin) depends on what it reported
-    to the server, so a O(pin) given for it is passed on and the server decides.
-  - User enrollments cannot be erased.
-  - If an C(EraseDevice) for the device is already pending (status null or C(NotNow)), it is
-    returned and nothing is queued, unless O(force=true).
+  - The server checks the arguments first (a dry run of the same request), in check mode too. Which
+    arguments a device needs is the server's decision, from what the device reported (an unsupervised
+    T2 Mac needs no O(pin) unless it says so). A refused argument fails with the server's explanation
+    before anything is queued; arguments that do not apply to the device are ignored by the server.
+  - iOS and iPadOS devices need O(disallow_proximity_setup) and O(preserve_data_plan); Macs that need a
+    Find My PIN need O(pin).
+  - If the same C(EraseDevice) (compared by the server's C(request_hash)) is pending, it is returned and
+    nothing is queued; a pending one with other arguments is canceled and replaced, or the task fails
+    naming it when the device already fetched it.
+  - One-shot by default (O(once=true)); once the device has acknowledged this erase (since O(since),
+    when given), later runs report no change, so an erase task kept in a playbook does not wipe the
+    re-provisioned device at every run. Set O(since) to the time of the new decision to erase again.
 author:
   - Espalier developers (@espalier-mdm)
 options:
   disallow_proximity_setup:
     description:
-      - iOS and iPadOS only, required there. Disable Proximity Setup on the next reboot.
+      - iOS and iPadOS (required there). Disable Proximity Setup on the next reboot.
     type: bool
   preserve_data_plan:
     description:
-      - iOS and iPadOS only, required there. Keep the eSIM data plan.
+      - iOS and iPadOS (required there). Keep the eSIM data plan.
     type: bool
   pin:
     description:
-      - Six-character Find My PIN, required for Intel Macs without a T2 chip, refused for Apple silicon
-        Macs and the other platforms.
+      - Six-character Find My PIN, for the Macs the server says need one (C(pin_required_for_erase) of the device).
       - Quote it in YAML. An unquoted number is taken when it still has six digits, and refused when YAML
         dropped leading zeros (V(012345) reads as the octal number 5349).
     type: raw
-  force:
-    description:
-      - Queue a new command even if an C(EraseDevice) is already pending for the device.
-    type: bool
-    default: false
 extends_documentation_fragment:
   - espalier.mdm.device
   - espalier.mdm.device.command
+  - espalier.mdm.device.once
   - espalier.mdm.api
   - espalier.mdm.attributes
   - espalier.mdm.attributes.action_group
 notes:
   - C(changed) means a command was queued (or would be, in check mode).
-  - In check mode nothing is queued and nothing is waited for.
+  - In check mode nothing is queued, canceled or waited for; the server still checks the arguments.
 seealso:
   - module: espalier.mdm.device_lock
   - module: espalier.mdm.device_command_info
@@ -101,7 +99,7 @@ command:
       type: str
       sample: EraseDevice
     status:
-      description: Null while pending, then C(Acknowledged), C(Error), C(CommandFormatError) or C(NotNow).
+      description: Null while pending, then C(Acknowledged), C(Error), C(CommandFormatError), C(NotNow) or C(Canceled).
       type: str
       sample: Acknowledged
     error_chain:
@@ -112,6 +110,11 @@ command:
       description: When the command was queued.
       type: str
       sample: "2024-03-28T16:27:05.829954"
+replaced:
+  description: The pending erase commands with other arguments that were canceled (would be, in check mode).
+  returned: success
+  type: list
+  elements: dict
 device:
   description: The device, as M(espalier.mdm.device_info) returns it.
   returned: success
@@ -126,20 +129,15 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.espalier.mdm.plugins.module_utils.api import api_argument_spec, run_module
 from ansible_collections.espalier.mdm.plugins.module_utils.commands import COMMAND_ARGSPEC, queue_command
-from ansible_collections.espalier.mdm.plugins.module_utils.devices import (
-    DEVICE_ARG_RULES, DEVICE_ARGSPEC, erase_problems, pin_argument,
-)
+from ansible_collections.espalier.mdm.plugins.module_utils.devices import DEVICE_ARG_RULES, DEVICE_ARGSPEC, pin_argument
 
 ERASE_ARGS = ('disallow_proximity_setup', 'preserve_data_plan', 'pin')
 
 
 def run(module, client):
     p = dict(module.params, pin=pin_argument(module.params['pin']))
-    return queue_command(
-        module, client, 'EraseDevice', 'erase',
-        lambda device: erase_problems(device, p['disallow_proximity_setup'], p['preserve_data_plan'], p['pin']),
-        lambda device: {k: p[k] for k in ERASE_ARGS if p[k] is not None},
-    )
+    return queue_command(module, client, 'EraseDevice', 'erase', {k: p[k] for k in ERASE_ARGS if p[k] is not None},
+                         once=p['once'])
 
 
 def main():

@@ -153,6 +153,18 @@ devices:
     blocked_at:
       description: When the device was blocked, null if it is not.
       type: str
+    released_at:
+      description: When the device was released (the next enrollment of its UDID may take it over), null if it is not.
+      type: str
+    recovery_password_escrowed:
+      description: Whether a recovery lock or firmware password is escrowed.
+      type: bool
+    pin_required_for_erase:
+      description: Whether EraseDevice needs a C(pin) on this device, as the server decides it.
+      type: bool
+    pin_required_for_lock:
+      description: Whether DeviceLock needs a C(pin) on this device, as the server decides it.
+      type: bool
     created_at:
       description: Enrollment record creation.
       type: str

@@ -14,7 +14,7 @@ description:
     commands (C(POST /api/mdm/devices/notify/)). The pushes run as a background task of the server.
   - Devices are given by O(ids), O(serial_numbers) or O(udids), or several of them; serial numbers and
     UDIDs are looked up first (one request each), ids are sent as they are.
-  - With O(wait=true) the task waits until the server's background task is C(finished) or C(failed),
+  - With O(wait=true) the task waits until the server's background task is ready (C(SUCCESS) or C(FAILURE)),
     and fails if it failed.
 author:
   - Espalier developers (@espalier-mdm)
@@ -86,12 +86,13 @@ task:
   sample:
     id: b1512b8d-1e17-4181-a1c3-93a7243fddd4
     name: notify_devices
-    status: finished
+    status: SUCCESS
+    unready: false
 '''
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.espalier.mdm.plugins.module_utils.api import WAIT_ARGSPEC, api_argument_spec, run_module
+from ansible_collections.espalier.mdm.plugins.module_utils.api import FAILED_TASK_STATUS, WAIT_ARGSPEC, api_argument_spec, run_module
 from ansible_collections.espalier.mdm.plugins.module_utils.devices import DEVICES_PATH, resolve_device
 
 SELECTORS = dict(ids='id', serial_numbers='serial_number', udids='udid')
@@ -113,7 +114,7 @@ def run(module, client):
     if p['wait']:
         task = client.wait_task(ref['task_id'], p['wait_timeout'])
         result.update(task=task, msg='%s, %s' % (result['msg'], task.get('status')))
-        if task.get('status') == 'failed':
+        if task.get('status') == FAILED_TASK_STATUS:
             module.fail_json(**dict(result, msg='%s: %s' % (result['msg'], task.get('error') or 'no error given')))
     return result
 

@@ -47,6 +47,13 @@ options:
       - V(builtin) for Espalier's own SCEP CA, V(external) for another SCEP server (O(scep_url), O(scep_challenge)).
     type: str
     choices: [builtin, external]
+  attestation:
+    description:
+      - V(apple) to require Managed Device Attestation at enrollment (the device proves it is a genuine Apple
+        device with its serial number and UDID, so a UDID cannot be taken over); V(none) to enroll without it.
+      - The server's default for a new enrollment is V(apple).
+    type: str
+    choices: [apple, none]
   scep_url:
     description:
       - URL of the external SCEP server, required with O(identity_source=external); V('') for none.
@@ -151,6 +158,10 @@ ota_enrollment:
       description: C(builtin) or C(external).
       type: str
       sample: builtin
+    attestation:
+      description: C(apple) (Managed Device Attestation required) or C(none).
+      type: str
+      sample: apple
     scep_url:
       description: URL of the external SCEP server, if any.
       type: str
@@ -260,6 +271,7 @@ def main():
             push_certificate=dict(type='raw'),
             blueprint=dict(type='int'),
             identity_source=dict(type='str', choices=['builtin', 'external']),
+            attestation=dict(type='str', choices=['apple', 'none']),
             scep_url=dict(type='str'),
             scep_challenge=dict(type='str', no_log=True),
             update_scep_challenge=dict(type='str', choices=['always', 'on_create'], default='on_create'),

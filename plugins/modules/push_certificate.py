@@ -52,6 +52,13 @@ options:
     description:
       - Password of O(private_key), when it is encrypted.
     type: str
+  force:
+    description:
+      - Renew even with a certificate that expires before the current one or is already expired. Without it
+        the server refuses such a renewal (an older download by mistake would cut the devices off sooner),
+        and so does check mode.
+    type: bool
+    default: false
   state:
     description:
       - V(present) is the only state, push certificates are not deleted through the API.
@@ -167,7 +174,7 @@ from ansible_collections.espalier.mdm.plugins.module_utils.api import (
 )
 from ansible_collections.espalier.mdm.plugins.module_utils.certificates import CertificateError, read_push_certificate
 from ansible_collections.espalier.mdm.plugins.module_utils.push_certificates import (
-    DIFF_KEYS, certificate_view, describe, list_push_certificates, predicted, push_certificate_path,
+    DIFF_KEYS, certificate_view, describe, list_push_certificates, predicted, push_certificate_path, renewal_refusal,
 )
 from ansible_collections.espalier.mdm.plugins.module_utils.state import converge
 
@@ -209,10 +216,16 @@ def run(module, client):
     def apply():
         if current is None:
             return client.post(push_certificate_path(), body)
-        return client.put(push_certificate_path(current['id']), body)
+        return client.put(push_certificate_path(current['id']), dict(body, force=p['force']))
+
+    def predict():
+        refusal = None if p['force'] else renewal_refusal(current, read)
+        if refusal:
+            raise EspalierModuleError('cannot renew %s: %s' % (describe(current), refusal))
+        return predicted(current, name, p['certificate'], read)
 
     outcome = converge(module, current, dict(name=name, topic=read['topic'], fingerprint=read['fingerprint']),
-                       apply, lambda: predicted(current, name, p['certificate'], read),
+                       apply, predict,
                        view=certificate_view, diff_keys=list(DIFF_KEYS))
     pc = outcome.applied
     if not outcome.changed:
@@ -235,6 +248,7 @@ def main():
             certificate=dict(type='str', required=True),
             private_key=dict(type='str', required=True, no_log=True),
             private_key_password=dict(type='str', no_log=True),
+            force=dict(type='bool', default=False),
             state=dict(type='str', choices=['present'], default='present'),
         ),
         supports_check_mode=True,

@@ -22,7 +22,7 @@ options:
     required: true
   fail_on_failed:
     description:
-      - Fail when the task status is C(failed).
+      - Fail when the task status is C(FAILURE).
     type: bool
     default: false
 extends_documentation_fragment:
@@ -56,9 +56,15 @@ task:
       description: What the task does.
       type: str
     status:
-      description: C(queued), C(started), C(finished) or C(failed).
+      description:
+        - Celery's words, as Zentral answers - C(PENDING) (queued), C(STARTED), C(SUCCESS) or C(FAILURE).
+        - An id the server does not know (C(UNKNOWN)) fails the task.
       type: str
-      sample: finished
+      sample: SUCCESS
+    unready:
+      description: Whether the task is still to finish (poll again); false once it is C(SUCCESS) or C(FAILURE).
+      type: bool
+      sample: false
     progress:
       description: Progress reported by the worker.
       type: raw
@@ -68,24 +74,18 @@ task:
     error:
       description: Error of a failed task.
       type: str
-    created_at:
-      description: When the task was queued.
-      type: str
-    updated_at:
-      description: Last update.
-      type: str
 '''
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.espalier.mdm.plugins.module_utils.api import WAIT_ARGSPEC, api_argument_spec, run_module
+from ansible_collections.espalier.mdm.plugins.module_utils.api import FAILED_TASK_STATUS, WAIT_ARGSPEC, api_argument_spec, known_task, run_module
 
 
 def run(module, client):
     p = module.params
-    task = client.wait_task(p['task_id'], p['wait_timeout']) if p['wait'] else client.get_task(p['task_id'])
+    task = client.wait_task(p['task_id'], p['wait_timeout']) if p['wait'] else known_task(client.get_task(p['task_id']))
     result = dict(changed=False, task=task)
-    if p['fail_on_failed'] and task.get('status') == 'failed':
+    if p['fail_on_failed'] and task.get('status') == FAILED_TASK_STATUS:
         module.fail_json(msg='task %s failed: %s' % (p['task_id'], task.get('error') or 'no error given'), **result)
     return result
 

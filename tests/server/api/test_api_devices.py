@@ -10,7 +10,7 @@ SEED_FIELDS = ["id", "udid", "serial_number", "name", "model", "platform", "os_v
                "supervised", "bootstrap_token_escrowed", "filevault_enabled", "filevault_prk_escrowed",
                "recovery_password_escrowed", "activation_lock_manageable", "last_seen_at", "last_notified_at",
                "checkout_at", "blocked_at", "created_at", "updated_at"]
-OURS = ["pin_required_for_erase", "pin_required_for_lock"]
+OURS = ["pin_required_for_erase", "pin_required_for_lock", "released_at"]
 
 
 def test_list_is_a_plain_list_with_every_field_of_zentral(client, admin, make_device):
@@ -178,3 +178,24 @@ def test_token_info_says_who_and_what(client, make_token):
     info = client.get("/api/token_info/", headers=headers).json
     assert info["permissions"] == ["mdm.add_devicecommand", "mdm.view_enrolleddevice"]
     assert info["token_prefix"] == headers["Authorization"].split()[1][:8] and info["user"].startswith("user")
+
+
+def test_release_is_gated_audited_documented_and_idempotent(client, make_token, admin, make_device, caplog):
+    """Issue 9: a released device's UDID may be enrolled again by another certificate."""
+    import logging
+
+    d = make_device(serial_number="C02REL00001")
+    viewer = make_token("mdm.view_enrolleddevice")
+    assert client.post(f"/api/mdm/devices/{d.id}/release/", headers=viewer).status_code == 403
+    assert client.get(f"/api/mdm/devices/{d.id}/", headers=admin).json["released_at"] is None
+    with caplog.at_level(logging.INFO, logger="espalier.audit"):
+        resp = client.post(f"/api/mdm/devices/{d.id}/release/", headers=admin)
+    assert resp.status_code == 200 and resp.json["released_at"]
+    [record] = [r for r in caplog.records if r.name == "espalier.audit"]
+    assert "device released" in record.getMessage() and "C02REL00001" in record.getMessage()
+    again = client.post(f"/api/mdm/devices/{d.id}/release/", headers=admin)
+    assert again.json["released_at"] == resp.json["released_at"]
+    doc = client.get("/api/openapi.json").json
+    op = doc["paths"]["/api/mdm/devices/{device_id}/release/"]["post"]
+    assert {"200", "401", "403", "404"} <= set(op["responses"])
+    assert "released_at" in doc["components"]["schemas"]["Device"]["properties"]

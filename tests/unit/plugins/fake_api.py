@@ -5,8 +5,10 @@
 """An in-memory Espalier operator API behind the client's transport boundary.
 
 It answers (method, url, headers, body) like the server would, with the same
-JSON shapes, statuses and platform rules, so the modules are tested from their
-arguments down to the bytes they send, without a network.
+JSON shapes (DRF's errors, Zentral's task results), statuses and command rules, so the
+modules are tested from their arguments down to the bytes they send, without a network.
+tests/unit/plugins/contract.py runs the same cases through this fake and through the real
+server (tests/server/api/test_collection_contract.py), so the two cannot drift apart.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import base64
 import datetime
 import hashlib
+import hmac
 import json
 import re
 import uuid as uuidlib
@@ -33,9 +36,15 @@ DEVICE_DEFAULTS = dict(
     user_approved_enrollment=True, supervised=True, bootstrap_token_escrowed=True,
     filevault_enabled=True, filevault_prk_escrowed=True, activation_lock_manageable=True,
     last_seen_at='2024-02-17T20:31:34.848107', last_notified_at='2024-03-27T20:44:21.751091',
-    checkout_at=None, blocked_at=None, created_at='2023-08-06T14:44:01.847058',
+    checkout_at=None, blocked_at=None, released_at=None, created_at='2023-08-06T14:44:01.847058',
     updated_at='2024-02-17T20:31:34.848262',
+    recovery_password_escrowed=False,
+    # what the device reported (PINRequiredForEraseDevice / PINRequiredForDeviceLock), None: not known
+    reported_pin_required_for_erase=None, reported_pin_required_for_lock=None,
 )
+# The fields the API answers (DEVICE_DEFAULTS also holds what only the server knows).
+HIDDEN_DEVICE_FIELDS = ('reported_pin_required_for_erase', 'reported_pin_required_for_lock')
+NOW = '2024-04-01T10:00:00.000000'
 
 
 class FakeClock:
@@ -68,6 +77,8 @@ class FakeApi:
         self.task_script = {}  # task id -> statuses taken on successive reads
         self.push_certificates = {}
         self.ota_enrollments = {}
+        self.blocked = {}
+        self.permissions = ['mdm.add_devicecommand', 'mdm.view_enrolleddevice']
         self.paginate = True
         self.page_size_cap = page_size_cap
         self._next_id = 1
@@ -83,13 +94,14 @@ class FakeApi:
         self.devices[device_id] = device
         return device
 
-    def add_command(self, device, name, status=None, **fields):
+    def add_command(self, device, name, status=None, arguments=None, **fields):
         command = dict(
             id=self._new_id(), uuid=str(uuidlib.uuid4()), enrolled_device=device['id'], name=name,
             artifact_version=None, artifact_operation=None, not_before=None, time=None, result=None,
             result_time=None, status=status, error_chain=None,
             created_at='2024-03-28T16:27:%02d.000000' % (len(self.commands) % 60),
             updated_at='2024-03-28T16:27:05.829959',
+            request_hash=self.request_hash(name, arguments or {}),
         )
         command.update(fields)
         self.commands.append(command)
@@ -113,6 +125,12 @@ class FakeApi:
     def calls_to(self, method, path_re):
         return [c for c in self.calls if c[0] == method and re.search(path_re, c[1])]
 
+    @staticmethod
+    def request_hash(name, arguments):
+        """As the server's: a keyed hash of the RequestType and the arguments it stores."""
+        return hmac.new(b'fake-key', json.dumps([name, arguments], sort_keys=True).encode(),
+                        hashlib.sha256).hexdigest()
+
     def _new_id(self):
         self._next_id += 1
         return self._next_id
@@ -132,6 +150,13 @@ class FakeApi:
             return self._reply(401, {'detail': 'Invalid token.'})
         return self._route(method, parts.path, query, data, url)
 
+    def call(self, method, path, query=None, body=None):
+        """One request as the contract cases make it: (status, decoded JSON or None)."""
+        url = BASE_URL + path + ('?' + urlencode(query) if query else '')
+        status, dummy, raw = self(method, url, {'Authorization': 'Token %s' % TOKEN},
+                                  json.dumps(body).encode() if body is not None else None)
+        return status, json.loads(raw) if raw else None
+
     @staticmethod
     def _reply(status, payload, headers=None):
         raw = payload if isinstance(payload, (bytes, str)) else json.dumps(payload)
@@ -144,25 +169,33 @@ class FakeApi:
         if m and method == 'GET':
             devices = sorted(self.devices.values(), key=lambda d: d['id'])
             for key in ('serial_number', 'udid'):
-                if key in query:
+                if query.get(key):
                     devices = [d for d in devices if d[key] == query[key]]
-            return self._list(devices, query, path)
+            return self._list([self.device_json(d) for d in devices], query, path)
         m = re.fullmatch(r'/api/mdm/devices/commands/', path)
         if m and method == 'GET':
             commands = [c for c in self.commands
                         if 'enrolled_device' not in query or c['enrolled_device'] == int(query['enrolled_device'])]
-            if 'name' in query:
-                commands = [c for c in commands if c['name'] == query['name']]
+            for key in ('name', 'request_hash'):
+                if query.get(key):
+                    commands = [c for c in commands if c[key] == query[key]]
             if query.get('status') == 'pending':
                 commands = [c for c in commands if c['status'] in (None, 'NotNow')]
-            elif 'status' in query:
+            elif query.get('status'):
                 commands = [c for c in commands if c['status'] == query['status']]
+            commands = sorted(commands, key=lambda c: (c['created_at'], c['id']), reverse=True)  # newest first
             return self._list(commands, query, path)
-        m = re.fullmatch(r'/api/mdm/devices/commands/([^/]+)/', path)
-        if m and method == 'GET':
-            return self._get_command(m.group(1))
+        m = re.fullmatch(r'/api/mdm/devices/commands/([^/]+)/(cancel/)?', path)
+        if m and method == ('POST' if m.group(2) else 'GET'):
+            return self._cancel(m.group(1)) if m.group(2) else self._get_command(m.group(1))
         if path == '/api/mdm/devices/notify/' and method == 'POST':
             return self._notify(data or {})
+        m = re.fullmatch(r'/api/mdm/blocked_devices/(?:(\d+)/)?', path)
+        if m:
+            return self._blocked_devices(method, int(m.group(1)) if m.group(1) else None, query, data or {})
+        if path == '/api/token_info/' and method == 'GET':
+            return self._reply(200, dict(user='ansible', token_prefix=TOKEN[:8], name='tests',
+                                         permissions=sorted(self.permissions), created_at='2024-01-01T00:00:00'))
         m = re.fullmatch(r'/api/mdm/ota_enrollments/(?:(\d+)/)?', path)
         if m:
             return self._ota_enrollments(method, int(m.group(1)) if m.group(1) else None, query, data or {})
@@ -170,8 +203,8 @@ class FakeApi:
         if m:
             device = self.devices.get(int(m.group(1)))
             if device is None:
-                return self._reply(404, {'detail': 'no enrolled device %s' % m.group(1)})
-            return self._device_action(method, device, m.group(2), data or {})
+                return self._reply(404, {'detail': 'No EnrolledDevice matches the given query.'})
+            return self._device_action(method, device, m.group(2), query, data or {})
         m = re.fullmatch(r'/api/mdm/push_certificates/(?:(\d+)/)?', path)
         if m:
             return self._push_certificates(method, int(m.group(1)) if m.group(1) else None, query, data or {})
@@ -198,66 +231,193 @@ class FakeApi:
         return self._reply(200, dict(count=len(objects), next=nxt, previous=prev,
                                      results=objects[offset:offset + limit]))
 
-    def _device_action(self, method, device, action, data):
+    @staticmethod
+    def device_json(device):
+        out = {k: v for k, v in device.items() if k not in HIDDEN_DEVICE_FIELDS}
+        out.update(pin_required_for_erase=FakeApi._erase_pin_required(device),
+                   pin_required_for_lock=FakeApi._lock_pin_required(device))
+        return out
+
+    def _device_action(self, method, device, action, query, data):
         if action is None and method == 'GET':
-            return self._reply(200, device)
+            return self._reply(200, self.device_json(device))
         if action in ('block', 'unblock') and method == 'POST':
             if (action == 'block') == (device['blocked_at'] is not None):
-                return self._reply(400, {'detail': 'Device is already %sed.' % action})
-            device['blocked_at'] = '2024-04-01T10:00:00.000000' if action == 'block' else None
-            return self._reply(200, device)
-        if action in ('lock', 'erase') and method == 'POST':
-            errors = self._validate(device, action, data)
-            if errors:
-                return self._reply(400, {'detail': 'Invalid request.', 'errors': errors})
-            name = 'DeviceLock' if action == 'lock' else 'EraseDevice'
-            return self._reply(201, self.add_command(device, name))
+                return self._reply(400, {'detail': 'Device already blocked.' if action == 'block'
+                                         else 'Device not blocked.'})
+            device['blocked_at'] = NOW if action == 'block' else None
+            if action == 'block':
+                device['released_at'] = device['released_at'] or NOW
+            return self._reply(200, self.device_json(device))
+        if action == 'release' and method == 'POST':
+            device['released_at'] = device['released_at'] or NOW
+            return self._reply(200, self.device_json(device))
+        commands = dict(lock='DeviceLock', erase='EraseDevice', send_custom_command='CustomCommand')
+        if action in commands and method == 'POST':
+            return self._queue(device, commands[action], data, query)
         if action == 'commands' and method == 'POST':
-            return self._queue(device, data)
+            name = data.get('name')
+            if not isinstance(name, str) or not name:
+                return self._reply(400, {'name': ['This field is required.']})
+            arguments = data.get('arguments', {})
+            if not isinstance(arguments, dict):
+                return self._reply(400, {'arguments': ['Expected a dictionary of items but got type "%s".'
+                                                       % type(arguments).__name__]})
+            return self._queue(device, name, arguments, query)
         if action in ('filevault_prk', 'recovery_password') and method == 'GET':
             return self._reply(200, {'id': device['id'], 'serial_number': device['serial_number'],
                                      action: device.get('_' + action)})
         return self._reply(405, {'detail': 'Method "%s" not allowed.' % method})
 
-    # as server/espalier/web/api/devices.py and services/commands.py answer
+    # as server/espalier/services/commands.py: validate, then queue (or, dry_run, tell what would be)
     KNOWN_COMMANDS = ('CertificateList', 'CustomCommand', 'DeviceConfigured', 'DeviceInformation', 'DeviceLock',
                       'EraseDevice', 'InstallProfile', 'InstalledApplicationList', 'ProfileList', 'RemoveProfile',
                       'RestartDevice', 'SecurityInfo', 'ShutDownDevice')
 
-    def _queue(self, device, data):
-        name, arguments = data.get('name'), data.get('arguments', {})
-        if not isinstance(name, str) or not isinstance(arguments, dict):
-            return self._reply(400, {'detail': 'name (a RequestType) and arguments (an object) are required'})
-        if device['blocked_at'] is not None:
-            return self._reply(400, {'detail': 'device %s is blocked: unblock it before sending commands' % device['id']})
+    def _queue(self, device, name, data, query):
         if name not in self.KNOWN_COMMANDS:
-            return self._reply(400, {'detail': 'unknown command %r (known: %s)' % (name, ', '.join(self.KNOWN_COMMANDS)),
-                                     'errors': {'name': ['unknown command']}})
-        unknown = sorted(set(arguments) - {'managed_only', 'command'})
-        if unknown:
-            errors = {k: ['unknown argument'] for k in unknown}
-            return self._reply(400, {'detail': 'invalid arguments: ' + '; '.join('%s: unknown argument' % k for k in unknown),
-                                     'errors': errors})
-        return self._reply(201, self.add_command(device, name))
+            return self._reply(400, {'name': ['"%s" is not a valid choice.' % name]})
+        arguments = self._arguments(device, name, data)
+        if isinstance(arguments, tuple):  # (status, errors)
+            return self._reply(*arguments)
+        if str(query.get('dry_run', '')).lower() in ('1', 'true', 'yes', 'on'):
+            return self._reply(200, dict(dry_run=True, command=dict(
+                name=name, enrolled_device=device['id'], request_hash=self.request_hash(name, arguments))))
+        return self._reply(201, self.add_command(device, name, arguments=arguments))
+
+    @staticmethod
+    def _erase_pin_required(device):
+        if device['platform'] != 'macOS':
+            return False
+        if device['reported_pin_required_for_erase'] is not None:
+            return device['reported_pin_required_for_erase']
+        return not device['apple_silicon'] and not device['activation_lock_manageable']
+
+    @staticmethod
+    def _lock_pin_required(device):
+        return device['platform'] == 'macOS' and device['reported_pin_required_for_lock'] is not False
+
+    @staticmethod
+    def _char(errors, data, name, max_length=None, pattern=None, required=False):
+        """A DRF CharField: numbers read as text, DRF's texts; the value, or None."""
+        if name not in data or data[name] is None:
+            if required:
+                errors[name] = ['This field is required.' if name not in data else 'This field may not be null.']
+            return None
+        value = data[name]
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            errors[name] = ['Not a valid string.']
+            return None
+        value = str(value).strip()
+        if not value:
+            errors[name] = ['This field may not be blank.']
+        elif max_length and len(value) > max_length:
+            errors[name] = ['Ensure this field has no more than %d characters.' % max_length]
+        elif pattern and not re.fullmatch(pattern, value):
+            errors[name] = ['This value does not match the required pattern.']
+        return value
+
+    @staticmethod
+    def _bool(errors, data, name):
+        value = data.get(name)
+        if name not in data:
+            errors[name] = ['This field is required.']
+        elif value is None:
+            errors[name] = ['This field may not be null.']
+        elif str(value).lower() in ('true', '1', 'yes', 'on'):
+            return True
+        elif str(value).lower() in ('false', '0', 'no', 'off'):
+            return False
+        else:
+            errors[name] = ['Must be a valid boolean.']
+        return None
+
+    def _arguments(self, device, name, data):
+        """The arguments the server stores (what request_hash is made of), or (400, errors)."""
+        errors, out = {}, {}
+        mobile = device['platform'] in ('iOS', 'iPadOS')
+        if name == 'DeviceLock':
+            if device['user_enrollment'] and not mobile:
+                return 400, {'detail': 'Invalid target.'}
+            for field, key, length in (('message', 'Message', 255), ('phone_number', 'PhoneNumber', 15)):
+                value = self._char(errors, data, field, length)
+                if value:
+                    out[key] = value
+            if device['platform'] == 'macOS':
+                pin = self._char(errors, data, 'pin', pattern='[0-9]{6}', required=self._lock_pin_required(device))
+                if pin:
+                    out['PIN'] = pin
+        elif name == 'EraseDevice':
+            if mobile:
+                for field, key in (('disallow_proximity_setup', 'DisallowProximitySetup'),
+                                   ('preserve_data_plan', 'PreserveDataPlan')):
+                    out[key] = self._bool(errors, data, field)
+            elif self._erase_pin_required(device):
+                out['PIN'] = self._char(errors, data, 'pin', pattern='[a-zA-Z0-9]{6}', required=True)
+        elif name == 'ProfileList':
+            if 'managed_only' in data:
+                out['ManagedOnly'] = self._bool(errors, data, 'managed_only')
+        elif name == 'CustomCommand':
+            command = self._char(errors, data, 'command', required=True)
+            if command and 'RequestType' not in command:
+                errors['command'] = ['Invalid property list']
+            out['command'] = command
+        if errors:
+            return 400, errors
+        return out
+
+    def _cancel(self, uuid):
+        for command in self.commands:
+            if command['uuid'] == uuid:
+                if command['status'] not in (None, 'NotNow'):
+                    return self._reply(409, {'detail': 'the command is already %s' % command['status']})
+                if command['status'] is None and command['time'] is not None:
+                    return self._reply(409, {'detail': 'the device fetched this command and has not answered '
+                                                       'yet: it cannot be withdrawn'})
+                command.update(status='Canceled', result_time=NOW)
+                return self._reply(200, command)
+        return self._reply(404, {'detail': 'No DeviceCommand matches the given query.'})
+
+    # -- blocked serial numbers and UDIDs, as server/espalier/services/blocked.py ----------
+
+    def _blocked_devices(self, method, entry_id, query, data):
+        if method == 'GET' and entry_id is None:
+            found = [b for b in sorted(self.blocked.values(), key=lambda b: b['id'])
+                     if all(not query.get(k) or b[k] == query[k].upper() for k in ('serial_number', 'udid'))]
+            return self._list(found, query, '/api/mdm/blocked_devices/')
+        if method == 'POST' and entry_id is None:
+            serial, udid = ((data.get(k) or '').strip().upper() or None for k in ('serial_number', 'udid'))
+            if not serial and not udid:
+                return self._reply(400, {'non_field_errors': ['Give a serial_number or a udid.']})
+            for entry in sorted(self.blocked.values(), key=lambda b: b['id']):
+                if (serial and entry['serial_number'] == serial) or (udid and entry['udid'] == udid):
+                    return self._reply(200, entry)
+            entry = dict(id=self._new_id(), serial_number=serial, udid=udid, reason=data.get('reason'),
+                         created_at=NOW)
+            self.blocked[entry['id']] = entry
+            return self._reply(201, entry)
+        if method == 'DELETE' and entry_id is not None:
+            if self.blocked.pop(entry_id, None) is None:
+                return self._reply(404, {'detail': 'No BlockedDevice matches the given query.'})
+            return 204, {}, b''
+        return self._reply(405, {'detail': 'Method "%s" not allowed.' % method})
 
     def _notify(self, data):
         ids = data.get('devices')
         if not isinstance(ids, list) or not ids:
-            return self._reply(400, {'detail': 'devices: a non-empty list of device ids is required'})
+            return self._reply(400, {'devices': ['This field is required.']})
         task_id = str(uuidlib.uuid4())
-        self.tasks[task_id] = dict(id=task_id, name='notify_devices', status='queued', progress=None, result=None,
-                                   error=None, created_at='2024-03-28T16:27:05', updated_at='2024-03-28T16:27:05',
-                                   devices=sorted(set(ids)))
+        self.tasks[task_id] = dict(id=task_id, name='notify_devices', status='PENDING', devices=sorted(set(ids)))
         return self._reply(201, dict(task_id=task_id, task_result_url='/api/task_result/%s/' % task_id))
 
     # -- OTA enrollments, as server/espalier/services/enrollments.py -----------------------
 
-    OTA_FIELDS = ('name', 'display_name', 'push_certificate', 'blueprint', 'identity_source', 'scep_url',
-                  'scep_challenge', 'reusable', 'quota')
+    OTA_FIELDS = ('name', 'display_name', 'push_certificate', 'blueprint', 'identity_source', 'attestation',
+                  'scep_url', 'scep_challenge', 'reusable', 'quota')
 
     def add_ota_enrollment(self, name, **fields):
         enrollment = dict(id=self._new_id(), name=name, display_name=name, push_certificate=1, blueprint=None,
-                          identity_source='builtin', scep_url=None, reusable=False, quota=None,
+                          identity_source='builtin', attestation='apple', scep_url=None, reusable=False, quota=None,
                           secret='s3cr3t%d' % self._next_id, secret_used_at=None,
                           created_at='2024-06-01T00:00:00', updated_at='2024-06-01T00:00:00')
         enrollment.update(fields)
@@ -288,20 +448,22 @@ class FakeApi:
         return self._reply(405, {'detail': 'Method "%s" not allowed.' % method})
 
     def _write_ota_enrollment(self, e, data):
-        errors = {k: ['unknown field'] for k in data if k not in self.OTA_FIELDS}
+        data = {k: v for k, v in data.items() if k in self.OTA_FIELDS}  # DRF ignores unknown fields
+        errors = {}
         if e is None:
-            errors.update({k: ['required'] for k in ('name', 'push_certificate') if k not in data})
+            errors.update({k: ['This field is required.'] for k in ('name', 'push_certificate') if k not in data})
         if 'push_certificate' in data and data['push_certificate'] not in self.push_certificates:
-            errors['push_certificate'] = ['must be the id of a push certificate']
+            errors['push_certificate'] = ['Invalid pk "%s" - object does not exist.' % data['push_certificate']]
+        if 'attestation' in data and data['attestation'] not in ('apple', 'none'):
+            errors['attestation'] = ['"%s" is not a valid choice.' % data['attestation']]
         name = data.get('name', e and e['name'])
         if any(o['name'] == name and o is not e for o in self.ota_enrollments.values()):
-            errors['name'] = ['already exists']
+            errors['name'] = ['OTA enrollment with this name already exists.']
         if errors:
-            return self._reply(400, {'detail': 'invalid OTA enrollment: ' + '; '.join(
-                '%s: %s' % (k, ' '.join(v)) for k, v in errors.items()), 'errors': errors})
+            return self._reply(400, errors)
         if e is None:
             e = dict(id=self._new_id(), display_name=data['name'], blueprint=None, identity_source='builtin',
-                     scep_url=None, reusable=False, quota=None, secret='s3cr3t%d' % self._next_id,
+                     attestation='apple', scep_url=None, reusable=False, quota=None, secret='s3cr3t%d' % self._next_id,
                      secret_used_at=None, created_at='2024-06-01T00:00:00')
             self.ota_enrollments[e['id']] = e
             status = 201
@@ -311,17 +473,6 @@ class FakeApi:
         e['updated_at'] = '2024-06-02T00:00:00'
         return self._reply(status, self._serialize_ota_enrollment(e))
 
-    @staticmethod
-    def _validate(device, action, data):
-        errors = {}
-        if action == 'lock':
-            pin = data.get('pin')
-            if device['platform'] == 'macOS' and not pin:
-                errors['pin'] = ['This field is required for macOS devices.']
-            if device['platform'] != 'macOS' and pin:
-                errors['pin'] = ['This field is only allowed for macOS devices.']
-        return errors
-
     def _get_command(self, uuid):
         for command in self.commands:
             if command['uuid'] == uuid:
@@ -329,16 +480,24 @@ class FakeApi:
                 if script:
                     command['status'] = script.pop(0)
                 return self._reply(200, command)
-        return self._reply(404, {'detail': 'Not found.'})
+        return self._reply(404, {'detail': 'No DeviceCommand matches the given query.'})
 
     def _get_task(self, task_id):
+        """Zentral's shape: Celery's words, unready while PENDING or STARTED, UNKNOWN ids are no error."""
         task = self.tasks.get(task_id)
         if task is None:
-            return self._reply(404, {'detail': 'Not found.'})
+            return self._reply(200, dict(id=task_id, status='UNKNOWN', unready=True))
         script = self.task_script.get(task_id)
         if script:
             task['status'] = script.pop(0)
-        return self._reply(200, task)
+        out = dict(id=task['id'], name=task['name'], status=task['status'],
+                   unready=task['status'] in ('PENDING', 'STARTED'))
+        if not out['unready']:
+            out['result'] = task.get('result')
+        for key in ('progress', 'error'):
+            if task.get(key) is not None:
+                out[key] = task[key]
+        return self._reply(200, out)
 
     # -- push certificates, as server/espalier/services/push_certificates.py ------------
 
@@ -380,7 +539,7 @@ class FakeApi:
 
     def _write_push_certificate(self, pc, data):
         def error(field, message, detail=None):
-            return self._reply(400, {'detail': detail or '%s: %s' % (field, message), 'errors': {field: [message]}})
+            return self._reply(400, {field: [detail or message]})
 
         meta = self._read_certificate(data.get('certificate'))
         if meta is None:
@@ -407,6 +566,15 @@ class FakeApi:
                              "the new certificate's topic %s differs from this certificate's topic %s: renew "
                              "the existing certificate in Apple's portal (Renew, not Create) so the topic "
                              "stays the same" % (meta['topic'], pc['topic']))
+            if str(data.get('force', '')).lower() not in ('true', '1', 'yes', 'on'):
+                now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None).isoformat()
+                if meta['not_after'] <= now:
+                    return error('certificate', 'this certificate expired on %s: upload the renewal downloaded '
+                                 "from Apple's portal (force: true to use it anyway)" % meta['not_after'][:10])
+                if meta['not_after'] < pc['not_after']:
+                    return error('certificate', 'this certificate expires on %s, before the current one (%s): '
+                                 'is it an older download? (force: true to use it anyway)'
+                                 % (meta['not_after'][:10], pc['not_after'][:10]))
             if name is not None:
                 pc['name'] = name
             status = 200

@@ -24,6 +24,7 @@ from espalier.web import runtime as app_runtime
 
 bp = Blueprint("api", __name__, url_prefix="/api", template_folder="templates")
 log = logging.getLogger(__name__)
+audit_log = logging.getLogger("espalier.audit")
 
 NOT_AUTHENTICATED = "Authentication credentials were not provided."
 INVALID_TOKEN = "Invalid token."
@@ -173,6 +174,12 @@ def operation(method: str, rule: str, *permissions: str, **options) -> Callable:
 def caller_may(s, codename: str) -> bool:
     """Whether the calling token also holds ``codename`` (checked inside a view)."""
     return auth.has_permission(s, g.caller.token_id, codename)
+
+
+def audit(action: str, **fields) -> None:
+    """Record who did an operator action that changes a device's identity (the espalier.audit log)."""
+    details = " ".join(f"{k}={v}" for k, v in fields.items())
+    audit_log.info("%s by token %s (user %s): %s", action, g.caller.token_id, g.caller.user_id, details)
 
 
 def require(s, codename: str) -> None:

@@ -10,7 +10,7 @@ from espalier.services import devices as svc
 from espalier.validation import Bool, Schema, char, choice
 from espalier.web import runtime
 
-from . import ApiError, bp, conflict, operation, require  # noqa: F401  (bp: the routes attach to it)
+from . import ApiError, audit, bp, conflict, operation, require  # noqa: F401  (bp: the routes attach to it)
 from .pagination import PageQuery, paginated
 from espalier.services import commands as commands_svc
 
@@ -64,8 +64,12 @@ def device_unblock(s, device_id: int):
 @operation("POST", "/mdm/devices/<int:device_id>/release/", "mdm.change_enrolleddevice", response=Device)
 def device_release(s, device_id: int):
     """Release a device: the next enrollment of its UDID may take it over without attestation
-    (a device wiped or replaced without checking out). Espalier's own route."""
-    return device(svc.release(s, device_id)), 200
+    (a device wiped or replaced without checking out). Idempotent: ``released_at`` keeps the
+    first release. Espalier's own route."""
+    d = svc.release(s, device_id)
+    audit("device released", device=d.id, serial_number=d.serial_number, udid=d.udid,
+          released_at=d.released_at.isoformat())
+    return device(d), 200
 
 
 def _queue(s, device_id: int, request_type: str, data, query: DryRunQuery):

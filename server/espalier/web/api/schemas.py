@@ -78,6 +78,8 @@ class Device(Out):
     last_notified_at: str | None
     checkout_at: str | None
     blocked_at: str | None
+    released_at: str | None = Field(description="when the device was released: the next enrollment of its UDID "
+                                                "may take it over (Espalier's)")
     created_at: str
     updated_at: str
 

@@ -62,7 +62,7 @@ def test_hosts_named_by_serial_with_every_field_as_prefixed_vars(fake_api, fleet
     inventory = parse([])[0]
     assert sorted(inventory.hosts) == ['C02MAC', 'C02OLD', 'F17PHONE']
     hostvars = inventory.get_host('C02MAC').vars
-    for field, value in fleet['mac'].items():
+    for field, value in fake_api.device_json(fleet['mac']).items():
         assert hostvars['espalier_' + field] == value
     assert hostvars['espalier_model_family'] == 'Macmini'
     assert hostvars['espalier_os_major'] == 'macOS_14'

@@ -43,14 +43,27 @@ def test_base_url_with_a_path_prefix_is_kept(fake_api):
 
 
 def test_error_carries_status_url_detail_and_field_errors(fake_api, client):
-    fake_api.inject(400, {'detail': 'Invalid request.', 'errors': {'pin': ['Required.'], 'message': ['Too long.']}})
+    fake_api.inject(400, {'pin': ['Required.'], 'message': ['Too long.', 'Not text.']})  # DRF's field errors
     with pytest.raises(EspalierApiError) as info:
         client.post('api/mdm/devices/1/lock/', {})
     error = info.value
-    assert (error.status, error.detail) == (400, 'Invalid request.')
+    assert (error.status, error.detail) == (400, 'message: Too long. Not text.; pin: Required.')
+    assert error.errors == {'pin': ['Required.'], 'message': ['Too long.', 'Not text.']}
     assert error.url == BASE_URL + '/api/mdm/devices/1/lock/'
-    assert str(error) == ('HTTP 400 from %s/api/mdm/devices/1/lock/: Invalid request. '
-                          '(message: Too long.; pin: Required.)' % BASE_URL)
+    assert str(error) == 'HTTP 400 from %s/api/mdm/devices/1/lock/: message: Too long. Not text.; pin: Required.' % BASE_URL
+
+
+@pytest.mark.parametrize('body, detail', [
+    ({'detail': 'Invalid target.'}, 'Invalid target.'),
+    ({'non_field_errors': ['Give a serial_number or a udid.']}, 'Give a serial_number or a udid.'),
+    (['first', 'second'], 'first; second'),
+])
+def test_drf_error_shapes_are_said_once(fake_api, client, body, detail):
+    fake_api.inject(400, body)
+    with pytest.raises(EspalierApiError) as info:
+        client.get('api/mdm/devices/')
+    assert info.value.detail == detail
+    assert str(info.value).count(detail) == 1
 
 
 def test_non_json_error_body_is_shown_trimmed(fake_api, client):
@@ -156,14 +169,14 @@ def test_pagination_refuses_to_loop(fake_api, client):
 
 
 def test_wait_task_polls_until_final(fake_api, client, clock):
-    fake_api.tasks['t1'] = dict(id='t1', status='queued')
-    fake_api.task_script['t1'] = ['queued', 'started', 'started', 'failed']
-    assert client.wait_task('t1', timeout=60)['status'] == 'failed'
+    fake_api.tasks['t1'] = dict(id='t1', name='sync', status='PENDING')
+    fake_api.task_script['t1'] = ['PENDING', 'STARTED', 'STARTED', 'FAILURE']
+    assert client.wait_task('t1', timeout=60)['status'] == 'FAILURE'
     assert clock.sleeps == [1.0, 2.0, 4.0]
 
 
 def test_wait_task_timeout(fake_api, client, clock):
-    fake_api.tasks['t1'] = dict(id='t1', status='started')
+    fake_api.tasks['t1'] = dict(id='t1', name='sync', status='STARTED')
     with pytest.raises(EspalierApiError, match='task t1 still not done after 20 seconds'):
         client.wait_task('t1', timeout=20)
     assert sum(clock.sleeps) == pytest.approx(20)
@@ -217,8 +230,7 @@ def test_a_non_positive_wait_timeout_is_refused_before_any_request(fake_api, cli
 
 
 def test_field_errors_the_detail_already_spells_out_are_not_repeated(fake_api, client):
-    fake_api.inject(400, {'detail': 'private_key: does not match the certificate',
-                          'errors': {'private_key': ['does not match the certificate']}})
+    fake_api.inject(400, {'private_key': ['does not match the certificate']})
     with pytest.raises(EspalierApiError) as info:
         client.get('api/mdm/push_certificates/')
     assert str(info.value) == ('HTTP 400 from %s/api/mdm/push_certificates/: private_key: does not match the '

@@ -49,7 +49,7 @@ def test_check_mode_predicts_and_writes_nothing(fake_api, run_module):
 def test_race_with_another_writer_does_not_surface_the_400(fake_api, run_module):
     dev = fake_api.add_device(serial_number='C02ABC')
     # Someone blocks it between our read and our write.
-    fake_api.inject(400, {'detail': 'Device is already blocked.'}, method='POST', path=r'/block/$')
+    fake_api.inject(400, {'detail': 'Device already blocked.'}, method='POST', path=r'/block/$')
     fake_api.devices[dev['id']]['blocked_at'] = None
 
     def block_after_read(*args, **kwargs):
@@ -69,10 +69,68 @@ def test_race_with_another_writer_does_not_surface_the_400(fake_api, run_module)
     assert result['device']['blocked_at'] == '2024-04-02T00:00:00'
 
 
-def test_unknown_device_fails_readably(fake_api, run_module):
-    result = run_module(device, serial_number='NOPE', blocked=True)
+def test_an_unknown_id_fails_readably(fake_api, run_module):
+    result = run_module(device, id=404, blocked=True)
     assert result['failed'] is True
-    assert result['msg'] == 'no enrolled device with serial_number NOPE'
+    assert result['msg'] == 'no enrolled device with id 404'
+    assert not fake_api.calls_to('POST', r'.')
+
+
+def test_a_serial_number_is_blocked_before_it_enrolls(fake_api, run_module):
+    result = run_module(device, serial_number='c02new1', blocked=True, reason='stolen', diff=True)
+    assert result['changed'] is True
+    assert result['device'] is None
+    entry = result['blocked_device']
+    assert (entry['serial_number'], entry['reason']) == ('C02NEW1', 'stolen')
+    assert list(fake_api.blocked.values()) == [entry]
+    assert result['diff'] == dict(before=dict(blocked=False, blocked_device=None),
+                                  after=dict(blocked=True, blocked_device=entry))
+    again = run_module(device, serial_number='C02NEW1', blocked=True)
+    assert again['changed'] is False and again['blocked_device'] == entry
+    assert 'already blocked before enrollment' in again['msg']
+    assert len(fake_api.calls_to('POST', r'/blocked_devices/$')) == 1
+
+
+def test_check_mode_predicts_a_block_before_enrollment(fake_api, run_module):
+    result = run_module(device, udid='new-udid', blocked=True, check_mode=True)
+    assert result['changed'] is True
+    assert result['blocked_device']['udid'] == 'NEW-UDID'
+    assert not fake_api.blocked and not fake_api.calls_to('POST', r'.')
+
+
+def test_unblocking_before_enrollment_deletes_the_entry(fake_api, run_module):
+    run_module(device, serial_number='C02NEW1', blocked=True)
+    checked = run_module(device, serial_number='C02NEW1', blocked=False, check_mode=True)
+    assert checked['changed'] is True and fake_api.blocked
+    result = run_module(device, serial_number='C02NEW1', blocked=False)
+    assert result['changed'] is True and not fake_api.blocked
+    assert run_module(device, serial_number='C02NEW1', blocked=False)['changed'] is False
+
+
+def test_releases_an_enrolled_device_once(fake_api, run_module):
+    dev = fake_api.add_device(serial_number='C02ABC')
+    checked = run_module(device, serial_number='C02ABC', released=True, check_mode=True, diff=True)
+    assert checked['changed'] is True and checked['device']['released_at'] is not None
+    assert checked['diff']['before'] == dict(released=False, released_at=None)
+    assert fake_api.devices[dev['id']]['released_at'] is None
+    result = run_module(device, serial_number='C02ABC', released=True, diff=True)
+    assert result['changed'] is True
+    assert result['device']['released_at'] is not None
+    assert result['device']['released_at'] == fake_api.devices[dev['id']]['released_at']
+    assert result['diff']['after']['released'] is True
+    assert run_module(device, serial_number='C02ABC', released=True)['changed'] is False
+    assert len(fake_api.calls_to('POST', r'/release/$')) == 1
+
+
+def test_releasing_an_unknown_device_fails(fake_api, run_module):
+    result = run_module(device, serial_number='NOPE', released=True)
+    assert result['failed'] is True and result['msg'] == 'no enrolled device with serial_number NOPE'
+
+
+def test_released_false_and_no_state_are_refused(fake_api, run_module):
+    fake_api.add_device(serial_number='C02ABC')
+    assert 'released: false is not a state' in run_module(device, serial_number='C02ABC', released=False)['msg']
+    assert run_module(device, serial_number='C02ABC')['msg'] == 'one of blocked and released is required'
 
 
 def test_ambiguous_serial_number_asks_for_udid(fake_api, run_module):

@@ -19,7 +19,8 @@ def test_queues_the_command_with_its_arguments(fake_api, run_module, mac):
     assert result['changed'] is True
     assert result['command']['name'] == 'ProfileList'
     post = fake_api.calls_to('POST', r'/devices/%d/commands/$' % mac['id'])
-    assert post[0][3] == dict(name='ProfileList', arguments=dict(managed_only=True))
+    assert [c[2] for c in post] == [{'dry_run': '1'}, {}]
+    assert post[0][3] == post[1][3] == dict(name='ProfileList', arguments=dict(managed_only=True))
     assert result['msg'] == "ProfileList %s queued for macOS device C02MAC (id %s)" % (result['command']['uuid'], mac['id'])
 
 
@@ -29,12 +30,21 @@ def test_every_run_queues_a_command(fake_api, run_module, mac):
     assert len(fake_api.commands) == 2
 
 
-def test_unless_pending_returns_the_pending_command(fake_api, run_module, mac):
+def test_unless_pending_returns_the_same_pending_command(fake_api, run_module, mac):
     pending = fake_api.add_command(mac, 'DeviceInformation', status='NotNow')
     result = run_module(device_command, id=mac['id'], name='DeviceInformation', unless_pending=True)
     assert result['changed'] is False
     assert result['command']['uuid'] == pending['uuid']
-    assert not fake_api.calls_to('POST', r'.')
+    assert len(fake_api.commands) == 1
+
+
+def test_unless_pending_tells_requests_apart_by_their_arguments(fake_api, run_module, mac):
+    other = fake_api.add_command(mac, 'ProfileList', arguments=dict(ManagedOnly=False))
+    result = run_module(device_command, id=mac['id'], name='ProfileList', arguments=dict(managed_only=True),
+                        unless_pending=True)
+    assert result['changed'] is True and other['status'] is None  # left alone
+    assert run_module(device_command, id=mac['id'], name='ProfileList', arguments=dict(managed_only=True),
+                      unless_pending=True)['changed'] is False
 
 
 def test_wait_returns_the_answer_with_its_result(fake_api, run_module, mac, clock):
@@ -56,16 +66,18 @@ def test_wait_returns_the_answer_with_its_result(fake_api, run_module, mac, cloc
 def test_check_mode_queues_nothing_and_says_so(fake_api, run_module, mac):
     result = run_module(device_command, id=mac['id'], name='RestartDevice', check_mode=True, wait=True)
     assert result['changed'] is True
-    assert result['command'] == dict(name='RestartDevice', enrolled_device=mac['id'], status=None)
-    assert not fake_api.calls_to('POST', r'.')
+    assert result['command'] == dict(name='RestartDevice', enrolled_device=mac['id'], status=None,
+                                     request_hash=fake_api.request_hash('RestartDevice', {}))
+    assert [c[2] for c in fake_api.calls_to('POST', r'.')] == [{'dry_run': '1'}]
 
 
-def test_the_server_judges_the_name_and_the_arguments(fake_api, run_module, mac):
-    result = run_module(device_command, id=mac['id'], name='Reboot')
+@pytest.mark.parametrize('check_mode', [False, True])
+def test_the_server_judges_the_name_and_the_arguments(fake_api, run_module, mac, check_mode):
+    result = run_module(device_command, id=mac['id'], name='Reboot', check_mode=check_mode)
     assert result['failed'] is True
-    assert result['msg'].startswith("HTTP 400 from %s/api/mdm/devices/%d/commands/: unknown command 'Reboot'"
-                                    % (fake_api.base_url, mac['id']))
-    assert result['msg'].count('unknown command') == 1
-    result = run_module(device_command, id=mac['id'], name='ProfileList', arguments=dict(managed=True))
-    assert 'managed: unknown argument' in result['msg']
+    assert result['msg'] == ('cannot queue Reboot for macOS device C02MAC (id %d): name: "Reboot" is not a valid '
+                             'choice.' % mac['id'])
+    result = run_module(device_command, id=mac['id'], name='ProfileList', arguments=dict(managed_only='maybe'),
+                        check_mode=check_mode)
+    assert 'managed_only: Must be a valid boolean.' in result['msg']
     assert not fake_api.commands

@@ -11,7 +11,7 @@ def test_sets_the_device_as_a_fact(fake_api, run_module):
     mac = fake_api.add_device(serial_number='C02MAC')
     result = run_module(device_facts, serial_number='c02mac')
     assert result['changed'] is False
-    assert result['ansible_facts']['espalier_device'] == mac
+    assert result['ansible_facts']['espalier_device'] == fake_api.device_json(mac)
 
 
 def test_by_id_is_one_request(fake_api, run_module):

@@ -26,15 +26,15 @@ def test_returns_every_field_of_one_device_by_serial(fake_api, run_module):
     fake_api.add_device()
     wanted = fake_api.add_device(serial_number='C02ABC123DEF')
     result = run_module(device_info, serial_number='C02ABC123DEF')
-    assert result['devices'] == [wanted]
+    assert result['devices'] == [fake_api.device_json(wanted)]
     assert set(result['devices'][0]) == set(DEVICE_FIELDS)
     assert fake_api.calls[0][2]['serial_number'] == 'C02ABC123DEF'
 
 
 def test_by_udid_and_by_id(fake_api, run_module):
     device = fake_api.add_device(udid='AAAA-BBBB')
-    assert run_module(device_info, udid='AAAA-BBBB')['devices'] == [device]
-    assert run_module(device_info, id=device['id'])['devices'] == [device]
+    assert run_module(device_info, udid='AAAA-BBBB')['devices'] == [fake_api.device_json(device)]
+    assert run_module(device_info, id=device['id'])['devices'] == [fake_api.device_json(device)]
 
 
 def test_unknown_device_is_an_empty_list_not_a_failure(fake_api, run_module):

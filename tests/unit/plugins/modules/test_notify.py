@@ -29,12 +29,12 @@ def test_wait_returns_the_task(fake_api, run_module, clock):
     def scripted(data):
         answer = original(data)
         for task_id in fake_api.tasks:
-            fake_api.task_script[task_id] = ['started', 'finished']
+            fake_api.task_script[task_id] = ['STARTED', 'SUCCESS']
         return answer
 
     fake_api._notify = scripted
     result = run_module(notify, ids=[device['id']], wait=True)
-    assert result['task']['status'] == 'finished'
+    assert result['task']['status'] == 'SUCCESS'
 
 
 def test_a_failed_task_fails(fake_api, run_module, clock):
@@ -43,13 +43,13 @@ def test_a_failed_task_fails(fake_api, run_module, clock):
     def failing(data):
         answer = original(data)
         for task in fake_api.tasks.values():
-            task.update(status='failed', error='APNs refused the certificate')
+            task.update(status='FAILURE', error='APNs refused the certificate')
         return answer
 
     fake_api._notify = failing
     result = run_module(notify, ids=[1], wait=True)
     assert result['failed'] is True
-    assert result['msg'].endswith('failed: APNs refused the certificate')
+    assert result['msg'].endswith('FAILURE: APNs refused the certificate')
 
 
 def test_check_mode_sends_nothing(fake_api, run_module):

@@ -88,7 +88,8 @@ def test_absent_deletes_and_then_is_absent(fake_api, run_module, push):
 def test_server_refusals_are_said_once(fake_api, run_module):
     result = run_module(ota_enrollment, name='Staff', push_certificate=99)
     assert result['failed'] is True
-    assert result['msg'].endswith('invalid OTA enrollment: push_certificate: must be the id of a push certificate')
+    assert result['msg'].endswith(': push_certificate: Invalid pk "99" - object does not exist.')
+    assert result['msg'].count('Invalid pk') == 1
 
 
 def test_an_unknown_push_certificate_name_fails(fake_api, run_module, push):
@@ -105,3 +106,14 @@ def test_info_lists_by_name_and_id(fake_api, run_module, push):
     assert run_module(ota_enrollment_info, id=one['id'])['ota_enrollments'] == [one]
     assert run_module(ota_enrollment_info, name='Three')['ota_enrollments'] == []
     assert run_module(ota_enrollment_info, id=999)['ota_enrollments'] == []
+
+
+def test_attestation_is_declared_and_converged(fake_api, run_module, push):
+    created = run_module(ota_enrollment, name='Lab', push_certificate=push['id'], attestation='none')
+    assert created['changed'] is True and created['ota_enrollment']['attestation'] == 'none'
+    assert fake_api.calls_to('POST', r'/ota_enrollments/$')[0][3]['attestation'] == 'none'
+    assert run_module(ota_enrollment, name='Lab', push_certificate=push['id'], attestation='none')['changed'] is False
+    changed = run_module(ota_enrollment, name='Lab', attestation='apple', diff=True)
+    assert changed['changed'] is True
+    assert changed['diff'] == dict(before=dict(name='Lab', attestation='none'), after=dict(name='Lab', attestation='apple'))
+    assert fake_api.calls_to('PUT', r'/ota_enrollments/\d+/$')[0][3] == dict(attestation='apple')

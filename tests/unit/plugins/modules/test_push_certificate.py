@@ -4,6 +4,10 @@
 
 from __future__ import annotations
 
+import datetime
+
+import pytest
+
 import json
 
 from ansible_collections.espalier.mdm.plugins.modules import push_certificate
@@ -161,3 +165,27 @@ def test_permission_error_says_so(fake_api, run_module):
     result = upload(run_module, certs.FIRST)
     assert result['failed'] is True and result['status'] == 403
     assert 'lacks the permission' in result['msg']
+
+
+@pytest.mark.parametrize('check_mode', [False, True])
+def test_an_older_certificate_is_refused_unless_forced(fake_api, run_module, check_mode):
+    """Before, renewing with an older download was accepted and cut the devices off sooner."""
+    current = fake_api.add_push_certificate('Production', certs.RENEWED)
+    result = upload(run_module, certs.FIRST, check_mode=check_mode)
+    assert result['failed'] is True
+    assert 'expires on 2040-03-01, before the current one (2051-06-30)' in result['msg']
+    assert 'force: true' in result['msg']
+    assert fake_api.push_certificates[current['id']]['not_after'] == '2051-06-30T12:00:00'
+    forced = upload(run_module, certs.FIRST, check_mode=check_mode, force=True)
+    assert forced['changed'] is True and forced['push_certificate']['not_after'] == '2040-03-01T10:00:00'
+    if not check_mode:
+        assert fake_api.calls_to('PUT', r'.')[-1][3]['force'] is True
+
+
+def test_an_expired_certificate_is_refused_in_check_mode_too(fake_api, run_module, monkeypatch):
+    fake_api.add_push_certificate('Production', certs.FIRST, not_after='2030-01-01T00:00:00')
+    original = push_certificate.renewal_refusal
+    monkeypatch.setattr(push_certificate, 'renewal_refusal',
+                        lambda current, read, now=None: original(current, read, datetime.datetime(2052, 1, 1)))
+    result = upload(run_module, certs.RENEWED, check_mode=True)
+    assert result['failed'] is True and 'this certificate expired on 2051-06-30' in result['msg']
