@@ -90,7 +90,19 @@ def worker(ctx: click.Context, queues: tuple[str, ...], burst: bool) -> None:
     Beat(rt).start()
     # No fork per job: the APNs connections (one per push certificate) and the database pool
     # live as long as the worker, instead of being reopened for every job.
-    SimpleWorker([q.queues[n] for n in names], connection=q.redis).work(burst=burst, with_scheduler=False)
+    class Worker(SimpleWorker):
+        def handle_exception(self, job, *exc_info):
+            from rq.job_lifecycle import call_exception_handlers
+
+            from espalier.tasks.runner import Transient, log_failure
+
+            if isinstance(exc_info[1], Transient):  # already said once by the job: no traceback
+                log_failure(f"job {job.id}", exc_info[1])
+                call_exception_handlers(self._exc_handlers, job, *exc_info)
+            else:
+                super().handle_exception(job, *exc_info)
+
+    Worker([q.queues[n] for n in names], connection=q.redis).work(burst=burst, with_scheduler=False)
 
 
 @click.command()

@@ -30,7 +30,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from espalier.models import TaskResult
-from espalier.tasks.runner import func_path, run_job, run_rq_job
+from espalier.tasks.runner import func_path, log_failure, run_job, run_rq_job
 
 log = logging.getLogger(__name__)
 
@@ -214,8 +214,8 @@ class InProcessTaskQueue(TaskQueue):
     def _run(self, job: Job) -> None:
         try:
             run_job(self.runtime, job.func, job.task_id, job.args)
-        except Exception:  # recorded in task_results by run_job; the thread must survive
-            log.exception("job %s failed", func_path(job.func))
+        except Exception as exc:  # recorded in task_results by run_job; the thread must survive
+            log_failure(f"job {func_path(job.func)}", exc)
         finally:
             if job.id:
                 with self._lock:
