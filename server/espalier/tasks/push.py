@@ -41,27 +41,28 @@ class Outages:
     (what failed, since when, next retry), one when it ends; never one per push (per process)."""
 
     def __init__(self):
-        self._since: dict[int, object] = {}
-        self._demo_said: set[int] = set()
+        # Keyed by fingerprint: a renewal is another certificate, with outages of its own.
+        self._since: dict[str, object] = {}
+        self._demo_said: set[str] = set()
 
     def failed(self, pc: PushCertificate, reason: str | None, count: int, now) -> None:
-        if pc.id in self._since:
+        if pc.fingerprint in self._since:
             return
-        self._since[pc.id] = now
+        self._since[pc.fingerprint] = now
         retry = now + BACKOFF[0][1]
         log.warning("push certificate %s (%s): APNs unreachable since %s UTC: %s (%d push(es) pending); next "
                     "retry by %s UTC (job retry, then the re-notify sweep)", pc.id, pc.topic,
                     f"{now:%Y-%m-%d %H:%M:%S}", reason or "no answer", count, f"{retry:%H:%M:%S}")
 
     def recovered(self, pc: PushCertificate, now) -> None:
-        since = self._since.pop(pc.id, None)
+        since = self._since.pop(pc.fingerprint, None)
         if since is not None:
             log.warning("push certificate %s (%s): APNs reachable again (outage since %s UTC, %d s)", pc.id,
                         pc.topic, f"{since:%Y-%m-%d %H:%M:%S}", (now - since).total_seconds())
 
     def demo(self, pc: PushCertificate) -> None:
-        if pc.id not in self._demo_said:
-            self._demo_said.add(pc.id)
+        if pc.fingerprint not in self._demo_said:
+            self._demo_said.add(pc.fingerprint)
             log.warning("push certificate %s is the demo's throw-away certificate (%s): APNs would refuse it, "
                         "so devices are not woken; simulated devices with --stay poll instead", pc.id, pc.topic)
 
