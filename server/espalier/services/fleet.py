@@ -68,8 +68,11 @@ def device_page(s: Session, q: str | None = None, after: int = 0, size: int = 50
     name's beginning), in id order; the second value is the ``after`` of the next page."""
     stmt = select(EnrolledDevice).where(EnrolledDevice.id > after)
     if q:
-        stmt = stmt.where(or_(EnrolledDevice.serial_number == q, EnrolledDevice.udid.in_({q, q.upper()}),
-                              EnrolledDevice.name.startswith(q, autoescape=True)))
+        exact = list(s.scalars(stmt.where(or_(EnrolledDevice.serial_number == q,
+                                              EnrolledDevice.udid.in_({q, q.upper()}))).limit(size)))
+        if exact:  # a serial number or UDID: two index lookups, no scan
+            return exact, None
+        stmt = stmt.where(EnrolledDevice.name.startswith(q, autoescape=True))
     rows = list(s.scalars(stmt.order_by(EnrolledDevice.id).limit(size + 1)))
     return rows[:size], (rows[size - 1].id if len(rows) > size else None)
 
