@@ -126,8 +126,24 @@ def test_run_espalier_uses_the_settings_of_run_serve(tmp_path):
     env = _env(tmp_path, free_port())
     subprocess.run([sys.prefix + "/bin/espalier", "init", env["ESPALIER_SETTINGS"]], env=env, check=True,
                    capture_output=True)
-    for args in (["db", "upgrade"], ["user", "create", "alice"]):
+    (tmp_path / "pw").write_text("a-long-password\n")
+    for args in (["db", "upgrade"], ["user", "create", "alice"],
+                 ["user", "set-password", "alice", "--password-file", str(tmp_path / "pw"), "--role", "viewer"]):
         done = subprocess.run([str(ROOT / "run"), "espalier", *args], cwd=ROOT, env=env, capture_output=True,
-                              text=True, timeout=60)
+                              text=True, timeout=60, stdin=subprocess.DEVNULL)
         assert done.returncode == 0, done.stderr
-    assert (tmp_path / "espalier.db").exists() and "user alice ready" in done.stdout
+    assert (tmp_path / "espalier.db").exists() and "password of alice set; console: viewer" in done.stdout
+    no_terminal = subprocess.run([str(ROOT / "run"), "espalier", "user", "set-password", "alice"], cwd=ROOT,
+                                 env=env, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert no_terminal.returncode == 2 and "--password-file FILE" in no_terminal.stderr
+
+    from espalier import runtime as runtime_mod
+    from espalier.services import auth
+    from espalier.settings import load
+
+    rt = runtime_mod.build(load(env["ESPALIER_SETTINGS"]))
+    with rt.db.session() as s:
+        token_id = auth.login(s, "alice", "a-long-password")
+        assert token_id is not None and auth.login(s, "alice", "wrong-password") is None
+        assert auth.active_permissions(s, token_id) == auth.perms.ROLES["viewer"]
+    rt.close()

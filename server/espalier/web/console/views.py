@@ -1,7 +1,7 @@
 """Console pages: parse the request, call services/, render a template."""
 from __future__ import annotations
 
-from flask import flash, g, redirect, render_template, request, session, url_for
+from flask import abort, flash, g, redirect, render_template, request, session, url_for
 
 from espalier.services import auth, commands, devices, fleet
 from espalier.services.errors import NotFound, ServiceError
@@ -79,23 +79,17 @@ def device_detail(device_id: int):
 @bp.route("/devices/<int:device_id>/secret/<field>", methods=["POST"])
 @login_required(VIEW_DEVICES)
 def device_secret(device_id: int, field: str):
-    if field not in SECRET_PERMISSION:
-        return render_template("message.html", title="Not found", message="No such secret."), 404
-    require(SECRET_PERMISSION[field])
+    _gate(SECRET_PERMISSION, field)
     with runtime().db.session() as s:
-        try:
-            device, value = devices.reveal_secret(s, runtime().secrets, device_id, field)
-        except NotFound:
-            return render_template("message.html", title="Not found", message="No such device."), 404
+        device = _device(s, device_id)
+        _, value = devices.reveal_secret(s, runtime().secrets, device_id, field)
         return render_template("secret.html", d=device, field=field, value=value)
 
 
 @bp.route("/devices/<int:device_id>/<action>", methods=["POST"])
 @login_required(VIEW_DEVICES)
 def device_action(device_id: int, action: str):
-    if action not in ACTIONS:
-        return render_template("message.html", title="Not found", message="No such action."), 404
-    require(ACTIONS[action])
+    _gate(ACTIONS, action)
     rt = runtime()
     if request.form.get("confirmed") != "yes":  # the confirmation step
         with rt.db.session() as s:
@@ -110,7 +104,7 @@ def device_action(device_id: int, action: str):
                 getattr(devices, action)(s, device_id)
                 flash(f"Device {action}ed.")
         except NotFound:
-            return render_template("message.html", title="Not found", message="No such device."), 404
+            abort(404)
         except ServiceError as exc:
             detail = "; ".join(f"{k}: {' '.join(v)}" for k, v in (exc.errors or {}).items()) or exc.detail
             flash(detail, "error")
@@ -131,10 +125,15 @@ def tasks():
         return render_template("tasks.html", tasks=fleet.recent_tasks(s))
 
 
+def _gate(permission_of: dict[str, str], name: str) -> None:
+    """404 for a name the console does not know, the permission page without its permission."""
+    if name not in permission_of:
+        abort(404)
+    require(permission_of[name])
+
+
 def _device(s, device_id: int):
     try:
         return devices.get_device(s, device_id)
     except NotFound:
-        from flask import abort
-
         abort(404)
