@@ -200,7 +200,8 @@ class APNsClient:
             result = self._classify(target, response)
             if result.outcome != "retry":
                 return result
-        log.warning("APNs push to %s still failing after %d attempts: %s %s", target.device_key,
+        # Debug only: the push job says once per certificate and outage that APNs fails.
+        log.debug("APNs push to %s still failing after %d attempts: %s %s", target.device_key,
                     self.max_attempts, result.status, result.reason)
         return result
 

@@ -31,6 +31,30 @@ def user_create(ctx: click.Context, username: str, email: str | None, exist_ok: 
     click.echo(f"user {username} ready")
 
 
+@user.command("set-password")
+@click.argument("username")
+@click.option("--password-file", type=click.File("r"), help="Read the password from FILE (else: asked).")
+@click.option("--permission", "perms", multiple=True, help="A permission codename for the console.")
+@click.option("--role", "roles", multiple=True, type=click.Choice(sorted(permissions.ROLES)))
+@click.pass_context
+def user_set_password(ctx, username, password_file, perms, roles) -> None:
+    """Set the user's console password (argon2id); --role/--permission set what the console allows."""
+    if password_file is not None:
+        password = password_file.readline().rstrip("\r\n")
+    else:
+        try:
+            password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        except click.Abort:
+            fail("no terminal to ask for the password: pass --password-file FILE")
+    rt = runtime_from(ctx)
+    with rt.db.session() as s, s.begin():
+        try:
+            svc.set_password(s, username, password, list(perms), list(roles))
+        except svc.AuthError as exc:
+            fail(str(exc))
+    click.echo(f"password of {username} set" + (f"; console: {', '.join(roles or perms)}" if roles or perms else ""))
+
+
 @click.group()
 def token() -> None:
     """API tokens (stored hashed; the key is shown once)."""

@@ -44,7 +44,7 @@ def init(ctx: click.Context, password_file: BinaryIO | None) -> None:
     """Write vendor.key and vendor.csr for the Apple Developer portal."""
     directory: Path = ctx.meta[_DIR_KEY]
     _refuse_existing(directory, "vendor.key", "vendor.csr")
-    password = _password(password_file, "Vendor key password", confirm=True)
+    password = _password(password_file, "Vendor key password", confirm=True, flag="--password-file")
     key_pem, csr_pem = _call(make_vendor_request, password)
     try:
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -72,8 +72,9 @@ def req(ctx: click.Context, country_code: str, push_password_file: BinaryIO | No
     _refuse_existing(directory, "push.key", "push.csr", "push.b64")
     vendor_cert = _read(directory / "vendor.crt", "save the certificate from the portal there")
     vendor_key = _read(directory / "vendor.key", "run `mdmcerts init` first")
-    push_password = _password(push_password_file, "Push key password", confirm=True)
-    vendor_password = _password(vendor_password_file, "Vendor key password", confirm=False)
+    push_password = _password(push_password_file, "Push key password", confirm=True, flag="--push-password-file")
+    vendor_password = _password(vendor_password_file, "Vendor key password", confirm=False,
+                                flag="--vendor-password-file")
     chain = apple_chain.read() if apple_chain else _call(fetch_apple_chain)
     key_pem, csr_pem, push_b64 = _call(make_push_request, vendor_cert, vendor_key, vendor_password,
                                        push_password, chain, country)
@@ -107,11 +108,15 @@ def _read(path: Path, hint: str) -> bytes:
         raise MdmcertsError(f"cannot read {path}: {exc.strerror}") from None
 
 
-def _password(source: BinaryIO | None, prompt: str, confirm: bool) -> bytes:
+def _password(source: BinaryIO | None, prompt: str, confirm: bool, flag: str) -> bytes:
     if source is not None:
         password = source.read().rstrip(b"\r\n")
     else:
-        password = click.prompt(prompt, hide_input=True, confirmation_prompt=confirm).encode()
+        try:
+            password = click.prompt(prompt, hide_input=True, confirmation_prompt=confirm).encode()
+        except click.Abort:  # no terminal (or input ended): say how to do without one
+            raise MdmcertsError(f"no terminal to ask for the {prompt.lower()}: put it in a file (mode 0600) "
+                                f"and pass {flag} FILE") from None
     if not password:
         raise MdmcertsError(f"{prompt.lower()} must not be empty")
     return password

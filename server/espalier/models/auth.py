@@ -15,6 +15,7 @@ class User(Base):
     id: Mapped[IntPk]
     username: Mapped[str] = mapped_column(String(150), unique=True)
     email: Mapped[str | None] = mapped_column(String(254))
+    password_hash: Mapped[str | None] = mapped_column(String(255))  # argon2id; console login only
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[CreatedAt]
 

@@ -31,6 +31,48 @@ def create_user(s: Session, username: str, email: str | None = None) -> User:
     return user
 
 
+CONSOLE_TOKEN = "console"  # the token whose permissions a password login gets
+
+
+def _hasher():
+    from argon2 import PasswordHasher
+
+    return PasswordHasher()
+
+
+def set_password(s: Session, username: str, password: str, permissions: list[str] = (),
+                 roles: list[str] = ()) -> User:
+    """Set the console password; the given permissions/roles replace the user's console token."""
+    user = s.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise AuthError(f"unknown user {username!r}")
+    if len(password) < 8:
+        raise AuthError("the password must have at least 8 characters")
+    user.password_hash = _hasher().hash(password)
+    if permissions or roles:
+        for old in s.scalars(select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.name == CONSOLE_TOKEN,
+                                                    ApiToken.revoked_at.is_(None))):
+            old.revoked_at = utcnow()
+        create_token(s, username, permissions, roles, CONSOLE_TOKEN)
+    return user
+
+
+def login(s: Session, username: str, password: str) -> int | None:
+    """The id of the console token of an active user whose password matches, or None."""
+    from argon2.exceptions import InvalidHashError, VerificationError
+
+    user = s.scalar(select(User).where(User.username == username, User.is_active.is_(True)))
+    if user is None or not user.password_hash:
+        _hasher().hash(password)  # the same cost whether or not the user exists
+        return None
+    try:
+        _hasher().verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    return s.scalar(select(ApiToken.id).where(ApiToken.user_id == user.id, ApiToken.name == CONSOLE_TOKEN,
+                                              ApiToken.revoked_at.is_(None)).order_by(ApiToken.id.desc()))
+
+
 def create_token(s: Session, username: str, permissions: list[str] = (), roles: list[str] = (),
                  name: str = "") -> tuple[ApiToken, str]:
     """Create a token for an existing user; return it with its key (never stored in clear)."""
@@ -81,6 +123,13 @@ def authenticate(s: Session, key: str, required: tuple[str, ...] = ()) -> Authen
     if row[2] is None or (now - row[2]).total_seconds() > 60:  # throttled: reads don't write every call
         s.execute(update(ApiToken).where(ApiToken.id == row[0]).values(last_used_at=now))
     return Authenticated(token_id=row[0], user_id=row[1], missing=missing)
+
+
+def active_permissions(s: Session, token_id: int) -> frozenset[str] | None:
+    """A token's permissions, or None once it is revoked or its user deactivated (console sessions)."""
+    token = s.scalar(select(ApiToken).join(User, User.id == ApiToken.user_id).where(
+        ApiToken.id == token_id, ApiToken.revoked_at.is_(None), User.is_active.is_(True)))
+    return None if token is None else token.codenames
 
 
 def has_permission(s: Session, token_id: int, codename: str) -> bool:

@@ -24,7 +24,9 @@ from sqlalchemy.orm import Session
 
 from espalier.apple import apns
 from espalier.models import DeviceCommand, EnrolledDevice, PushCertificate, TaskResult, utcnow
+from espalier.services.demo import is_demo_topic
 from espalier.tasks.queue import Job, TaskQueue
+from espalier.tasks.runner import Transient
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +38,40 @@ MAX_DEVICES_PER_REQUEST = 10_000
 # Re-push a device whose oldest pending command is this old, at most this often.
 BACKOFF = ((timedelta(minutes=15), timedelta(minutes=2)), (timedelta(hours=2), timedelta(minutes=10)),
            (timedelta(days=1), timedelta(hours=1)), (timedelta.max, timedelta(hours=6)))
+
+
+class Outages:
+    """APNs failures as operators need them: one line per certificate when an outage starts
+    (what failed, since when, next retry), one when it ends; never one per push (per process)."""
+
+    def __init__(self):
+        # Keyed by fingerprint: a renewal is another certificate, with outages of its own.
+        self._since: dict[str, object] = {}
+        self._demo_said: set[str] = set()
+
+    def failed(self, pc: PushCertificate, reason: str | None, count: int, now) -> None:
+        if pc.fingerprint in self._since:
+            return
+        self._since[pc.fingerprint] = now
+        retry = now + BACKOFF[0][1]
+        log.warning("push certificate %s (%s): APNs unreachable since %s UTC: %s (%d push(es) pending); next "
+                    "retry by %s UTC (job retry, then the re-notify sweep)", pc.id, pc.topic,
+                    f"{now:%Y-%m-%d %H:%M:%S}", reason or "no answer", count, f"{retry:%H:%M:%S}")
+
+    def recovered(self, pc: PushCertificate, now) -> None:
+        since = self._since.pop(pc.fingerprint, None)
+        if since is not None:
+            log.warning("push certificate %s (%s): APNs reachable again (outage since %s UTC, %d s)", pc.id,
+                        pc.topic, f"{since:%Y-%m-%d %H:%M:%S}", (now - since).total_seconds())
+
+    def demo(self, pc: PushCertificate) -> None:
+        if pc.fingerprint not in self._demo_said:
+            self._demo_said.add(pc.fingerprint)
+            log.warning("push certificate %s is the demo's throw-away certificate (%s): APNs would refuse it, "
+                        "so devices are not woken; simulated devices with --stay poll instead", pc.id, pc.topic)
+
+
+outages = Outages()
 
 
 @dataclass
@@ -56,7 +92,7 @@ class PushSummary:
         self.retry = list(other.retry)
 
 
-class PushRetry(Exception):
+class PushRetry(Transient):
     """Transient APNs failures remain; the job is retried (already pushed devices are skipped)."""
 
     def __init__(self, summary: PushSummary):
@@ -127,7 +163,9 @@ def push(rt, device_ids: list[int], *, force: bool = False, reschedule: bool = T
             rate_limited.append(r.id)
             continue
         pc = pcs.get(r.push_certificate_id)
-        if pc is None or pc.state(now) != "ok":
+        if pc is None or pc.state(now) != "ok" or is_demo_topic(pc.topic):
+            if pc is not None and is_demo_topic(pc.topic):
+                outages.demo(pc)
             summary.skipped.append(r.id)
             continue
         by_cert[pc.id].append(apns.PushTarget(str(r.id), r.push_token, r.push_magic))
@@ -150,6 +188,8 @@ def push(rt, device_ids: list[int], *, force: bool = False, reschedule: bool = T
 def _record(rt, results: list[apns.PushResult], pc: PushCertificate, summary: PushSummary, now) -> None:
     dead: list[tuple[int, object, str]] = []
     cert_error = None
+    retry_reason = None
+    retries = 0
     for res in results:
         device_id = int(res.target.device_key)
         if res.outcome == "sent":
@@ -163,6 +203,12 @@ def _record(rt, results: list[apns.PushResult], pc: PushCertificate, summary: Pu
             cert_error = f"APNs refused the certificate: {res.status} {res.reason}"
         else:
             summary.retry.append(device_id)
+            retries += 1
+            retry_reason = retry_reason or " ".join(str(x) for x in (res.status, res.reason) if x)
+    if retries:
+        outages.failed(pc, retry_reason, retries, now)
+    elif results:
+        outages.recovered(pc, now)
     with rt.db.session() as s, s.begin():
         if summary.sent:
             s.execute(update(EnrolledDevice).where(EnrolledDevice.id.in_(summary.sent))

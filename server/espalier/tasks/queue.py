@@ -31,7 +31,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from espalier.models import TaskResult
-from espalier.tasks.runner import func_path, run_job, run_rq_job
+from espalier.tasks.runner import Transient, func_path, log_failure, run_job, run_rq_job
 
 log = logging.getLogger(__name__)
 
@@ -168,9 +168,19 @@ class RQTaskQueue(TaskQueue):
         from redis.exceptions import RedisError
         from rq import SimpleWorker
 
+        class Worker(SimpleWorker):
+            def handle_exception(self, job, *exc_info):
+                if isinstance(exc_info[1], Transient):  # already said once by the job: no traceback
+                    from rq.job_lifecycle import call_exception_handlers
+
+                    log_failure(f"job {job.id}", exc_info[1])
+                    call_exception_handlers(self._exc_handlers, job, *exc_info)
+                else:
+                    super().handle_exception(job, *exc_info)
+
         queues = [self.queues[n] for n in names]
         while True:
-            worker = SimpleWorker(queues, connection=self.redis)
+            worker = Worker(queues, connection=self.redis)
             failed = False
             try:
                 worker.work(burst=burst, with_scheduler=False)
@@ -297,8 +307,8 @@ class InProcessTaskQueue(TaskQueue):
     def _run(self, job: Job) -> None:
         try:
             run_job(self.runtime, job.func, job.task_id, job.args)
-        except Exception:  # recorded in task_results by run_job; the thread must survive
-            log.exception("job %s failed", func_path(job.func))
+        except Exception as exc:  # recorded in task_results by run_job; the thread must survive
+            log_failure(f"job {func_path(job.func)}", exc)
         finally:
             if job.id:
                 with self._lock:

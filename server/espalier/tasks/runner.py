@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib
 import logging
-import traceback
 from typing import Any, Callable
 
 from sqlalchemy import update
@@ -19,6 +18,18 @@ from espalier.models import TaskResult, utcnow
 log = logging.getLogger(__name__)
 
 _worker_runtime = None
+
+
+class Transient(Exception):
+    """An expected failure (a service down) that its job already logged: retried, no traceback."""
+
+
+def log_failure(what: str, exc: BaseException) -> None:
+    """One line for a Transient failure, a traceback for anything else (a bug)."""
+    if isinstance(exc, Transient):
+        log.info("%s will be retried: %s", what, exc)
+    else:
+        log.error("%s failed", what, exc_info=exc)
 
 
 def func_path(func: Callable) -> str:
@@ -67,7 +78,8 @@ def run_job(rt, func: Callable, task_id: str | None, args: tuple | list):
         result = func(rt, *args)
     except Exception as exc:
         _set(rt, task_id, status="failed", error=f"{type(exc).__name__}: {exc}"[:2000])
-        log.error("task %s (%s) failed\n%s", task_id, func_path(func), traceback.format_exc())
+        if not isinstance(exc, Transient):
+            log_failure(f"task {task_id} ({func_path(func)})", exc)
         raise
     _set(rt, task_id, status="finished", result=result)
     return result

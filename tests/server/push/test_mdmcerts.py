@@ -97,6 +97,13 @@ def test_init_prompts_twice_and_says_what_to_do_next(files):
     serialization.load_pem_private_key((files["dir"] / "vendor.key").read_bytes(), b"pw")
 
 
+def test_init_without_a_terminal_names_the_password_file_option(files):
+    result = run("-d", str(files["dir"]), "init", input="")
+    assert result.exit_code == 2
+    assert "no terminal" in result.output and "--password-file FILE" in result.output
+    assert not (files["dir"] / "vendor.key").exists()
+
+
 def test_init_refuses_to_overwrite_a_vendor_key(files):
     init(files)
     before = (files["dir"] / "vendor.key").read_bytes()
