@@ -184,3 +184,36 @@ def test_concurrent_connects_queue_one_install(app, client, admin, enrolled, set
     with runtime.db.session() as s:
         assert s.scalar(select(func.count()).select_from(DeviceCommand).where(
             DeviceCommand.enrolled_device_id == device_id, DeviceCommand.name == "InstallProfile")) == 1
+
+
+def test_connect_reads_do_not_grow_with_the_artifacts(client, admin, enrolled, setup, runtime):
+    """No N+1: a converged connect costs the same statements for one artifact or six."""
+    from sqlalchemy import event
+
+    mac, _ = enrolled("mac")
+    mac.connect()
+    statements = []
+
+    def count(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    def idle_statements() -> int:
+        statements.clear()
+        event.listen(runtime.db.engine, "before_cursor_execute", count)
+        try:
+            assert mac.connect() == []
+        finally:
+            event.remove(runtime.db.engine, "before_cursor_execute", count)
+        return len(statements)
+
+    one = idle_statements()
+    for n in range(5):
+        art = client.post("/api/mdm/artifacts/", headers=admin, json={
+            "name": f"A{n}", "type": "Profile", "channel": "Device"}).json
+        client.post("/api/mdm/profiles/", headers=admin, json={
+            "artifact": art["id"], "version": 1, "macos": True,
+            "source": b64(mobileconfig(identifier=f"com.example.a{n}"))})
+        client.post("/api/mdm/blueprint_artifacts/", headers=admin, json={
+            "blueprint": setup["blueprint"]["id"], "artifact": art["id"], "macos": True})
+    assert [t for t, s in mac.connect()] == ["InstallProfile"] * 5
+    assert idle_statements() == one
