@@ -12,7 +12,7 @@ import binascii
 import hashlib
 from typing import Any
 
-from sqlalchemy import exists, or_, select, update
+from sqlalchemy import and_, exists, false, or_, select, update
 from sqlalchemy.orm import Session
 
 from espalier.mdm.commands.profiles import MAX_PROFILE, escrow_payload_types, read_profile
@@ -194,12 +194,28 @@ def save_profile(s: Session, rt, data: dict[str, Any], version_id: str | None = 
     profile.filename = f"{info['payload_identifier']}.mobileconfig"[:256]
     s.flush()
     rt.secrets.seal(profile, "source", base64.b64encode(raw).decode())
-    if changed:  # the devices that have this version get the new source (same identifier: it replaces)
+    if old_artifact != artifact.id:
         s.execute(update(DeviceArtifact).where(DeviceArtifact.artifact_version_id == version.id)
-                  .values(status="pending", command_uuid=None))
+                  .values(artifact_id=artifact.id))
+    if changed:
+        _reinstall(s, version.id)
     s.flush()
     fanout.push_artifact_devices(s, rt, sorted({artifact.id, old_artifact}))
     return profile
+
+
+def _reinstall(s: Session, version_id: str) -> None:
+    """A new source under the same version: the devices that have it get it again (same
+    identifier: it replaces). Commands not handed out yet, or deferred with NotNow, are withdrawn (Canceled)
+    so that the new one is the only one queued; one already in flight installs the old source."""
+    queued = list(s.scalars(update(DeviceCommand).where(
+        DeviceCommand.artifact_version == version_id,
+        or_(DeviceCommand.status == "NotNow", and_(DeviceCommand.status.is_(None), DeviceCommand.time.is_(None))))
+        .values(status="Canceled").returning(DeviceCommand.uuid)))
+    s.execute(update(DeviceArtifact).where(
+        DeviceArtifact.artifact_version_id == version_id,
+        or_(DeviceArtifact.status != "pending", DeviceArtifact.command_uuid.in_(queued) if queued else false()))
+        .values(status="pending", command_uuid=None))
 
 
 def delete_profile(s: Session, rt, version_id: str) -> None:

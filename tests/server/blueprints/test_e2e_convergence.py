@@ -217,3 +217,26 @@ def test_connect_reads_do_not_grow_with_the_artifacts(client, admin, enrolled, s
             "blueprint": setup["blueprint"]["id"], "artifact": art["id"], "macos": True})
     assert [t for t, s in mac.connect()] == ["InstallProfile"] * 5
     assert idle_statements() == one
+
+
+def test_a_new_source_under_the_same_version_is_installed_again(client, admin, enrolled, setup, runtime):
+    mac, device_id = enrolled("mac")
+    phone, _ = enrolled("iphone")
+    mac.connect()
+    mac.locked = True
+    other = enrolled("mac")[0]
+    other.locked = True
+    other.connect()  # InstallProfile deferred with NotNow
+    v1 = setup["v1"]
+    resp = client.put(f"/api/mdm/profiles/{v1['id']}/", headers=admin, json={
+        "artifact": v1["artifact"], "version": 1, "macos": True, "source": b64(mobileconfig(version=7))})
+    assert resp.status_code == 200, resp.json
+    mac.locked = other.locked = False
+    assert mac.connect() == [("InstallProfile", "Acknowledged")]
+    assert mac.profiles["com.example.wifi"]["PayloadDescription"] == "version 7"
+    handled = other.connect()  # its deferred inventory, then the one install of the new source
+    assert handled.count(("InstallProfile", "Acknowledged")) == 1 and handled[-1][0] == "InstallProfile", handled
+    assert other.profiles["com.example.wifi"]["PayloadDescription"] == "version 7"
+    with runtime.db.session() as s:
+        canceled = s.scalar(select(func.count()).select_from(DeviceCommand).where(DeviceCommand.status == "Canceled"))
+    assert canceled == 1  # the deferred install of the old source

@@ -136,6 +136,11 @@ def upgrade() -> None:
         batch_op.create_index('ix_device_artifacts_artifact', ['artifact_id', 'status'], unique=False)
         batch_op.create_index(batch_op.f('ix_device_artifacts_artifact_version_id'), ['artifact_version_id'], unique=False)
 
+    pending_artifact = sa.text("(status IS NULL OR status = 'NotNow') AND artifact_version IS NOT NULL")
+    with op.batch_alter_table('device_commands', schema=None) as batch_op:
+        batch_op.create_index('uq_device_commands_pending_artifact', ['enrolled_device_id', 'artifact_version'],
+                              unique=True, postgresql_where=pending_artifact, sqlite_where=pending_artifact)
+
     with op.batch_alter_table('blueprints', schema=None) as batch_op:
         batch_op.add_column(sa.Column('collect_apps', sa.Integer(), server_default='0', nullable=False))
         batch_op.add_column(sa.Column('collect_certificates', sa.Integer(), server_default='0', nullable=False))
@@ -150,6 +155,9 @@ def downgrade() -> None:
         batch_op.drop_column('collect_profiles')
         batch_op.drop_column('collect_certificates')
         batch_op.drop_column('collect_apps')
+
+    with op.batch_alter_table('device_commands', schema=None) as batch_op:
+        batch_op.drop_index('uq_device_commands_pending_artifact')
 
     with op.batch_alter_table('device_artifacts', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_device_artifacts_artifact_version_id'))
