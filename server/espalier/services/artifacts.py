@@ -21,6 +21,7 @@ from espalier.models.blueprints import PLATFORMS
 from espalier.pki.secrets import SecretBox
 from espalier.services import fanout
 from espalier.services.errors import NotFound, ServiceError
+from espalier.services.rows import by_name, get_or_404
 
 FILTER_FIELDS = tuple(f"{p.lower()}{suffix}" for p in PLATFORMS for suffix in ("", "_min_version", "_max_version")) + (
     "shard_modulo", "default_shard", "excluded_tags", "tag_shards")
@@ -33,17 +34,11 @@ def _invalid(errors: dict | list) -> ServiceError:
 # -- artifacts -------------------------------------------------------------------------------
 
 def get_artifact(s: Session, artifact_id: str) -> Artifact:
-    artifact = s.get(Artifact, artifact_id)
-    if artifact is None:
-        raise NotFound("No Artifact matches the given query.")
-    return artifact
+    return get_or_404(s, Artifact, artifact_id)
 
 
 def list_artifacts(s: Session, name: str | None = None) -> list[Artifact]:
-    stmt = select(Artifact).order_by(Artifact.created_at, Artifact.id)
-    if name is not None:
-        stmt = stmt.where(Artifact.name == name)
-    return list(s.scalars(stmt))
+    return by_name(s, Artifact, name, Artifact.created_at, Artifact.id)
 
 
 def save_artifact(s: Session, rt, data: dict[str, Any], artifact_id: str | None = None) -> Artifact:

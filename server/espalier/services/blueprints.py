@@ -9,21 +9,16 @@ from sqlalchemy.orm import Session
 from espalier.models import Artifact, Blueprint, BlueprintArtifact, EnrolledDevice, OtaEnrollment
 from espalier.services import fanout
 from espalier.services.artifacts import FILTER_FIELDS, validate_filtered
-from espalier.services.errors import NotFound, ServiceError
+from espalier.services.errors import ServiceError
+from espalier.services.rows import by_name, get_or_404
 
 
 def get(s: Session, blueprint_id: int) -> Blueprint:
-    blueprint = s.get(Blueprint, blueprint_id)
-    if blueprint is None:
-        raise NotFound("No Blueprint matches the given query.")
-    return blueprint
+    return get_or_404(s, Blueprint, blueprint_id)
 
 
 def list_all(s: Session, name: str | None = None) -> list[Blueprint]:
-    stmt = select(Blueprint).order_by(Blueprint.name, Blueprint.created_at)
-    if name is not None:
-        stmt = stmt.where(Blueprint.name == name)
-    return list(s.scalars(stmt))
+    return by_name(s, Blueprint, name, Blueprint.name, Blueprint.created_at)
 
 
 def save(s: Session, rt, data: dict[str, Any], blueprint_id: int | None = None) -> Blueprint:
@@ -51,10 +46,7 @@ def delete(s: Session, blueprint_id: int) -> None:
 # -- blueprint artifacts ---------------------------------------------------------------------
 
 def get_item(s: Session, item_id: int) -> BlueprintArtifact:
-    item = s.get(BlueprintArtifact, item_id)
-    if item is None:
-        raise NotFound("No BlueprintArtifact matches the given query.")
-    return item
+    return get_or_404(s, BlueprintArtifact, item_id)
 
 
 def list_items(s: Session) -> list[BlueprintArtifact]:

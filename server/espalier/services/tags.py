@@ -8,21 +8,16 @@ from sqlalchemy.orm import Session
 
 from espalier.models import ArtifactVersion, EnrolledDevice, BlueprintArtifact, MachineTag, Tag, Taxonomy
 from espalier.models.tags import DEFAULT_COLOR
-from espalier.services.errors import NotFound, ServiceError
+from espalier.services.errors import ServiceError
+from espalier.services.rows import by_name, get_or_404
 
 
 def get(s: Session, tag_id: int) -> Tag:
-    tag = s.get(Tag, tag_id)
-    if tag is None:
-        raise NotFound("No Tag matches the given query.")
-    return tag
+    return get_or_404(s, Tag, tag_id)
 
 
 def list_all(s: Session, name: str | None = None) -> list[Tag]:
-    stmt = select(Tag).order_by(Tag.id)
-    if name is not None:
-        stmt = stmt.where(Tag.name == name)
-    return list(s.scalars(stmt))
+    return by_name(s, Tag, name, Tag.id)
 
 
 def save(s: Session, data: dict[str, Any], tag_id: int | None = None) -> Tag:

@@ -3,16 +3,11 @@ from __future__ import annotations
 
 from espalier.services import artifacts as svc
 from espalier.services import convergence_status
-from espalier.validation import char
 from espalier.web import runtime
 
 from . import operation, refusal
-from .pagination import PageQuery, paginate_list
+from .pagination import NameQuery, PageQuery, paginate_list
 from .schemas import Artifact, ArtifactIn, ArtifactVersionStatus, ProfileIn, ProfileOut, artifact, profile
-
-
-class NameQuery(PageQuery):
-    name: char(256, allow_blank=True) = None
 
 
 @operation("GET", "/mdm/artifacts/", "mdm.view_artifact", query=NameQuery, response=[Artifact], paginated=True)

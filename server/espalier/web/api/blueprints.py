@@ -2,16 +2,11 @@
 from __future__ import annotations
 
 from espalier.services import blueprints as svc
-from espalier.validation import char
 from espalier.web import runtime
 
 from . import operation, refusal
-from .pagination import PageQuery, paginate_list
+from .pagination import NameQuery, PageQuery, paginate_list
 from .schemas import Blueprint, BlueprintArtifact, BlueprintArtifactIn, BlueprintIn, blueprint_artifact, dump
-
-
-class NameQuery(PageQuery):
-    name: char(256, allow_blank=True) = None
 
 
 @operation("GET", "/mdm/blueprints/", "mdm.view_blueprint", query=NameQuery, response=[Blueprint], paginated=True)

@@ -3,20 +3,15 @@ from __future__ import annotations
 
 from espalier.services import fanout
 from espalier.services import tags as svc
-from espalier.validation import char
 from espalier.web import runtime
 
 from . import operation
-from .pagination import PageQuery, paginate_list
+from .pagination import NameQuery, paginate_list
 from .schemas import MachineTagsIn, MachineTagsResult, Tag, TagIn, dump
 
 
-class TagQuery(PageQuery):
-    name: char(50, allow_blank=True) = None
-
-
-@operation("GET", "/inventory/tags/", "inventory.view_tag", query=TagQuery, response=[Tag], paginated=True)
-def tag_list(s, query: TagQuery):
+@operation("GET", "/inventory/tags/", "inventory.view_tag", query=NameQuery, response=[Tag], paginated=True)
+def tag_list(s, query: NameQuery):
     """Tags; filter ``name``."""
     return paginate_list([dump(Tag, t) for t in svc.list_all(s, query.name or None)], query), 200
 
