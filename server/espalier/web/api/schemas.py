@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, WithJsonSchema
 
 from espalier.mdm.commands import device_lock, erase_device
 from espalier.models.blueprints import ARTIFACT_TYPES, CHANNELS, COLLECTION_OPTIONS, PLATFORMS, REINSTALL_ON_OS_UPDATE
@@ -313,6 +313,18 @@ class FilteredItem(Out):
     tag_shards: list[TagShard]
 
 
+# Nested request lists are documented inline (no $ref).
+_TAG_SHARDS = {"type": "array", "maxItems": 1000, "items": {
+    "type": "object", "required": ["tag", "shard"], "properties": {
+        "tag": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
+        "shard": {"type": "integer", "minimum": 1, "maximum": 100}}}}
+# The operations as prose: schemathesis' generator fails on their nested shape (a CPython 3.11
+# ast recursion error inside hypothesis), the server validates them all the same.
+_OPERATIONS = {"type": "array", "minItems": 1, "maxItems": 100, "items": {
+    "type": "object", "description": '{"kind": "ADD" | "REMOVE" | "SET", "taxonomy": name or null, '
+                                     '"names": [up to 1000 tag names of up to 50 characters]}'}}
+
+
 class FilteredItemIn(Schema):
     ios: Bool = False
     ios_min_version: char(32, allow_blank=True) = ""
@@ -329,7 +341,7 @@ class FilteredItemIn(Schema):
     shard_modulo: integer(1, 100) = 100
     default_shard: integer(0, 100) = 100
     excluded_tags: pk_list(max_length=1000) = Field(default_factory=list)
-    tag_shards: list[TagShardIn] = Field(default_factory=list, max_length=1000)
+    tag_shards: Annotated[list[TagShardIn], WithJsonSchema(_TAG_SHARDS)] = Field(default_factory=list, max_length=1000)
 
 
 class BlueprintArtifact(FilteredItem):
@@ -382,8 +394,9 @@ class MachineTagOperation(Schema):
 
 
 class MachineTagsIn(Schema):
-    serial_numbers: Annotated[list[char(64)], Field(min_length=1, max_length=10_000)]
-    operations: Annotated[list[MachineTagOperation], Field(min_length=1, max_length=100)]
+    serial_numbers: Annotated[list[char(64)], Field(min_length=1, max_length=10_000), WithJsonSchema(
+        {"type": "array", "minItems": 1, "maxItems": 10_000, "items": {"type": "string", "maxLength": 64}})]
+    operations: Annotated[list[MachineTagOperation], Field(min_length=1, max_length=100), WithJsonSchema(_OPERATIONS)]
 
 
 class MachineTagsResult(Out):
