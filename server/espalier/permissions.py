@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 _MODELS = ("enrolleddevice", "devicecommand", "pushcertificate", "otaenrollment", "blueprint",
-           "depvirtualserver", "location", "locationasset", "softwareupdate", "enrolleduser")
+           "depvirtualserver", "location", "locationasset", "softwareupdate", "enrolleduser",
+           "artifact", "blueprintartifact", "profile", "deviceartifact")
+_INVENTORY_MODELS = ("tag", "taxonomy", "machinetag")
 _ACTIONS = ("view", "add", "change", "delete")
 
 # Escrowed secrets: only these reveal them.
@@ -15,6 +17,7 @@ ENROLLMENT_SECRETS = "mdm.view_enrollment_secret"
 
 PERMISSIONS: frozenset[str] = frozenset(
     {f"mdm.{action}_{model}" for model in _MODELS for action in _ACTIONS}
+    | {f"inventory.{action}_{model}" for model in _INVENTORY_MODELS for action in _ACTIONS}
     | SECRET_READS | {RAW_COMMANDS, ENROLLMENT_SECRETS}
 )
 
@@ -22,7 +25,7 @@ PERMISSIONS: frozenset[str] = frozenset(
 ROLES: dict[str, frozenset[str]] = {
     "admin": PERMISSIONS,
     "operator": frozenset(p for p in PERMISSIONS if p not in SECRET_READS and p != RAW_COMMANDS),
-    "viewer": frozenset(p for p in PERMISSIONS if p.startswith("mdm.view_")
+    "viewer": frozenset(p for p in PERMISSIONS if p.startswith(("mdm.view_", "inventory.view_"))
                         and p not in SECRET_READS and p != ENROLLMENT_SECRETS),
 }
 

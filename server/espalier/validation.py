@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
+import uuid as _uuid
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, WithJsonSchema
@@ -193,3 +194,69 @@ def parse(model: type[Schema], data: Any, *, context: str = "") -> Schema:
         return model.model_validate(data)
     except ValidationError as exc:
         raise Invalid(_messages(exc)) from None
+
+
+def int_choice(*choices: int):
+    """DRF ChoiceField over integer choices (``1`` or ``"1"``)."""
+    def check(value):
+        _not_null(value)
+        if isinstance(value, bool) or not isinstance(value, (str, int)) or str(value) not in map(str, choices):
+            _fail(f'"{value}" is not a valid choice.')
+        return int(value)
+
+    return Annotated[int, BeforeValidator(check), WithJsonSchema({"type": "integer", "enum": list(choices)})]
+
+
+def choice_list(*choices: str):
+    """DRF ListField(child=ChoiceField)."""
+    def check(value):
+        _not_null(value)
+        if isinstance(value, (str, dict)) or not isinstance(value, list):
+            _fail(f'Expected a list of items but got type "{type(value).__name__}".')
+        for element in value:
+            if isinstance(element, bool) or not isinstance(element, str) or element not in choices:
+                _fail(f'"{element}" is not a valid choice.')
+        return list(dict.fromkeys(value))
+
+    return Annotated[list[str], BeforeValidator(check),
+                     WithJsonSchema({"type": "array", "items": {"type": "string", "enum": list(choices)}})]
+
+
+def pk_list(*, uuid: bool = False, max_length: int = 1000):
+    """DRF PrimaryKeyRelatedField(many=True): integer ids, or UUID strings; existence is
+    checked by the service ('Invalid pk "x" - object does not exist.')."""
+    def check(value):
+        _not_null(value)
+        if isinstance(value, (str, dict)) or not isinstance(value, list):
+            _fail(f'Expected a list of items but got type "{type(value).__name__}".')
+        if len(value) > max_length:
+            _fail(f"Ensure this field has no more than {max_length} elements.")
+        out = []
+        for element in value:
+            if uuid:
+                if not isinstance(element, str) or not _UUID.fullmatch(element.strip()):
+                    _fail(f'“{element}” is not a valid UUID.')
+                out.append(str(_uuid.UUID(element.strip())))
+            else:
+                if isinstance(element, bool) or not isinstance(element, int) or not 1 <= element <= 2**31 - 1:
+                    _fail(f"Incorrect type. Expected pk value, received {type(element).__name__}.")
+                out.append(element)
+        return list(dict.fromkeys(out))
+
+    items = {"type": "string", "format": "uuid"} if uuid else {"type": "integer", "minimum": 1}
+    return Annotated[list, BeforeValidator(check), WithJsonSchema({"type": "array", "items": items,
+                                                                   "maxItems": max_length})]
+
+
+_UUID = re.compile(r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}")
+
+
+def uuid_pk():
+    """DRF PrimaryKeyRelatedField to a UUID primary key."""
+    def check(value):
+        _not_null(value)
+        if not isinstance(value, str) or not _UUID.fullmatch(value.strip()):
+            _fail(f'“{value}” is not a valid UUID.')
+        return str(_uuid.UUID(value.strip()))
+
+    return Annotated[str, BeforeValidator(check), WithJsonSchema({"type": "string", "format": "uuid"})]

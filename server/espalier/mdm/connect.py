@@ -14,7 +14,7 @@ from typing import Any
 
 from espalier.models import DeviceCommand
 
-from . import commands, inventory, lookup, queue
+from . import commands, convergence, inventory, lookup, queue
 from .errors import Unrecognized
 from .identity import Identity
 from .messages import Report, dump
@@ -47,6 +47,8 @@ def connect(ctx, msg: Report, identity: Identity) -> bytes | None:
         ctx.s.flush()
     command = queue.next_command(ctx.s, device.id, user_id, now=ctx.now,
                                  session_started_at=channel_row.session_started_at or ctx.now)
+    if command is None and user is None:
+        command = convergence.next_command(ctx, device)
     if command is None:
         return None
     command.time = ctx.now
@@ -81,6 +83,8 @@ def report(ctx, device, user_id: int | None, msg: Report) -> None:
         command.result = _process(ctx, device, command, msg.result)
     else:
         command.error_chain = stored(msg.error_chain)
+    if command.artifact_version is not None:
+        convergence.record_result(ctx, device, command)
 
 
 def _process(ctx, device, command: DeviceCommand, result: dict) -> Any:

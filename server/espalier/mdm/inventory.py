@@ -7,9 +7,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 from espalier.mdm.queue import add_command
-from espalier.models import DeviceCommand, EnrolledDevice
+from espalier.models import Blueprint, DeviceCommand, EnrolledDevice
 
 INVENTORY_COMMANDS = ("DeviceInformation", "SecurityInfo")
+MANAGED_ONLY = 1
 
 
 def is_due(device: EnrolledDevice, interval: int, now) -> bool:
@@ -24,10 +25,23 @@ def is_due(device: EnrolledDevice, interval: int, now) -> bool:
     return queued is None or queued <= horizon or (last is not None and queued < last)
 
 
+def _collected(blueprint: Blueprint | None) -> list[tuple[str, int]]:
+    """The lists a blueprint collects (0 no, 1 managed only, 2 all, as Zentral)."""
+    if blueprint is None:
+        return []
+    return [(name, option) for name, option in (
+        ("ProfileList", blueprint.collect_profiles), ("CertificateList", blueprint.collect_certificates),
+        ("InstalledApplicationList", blueprint.collect_apps)) if option]
+
+
 def queue_inventory(ctx, device: EnrolledDevice) -> list[DeviceCommand]:
     from espalier.mdm.commands import get
 
     commands = [add_command(ctx.s, ctx.secrets, device.id, name, get(name).validate(device, {}))
                 for name in INVENTORY_COMMANDS]
+    blueprint = ctx.s.get(Blueprint, device.blueprint_id) if device.blueprint_id else None
+    for name, option in _collected(blueprint):
+        commands.append(add_command(ctx.s, ctx.secrets, device.id, name,
+                                    get(name).validate(device, {"managed_only": option == MANAGED_ONLY})))
     device.inventory_queued_at = ctx.now
     return commands

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, or_
+from sqlalchemy import ForeignKey, Index, String, and_, or_
 from sqlalchemy.ext.hybrid import hybrid_property
 
 from .base import Base, CreatedAt, IntPk, JsonValue, Mapped, Secret, UpdatedAt, UuidStr, mapped_column
@@ -63,4 +63,9 @@ Index("ix_device_commands_pending", DeviceCommand.enrolled_device_id, DeviceComm
       DeviceCommand.created_at,
       postgresql_where=DeviceCommand.is_pending, sqlite_where=DeviceCommand.is_pending)
 Index("ix_device_commands_device_created", DeviceCommand.enrolled_device_id, DeviceCommand.created_at)
+# Convergence queues one command per device and artifact version at a time (the device row
+# lock orders it); the database holds it to that too.
+Index("uq_device_commands_pending_artifact", DeviceCommand.enrolled_device_id, DeviceCommand.artifact_version,
+      unique=True, postgresql_where=and_(DeviceCommand.is_pending, DeviceCommand.artifact_version.is_not(None)),
+      sqlite_where=and_(DeviceCommand.is_pending, DeviceCommand.artifact_version.is_not(None)))
 Index("ix_device_commands_device_request", DeviceCommand.enrolled_device_id, DeviceCommand.request_hash)

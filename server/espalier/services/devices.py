@@ -6,8 +6,9 @@ import logging
 from sqlalchemy import false, func, select
 from sqlalchemy.orm import Session
 
-from espalier.models import DeviceCommand, EnrolledDevice, EnrolledUser, TaskResult, utcnow
+from espalier.models import Blueprint, DeviceCommand, EnrolledDevice, EnrolledUser, TaskResult, utcnow
 from espalier.pki.secrets import SecretError
+from espalier.services import fanout
 from espalier.services.commands import queue_command
 from espalier.services.errors import Conflict, NotFound, ServiceError
 from espalier.tasks import push
@@ -93,6 +94,17 @@ def queue(s: Session, rt, device_id: int, request_type: str, data: dict) -> Devi
     """Queue a registered command for the device (lock, erase, custom, any). As in Zentral,
     a blocked device may get commands queued; it is not pushed and never fetches them."""
     return queue_command(s, rt, get_device(s, device_id), request_type, data)
+
+
+def set_blueprint(s: Session, rt, device_id: int, blueprint_id: int | None) -> EnrolledDevice:
+    device = get_device(s, device_id, for_update=True)
+    if blueprint_id is not None and s.get(Blueprint, blueprint_id) is None:
+        raise ServiceError("invalid blueprint", {"blueprint": [f'Invalid pk "{blueprint_id}" - object does not exist.']})
+    if device.blueprint_id != blueprint_id:
+        device.blueprint_id = blueprint_id
+        s.flush()
+        fanout.push_devices(s, rt, [device.id])
+    return device
 
 
 def notify(s: Session, rt, device_ids: list[int]) -> TaskResult:

@@ -143,9 +143,30 @@ def _install_profile(device: SimulatedDevice, command: dict[str, Any]) -> Answer
         profile, signers = read_profile(command["Payload"], identity)
     except (KeyError, TypeError, ProfileError) as exc:
         return "Error", error_chain(1000, "MCProfileErrorDomain", f"The profile could not be installed: {exc}")
+    if (problem := _payload_problem(profile)) is not None:
+        return "Error", {"ErrorChain": [
+            {"ErrorCode": 4001, "ErrorDomain": "MCInstallationErrorDomain",
+             "LocalizedDescription": "Profile Installation Failed",
+             "USEnglishDescription": "Profile Installation Failed"},
+            {"ErrorCode": 2003, "ErrorDomain": "MCPayloadErrorDomain", "LocalizedDescription": problem,
+             "USEnglishDescription": problem}]}
     device.profiles[profile["PayloadIdentifier"]] = profile
     device.profile_signers[profile["PayloadIdentifier"]] = signers
     return "Acknowledged", {}
+
+
+def _payload_problem(profile: dict[str, Any]) -> str | None:
+    """What iOS and macOS refuse in a readable profile: a payload without its type, identifier or UUID."""
+    content = profile.get("PayloadContent", [])
+    if not isinstance(content, list):
+        return "The profile’s PayloadContent is not an array."
+    for payload in content:
+        if not isinstance(payload, dict):
+            return "A payload is not a dictionary."
+        for key in ("PayloadType", "PayloadIdentifier", "PayloadUUID"):
+            if not isinstance(payload.get(key), str) or not payload[key]:
+                return f"The payload is missing the required key “{key}”."
+    return None
 
 
 def _remove_profile(device: SimulatedDevice, command: dict[str, Any]) -> Answer:

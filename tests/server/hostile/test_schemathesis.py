@@ -48,13 +48,15 @@ def seeded(tmp_path_factory):
 
 
 def _run(live, token: str, work: Path, config: str = "") -> subprocess.CompletedProcess:
+    # One worker: on Python 3.11 before 3.11.8, ast.parse from two threads can raise "AST constructor
+    # recursion depth mismatch" (CPython gh-106905), which hypothesis hits while describing strategies.
     args = [str(ST if ST.exists() else shutil.which("st"))]
     if config:
         (work / "schemathesis.toml").write_text(config)
         args += ["--config-file", str(work / "schemathesis.toml")]
     args += ["run", f"{live.url}/api/openapi.json", "-H", f"Authorization: Token {token}", "--checks", CHECKS,
              "--max-examples", os.environ.get("ESPALIER_SCHEMATHESIS_EXAMPLES", "25"), "--seed", "1",
-             "--phases", "examples,coverage,fuzzing", "--no-color", "--workers", "2",
+             "--phases", "examples,coverage,fuzzing", "--no-color", "--workers", "1",
              "--max-time", os.environ.get("ESPALIER_SCHEMATHESIS_SECONDS", "45"),
              "--report", "junit", "--report-dir", str(work / "report")]
     # cwd: schemathesis keeps a cache of past failures in ./.schemathesis; each run starts clean

@@ -43,6 +43,14 @@ class _ManagedOnlyList(Command):
 class ProfileList(_ManagedOnlyList):
     request_type = "ProfileList"
 
+    @classmethod
+    def process_result(cls, ctx, device, command, report):
+        """The device's truth about the profiles we installed corrects their rows."""
+        from espalier.mdm import convergence
+
+        convergence.reconcile(ctx, device, report.get("ProfileList"))
+        return report
+
 
 class CertificateList(_ManagedOnlyList):
     request_type = "CertificateList"

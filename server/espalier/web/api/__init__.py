@@ -72,6 +72,12 @@ def conflict(text: str) -> dict:
         "schema": {"$ref": "#/components/schemas/Detail"}}}}}
 
 
+def refusal(text: str) -> dict:
+    """The OpenAPI addition for a DELETE that DRF refuses with a bare list (ValidationError("..."))."""
+    return {"400": {"description": text, "content": {"application/json": {"schema": {"anyOf": [
+        {"type": "array", "items": {"type": "string"}}, {"$ref": "#/components/schemas/Detail"}]}}}}}
+
+
 def _token_key() -> str:
     header = request.headers.get("Authorization", "")
     scheme, _, key = header.partition(" ")
@@ -188,6 +194,7 @@ def require(s, codename: str) -> None:
 
 
 def register(app) -> None:
-    from . import blocked, commands, devices, docs, enrollments, push_certificates, tasks  # noqa: F401
+    from . import (artifacts, blocked, blueprints, commands, devices, docs, enrollments, push_certificates,  # noqa: F401
+                   tags, tasks)
 
     app.register_blueprint(bp)

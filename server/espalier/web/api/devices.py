@@ -14,8 +14,10 @@ from . import ApiError, audit, bp, conflict, operation, require  # noqa: F401  (
 from .pagination import PageQuery, paginated
 from espalier.services import commands as commands_svc
 
-from .schemas import (Command, CommandIn, Device, FileVaultPRK, NotifyIn, RecoveryPassword, TaskRef, command,
-                      device, task_ref)
+from espalier.services import convergence_status
+
+from .schemas import (Command, CommandIn, Device, DeviceArtifact, DeviceBlueprintIn, FileVaultPRK, NotifyIn,
+                      RecoveryPassword, TaskRef, command, device, dump, task_ref)
 
 class DryRunQuery(Schema):
     dry_run: Bool = Field(False, description="check the request exactly as it would be queued, queue "
@@ -47,6 +49,21 @@ def device_list(s, query: DeviceQuery):
 def device_detail(s, device_id: int):
     """One enrolled device."""
     return device(svc.get_device(s, device_id)), 200
+
+
+@operation("PATCH", "/mdm/devices/<int:device_id>/", "mdm.change_enrolleddevice", body=DeviceBlueprintIn,
+           response=Device)
+def device_update(s, device_id: int, body: DeviceBlueprintIn):
+    """Move a device to another blueprint (null: none); it is pushed and converges. Espalier's own route."""
+    return device(svc.set_blueprint(s, runtime(), device_id, body.blueprint)), 200
+
+
+@operation("GET", "/mdm/devices/<int:device_id>/artifacts/", "mdm.view_deviceartifact", response=[DeviceArtifact])
+def device_artifact_list(s, device_id: int):
+    """The artifact versions of a device and their status (pending, installed, failed with the
+    device's error chain, removed). Espalier's own route."""
+    svc.get_device(s, device_id)
+    return [dump(DeviceArtifact, a) for a in convergence_status.device_artifacts(s, device_id)], 200
 
 
 @operation("POST", "/mdm/devices/<int:device_id>/block/", "mdm.change_enrolleddevice", response=Device)

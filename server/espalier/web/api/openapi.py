@@ -41,7 +41,8 @@ class _Components:
 def _path(rule: str) -> tuple[str, list[dict]]:
     params = []
     for converter, name in _PARAM.findall(rule):
-        schema = {"type": "integer", "minimum": 0, "maximum": 2**31 - 1} if converter == "int" else {"type": "string"}
+        schema = ({"type": "integer", "minimum": 0, "maximum": 2**31 - 1} if converter == "int"
+                  else {"type": "string", "format": "uuid"} if converter == "uuid" else {"type": "string"})
         params.append({"name": name, "in": "path", "required": True, "schema": schema})
     return "/api" + _PARAM.sub(r"{\2}", rule), params
 

@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 from flask import request
 from pydantic import BeforeValidator, WithJsonSchema
 
-from espalier.validation import Schema
+from espalier.validation import Schema, char
 
 MAX_LIMIT = 1000
 DB_INT_MAX = 2**31 - 1
@@ -31,6 +31,12 @@ class PageQuery(Schema):
                      WithJsonSchema({"type": "integer", "minimum": 1, "maximum": MAX_LIMIT})] = None
     offset: Annotated[int | None, BeforeValidator(_lenient(DB_INT_MAX)),
                       WithJsonSchema({"type": "integer", "minimum": 0})] = None
+
+
+class NameQuery(PageQuery):
+    """A page, filtered by exact ``name`` (DRF's ``filterset_fields = ('name',)``; empty: ignored)."""
+
+    name: char(256, allow_blank=True) = None
 
 
 def paginated(items: list, count: int | None, limit: int | None, offset: int | None):

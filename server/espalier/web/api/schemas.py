@@ -8,13 +8,15 @@ caller. The same models make the OpenAPI document.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, WithJsonSchema
 
 from espalier.mdm.commands import device_lock, erase_device
+from espalier.models.blueprints import ARTIFACT_TYPES, CHANNELS, COLLECTION_OPTIONS, PLATFORMS, REINSTALL_ON_OS_UPDATE
 from espalier.models.enrollments import ATTESTATIONS
-from espalier.validation import Bool, Dict, Schema, char, choice, int_list, integer
+from espalier.validation import (Bool, Dict, Schema, char, choice, choice_list, int_choice, int_list, integer, pk_list,
+                                 uuid_pk)
 
 
 class Out(BaseModel):
@@ -234,3 +236,205 @@ class NotifyIn(Schema):
 class CommandIn(Schema):
     name: char(64) = Field(description="the RequestType")
     arguments: Dict = Field(default_factory=dict)
+
+
+# -- blueprints, artifacts, profiles, tags ---------------------------------------------------
+
+class Blueprint(Out):
+    id: int
+    name: str
+    inventory_interval: int
+    collect_apps: int
+    collect_certificates: int
+    collect_profiles: int
+    created_at: str
+    updated_at: str
+
+
+class BlueprintIn(Schema):
+    name: char(256)
+    inventory_interval: integer(14400, 604800) = None
+    collect_apps: int_choice(*COLLECTION_OPTIONS) = None
+    collect_certificates: int_choice(*COLLECTION_OPTIONS) = None
+    collect_profiles: int_choice(*COLLECTION_OPTIONS) = None
+
+
+class Artifact(Out):
+    id: str
+    name: str
+    type: str
+    channel: str
+    platforms: list[str]
+    requires: list[str]
+    install_during_setup_assistant: bool
+    auto_update: bool
+    reinstall_interval: int
+    reinstall_on_os_update: str
+    created_at: str
+    updated_at: str
+
+
+class ArtifactIn(Schema):
+    name: char(256)
+    type: choice(*ARTIFACT_TYPES)
+    channel: choice(*CHANNELS)
+    platforms: choice_list(*PLATFORMS) = None
+    requires: pk_list(uuid=True) = None
+    install_during_setup_assistant: Bool = None
+    auto_update: Bool = None
+    reinstall_interval: integer(0, 366) = None
+    reinstall_on_os_update: choice(*REINSTALL_ON_OS_UPDATE) = None
+
+
+class TagShard(Out):
+    tag: int
+    shard: int
+
+
+class TagShardIn(Schema):
+    tag: integer(1)
+    shard: integer(1, 100)
+
+
+class FilteredItem(Out):
+    ios: bool
+    ios_min_version: str
+    ios_max_version: str
+    ipados: bool
+    ipados_min_version: str
+    ipados_max_version: str
+    macos: bool
+    macos_min_version: str
+    macos_max_version: str
+    tvos: bool
+    tvos_min_version: str
+    tvos_max_version: str
+    shard_modulo: int
+    default_shard: int
+    excluded_tags: list[int]
+    tag_shards: list[TagShard]
+
+
+# Nested request lists are documented inline (no $ref).
+_TAG_SHARDS = {"type": "array", "maxItems": 1000, "items": {
+    "type": "object", "required": ["tag", "shard"], "properties": {
+        "tag": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
+        "shard": {"type": "integer", "minimum": 1, "maximum": 100}}}}
+# The operations as prose: schemathesis' generator fails on their nested shape (a CPython 3.11
+# ast recursion error inside hypothesis), the server validates them all the same.
+_OPERATIONS = {"type": "array", "minItems": 1, "maxItems": 100, "items": {
+    "type": "object", "description": '{"kind": "ADD" | "REMOVE" | "SET", "taxonomy": name or null, '
+                                     '"names": [up to 1000 tag names of up to 50 characters]}'}}
+
+
+class FilteredItemIn(Schema):
+    ios: Bool = False
+    ios_min_version: char(32, allow_blank=True) = ""
+    ios_max_version: char(32, allow_blank=True) = ""
+    ipados: Bool = False
+    ipados_min_version: char(32, allow_blank=True) = ""
+    ipados_max_version: char(32, allow_blank=True) = ""
+    macos: Bool = False
+    macos_min_version: char(32, allow_blank=True) = ""
+    macos_max_version: char(32, allow_blank=True) = ""
+    tvos: Bool = False
+    tvos_min_version: char(32, allow_blank=True) = ""
+    tvos_max_version: char(32, allow_blank=True) = ""
+    shard_modulo: integer(1, 100) = 100
+    default_shard: integer(0, 100) = 100
+    excluded_tags: pk_list(max_length=1000) = Field(default_factory=list)
+    tag_shards: Annotated[list[TagShardIn], WithJsonSchema(_TAG_SHARDS)] = Field(default_factory=list, max_length=1000)
+
+
+class BlueprintArtifact(FilteredItem):
+    id: int
+    blueprint: int = Field(validation_alias="blueprint_id")
+    artifact: str = Field(validation_alias="artifact_id")
+    created_at: str
+    updated_at: str
+
+
+class BlueprintArtifactIn(FilteredItemIn):
+    blueprint: integer(1)
+    artifact: uuid_pk()
+
+
+class ProfileOut(FilteredItem):
+    id: str = Field(validation_alias="artifact_version_id")
+    artifact: str
+    version: int
+    created_at: str
+    updated_at: str
+    source: str = Field(description="base64 of the .mobileconfig as uploaded")
+
+
+class ProfileIn(FilteredItemIn):
+    artifact: uuid_pk()
+    version: integer(1)
+    source: char(4 * 1024 * 1024) = Field(description="base64 of the .mobileconfig (signed or not)")
+
+
+class Tag(Out):
+    id: int
+    taxonomy: int | None = Field(validation_alias="taxonomy_id")
+    meta_business_unit: int | None
+    name: str
+    color: str
+
+
+class TagIn(Schema):
+    taxonomy: integer(1, allow_null=True) = None
+    meta_business_unit: integer(1, allow_null=True) = None
+    name: char(50)
+    color: char(6, pattern="[0-9a-fA-F]{6}") = None
+
+
+class MachineTagOperation(Schema):
+    kind: choice("ADD", "REMOVE", "SET")
+    taxonomy: char(256, allow_null=True) = None
+    names: Annotated[list[char(50)], Field(max_length=1000)]
+
+
+class MachineTagsIn(Schema):
+    serial_numbers: Annotated[list[char(64)], Field(min_length=1, max_length=10_000), WithJsonSchema(
+        {"type": "array", "minItems": 1, "maxItems": 10_000, "items": {"type": "string", "maxLength": 64}})]
+    operations: Annotated[list[MachineTagOperation], Field(min_length=1, max_length=100), WithJsonSchema(_OPERATIONS)]
+
+
+class MachineTagsResult(Out):
+    machines: dict = Field(description='{"found": n}')
+    tags: dict = Field(description='{"added": n, "removed": n}')
+
+
+class DeviceArtifact(Out):
+    id: int
+    enrolled_device: int = Field(validation_alias="enrolled_device_id")
+    artifact: str = Field(validation_alias="artifact_id")
+    artifact_version: str = Field(validation_alias="artifact_version_id")
+    operation: str
+    status: str
+    error_chain: list | None
+    created_at: str
+    updated_at: str
+
+
+class ArtifactVersionStatus(Out):
+    artifact_version: str
+    counts: dict = Field(description="devices by status: pending, installed, failed, removed")
+
+
+class DeviceBlueprintIn(Schema):
+    blueprint: integer(1, allow_null=True)
+
+
+def artifact(a) -> dict:
+    return dump(Artifact, a)
+
+
+def blueprint_artifact(item) -> dict:
+    return dump(BlueprintArtifact, item)
+
+
+def profile(p, source: str) -> dict:
+    v = p.artifact_version
+    return dump(ProfileOut, v, id=v.id, artifact=v.artifact_id, source=source)
