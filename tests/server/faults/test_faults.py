@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from espalier.sim.wire import CONNECT_TYPE
+from espalier.tasks.push import MIN_INTERVAL
 
 from harness import APNS_HOLD, Harness
 
@@ -59,19 +60,25 @@ def _wait_task(h: Harness, task_id: str, timeout: float = 45) -> tuple[str, int]
     raise AssertionError(f"task {task_id} did not finish: {h.task_rows([task_id])}")
 
 
-def _busy_task(h: Harness, tries: int = 5) -> tuple[str, int]:
-    """A notify task and the pid of the worker running it, caught mid-run. The job may finish
-    before it is seen running (its pushes were rate limited, the host is slow): try another."""
-    for _ in range(tries):
-        task_id = _notify_all(h)
-        deadline = time.monotonic() + 30
-        while (status := h.task_rows([task_id]).get(task_id, ("",))[0]) not in ("started", "finished", "failed"):
-            assert time.monotonic() < deadline, f"task {task_id} did not start"
-            time.sleep(0.05)
-        if status == "started" and (pid := h.worker_running(task_id)) is not None:
-            return task_id, pid
-        _wait_task(h, task_id)
-    raise AssertionError(f"no notify task was caught running in {tries} tries")
+def _busy_task(h: Harness, tries: int = 3) -> tuple[str, int]:
+    """A notify task and the pid of the worker running it, caught mid-run. The load pushes its
+    devices all the time, and a push job skips devices pushed less than MIN_INTERVAL ago (it
+    then ends in milliseconds): the load pauses for that long first, and resumes once caught."""
+    try:
+        for _ in range(tries):
+            h.load.pause()
+            time.sleep(MIN_INTERVAL.total_seconds() + 0.5)
+            task_id = _notify_all(h)
+            deadline = time.monotonic() + 30
+            while (status := h.task_rows([task_id]).get(task_id, ("",))[0]) not in ("started", "finished", "failed"):
+                assert time.monotonic() < deadline, f"task {task_id} did not start"
+                time.sleep(0.05)
+            if status == "started" and (pid := h.worker_running(task_id)) is not None:
+                return task_id, pid
+            _wait_task(h, task_id)
+        raise AssertionError(f"no notify task was caught running in {tries} tries")
+    finally:
+        h.load.resume()
 
 
 def _kill_worker_mid_job(h: Harness, figures: dict) -> None:
