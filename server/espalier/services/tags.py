@@ -61,6 +61,11 @@ def tags_of(s: Session, serial_number: str | None) -> set[int]:
     return set(s.scalars(select(MachineTag.tag_id).where(MachineTag.serial_number == serial_number)))
 
 
+def machine_tags(s: Session, serial_number: str) -> list[Tag]:
+    return list(s.scalars(select(Tag).join(MachineTag, MachineTag.tag_id == Tag.id)
+                          .where(MachineTag.serial_number == serial_number).order_by(Tag.name, Tag.id)))
+
+
 def _taxonomy(s: Session, name: str | None) -> Taxonomy | None:
     if not name:
         return None

@@ -49,3 +49,15 @@ def test_machine_tags_operations(client, admin, make_device, runtime):
     assert update({"kind": "ADD", "names": []}).json == {
         "operations": {"0": {"names": ["This list may not be empty for ADD operations"]}}}
     assert update({"kind": "ADD", "names": ["x"]}, serials=[]).status_code == 400
+
+
+def test_a_machines_tags_are_readable_by_serial_number(client, admin, make_device, make_token):
+    make_device(serial_number="S1")
+    client.post("/api/inventory/machines/tags/", headers=admin, json={
+        "serial_numbers": ["S1"], "operations": [{"kind": "ADD", "names": ["vip", "beta"]}]})
+    resp = client.get("/api/inventory/machines/S1/tags/", headers=admin)
+    assert resp.status_code == 200
+    assert resp.json["serial_number"] == "S1" and [t["name"] for t in resp.json["tags"]] == ["beta", "vip"]
+    assert client.get("/api/inventory/machines/NOPE/tags/", headers=admin).json == {"serial_number": "NOPE",
+                                                                                    "tags": []}
+    assert client.get("/api/inventory/machines/S1/tags/", headers=make_token("inventory.view_tag")).status_code == 403

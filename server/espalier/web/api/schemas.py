@@ -401,6 +401,11 @@ class MachineTagsIn(Schema):
     operations: Annotated[list[MachineTagOperation], Field(min_length=1, max_length=100), WithJsonSchema(_OPERATIONS)]
 
 
+class MachineTags(Out):
+    serial_number: str
+    tags: list[Tag]
+
+
 class MachineTagsResult(Out):
     machines: dict = Field(description='{"found": n}')
     tags: dict = Field(description='{"added": n, "removed": n}')

@@ -1,4 +1,4 @@
-"""/api/inventory/tags/ and /api/inventory/machines/tags/ (Zentral's inventory app)."""
+"""/api/inventory/tags/, /api/inventory/machines/tags/ (Zentral's inventory app) and a machine's tags."""
 from __future__ import annotations
 
 from espalier.services import fanout
@@ -7,7 +7,7 @@ from espalier.web import runtime
 
 from . import operation
 from .pagination import NameQuery, paginate_list
-from .schemas import MachineTagsIn, MachineTagsResult, Tag, TagIn, dump
+from .schemas import MachineTags, MachineTagsIn, MachineTagsResult, Tag, TagIn, dump
 
 
 @operation("GET", "/inventory/tags/", "inventory.view_tag", query=NameQuery, response=[Tag], paginated=True)
@@ -49,3 +49,9 @@ def machine_tags_update(s, body: MachineTagsIn):
     result = svc.update_machine_tags(s, body.serial_numbers, [op.model_dump() for op in body.operations])
     fanout.push_serials(s, runtime(), body.serial_numbers)
     return result, 200
+
+
+@operation("GET", "/inventory/machines/<serial_number>/tags/", "inventory.view_machinetag", response=MachineTags)
+def machine_tags(s, serial_number: str):
+    """The tags of one machine (none for a serial number that has none), so a client can converge them."""
+    return {"serial_number": serial_number, "tags": [dump(Tag, t) for t in svc.machine_tags(s, serial_number)]}, 200
