@@ -60,7 +60,7 @@ def desired_fields(params):
         value = params.get(field)
         if value is None:
             continue
-        if field in CLEARED_BY and value == CLEARED_BY[field]:
+        if field in CLEARED_BY and (value == CLEARED_BY[field] or field == 'blueprint' and str(value).strip() in ('', '0')):
             value = None
         elif isinstance(value, str):
             value = value.strip()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r'''
 module: device
-short_description: Block, unblock or release a device of Espalier, enrolled or not yet
+short_description: Block, unblock, release, tag or assign a blueprint to a device of Espalier
 version_added: 0.1.0
 description:
   - Declares whether a device is blocked, and releases it.
@@ -19,6 +19,8 @@ description:
     over with another certificate (a device wiped or replaced without checking out); its current
     certificate keeps working until then. A released device stays released until it enrolls again, so
     a second run reports no change.
+  - O(blueprint) assigns the blueprint the device converges to; O(tags) sets its inventory tags, which scope
+    blueprint artifacts. The server pushes the device when either changes.
   - The device is read first; a call is made only when the state differs.
 author:
   - Espalier developers (@espalier-mdm)
@@ -37,6 +39,21 @@ options:
       - V(true) to release the enrolled device (the API's C(POST /api/mdm/devices/<id>/release/)).
       - V(false) is refused, a release ends when the device enrolls again.
     type: bool
+  blueprint:
+    description:
+      - The blueprint of the enrolled device, by name or id; V('') for none.
+    type: str
+  tags:
+    description:
+      - Inventory tags of the device (by name, created when missing). With O(purge_tags=true) the device has exactly
+        these tags, otherwise they are added to its tags.
+    type: list
+    elements: str
+  purge_tags:
+    description:
+      - Remove the tags of the device that O(tags) does not list.
+    type: bool
+    default: true
 extends_documentation_fragment:
   - espalier.mdm.device
   - espalier.mdm.api
@@ -47,8 +64,11 @@ notes:
   - In check mode nothing is written; the returned device shows the predicted state, with
     RV(device.blocked_at) or RV(device.released_at) set to the time of the run.
   - Needs C(mdm.view_enrolleddevice) and C(mdm.change_enrolleddevice).
-  - One of O(blocked) and O(released) is required. Blocking before enrollment takes O(serial_number) or
-    O(udid), not O(id).
+  - One of O(blocked), O(released), O(blueprint) and O(tags) is required. Blocking before enrollment takes
+    O(serial_number) or O(udid), not O(id).
+  - O(blueprint) needs C(mdm.view_blueprint) for a name; O(tags) needs C(inventory.view_machinetag),
+    C(inventory.add_tag), C(inventory.add_taxonomy), C(inventory.add_machinetag) and C(inventory.delete_machinetag),
+    and a device with a serial number.
 seealso:
   - module: espalier.mdm.device_info
 '''
@@ -74,6 +94,12 @@ EXAMPLES = r'''
   espalier.mdm.device:
     serial_number: C02ABC123DEF
     released: true
+
+- name: The Mac joins the pilot on the staff blueprint
+  espalier.mdm.device:
+    serial_number: C02ABC123DEF
+    blueprint: Staff
+    tags: [pilot]
 
 - name: Converge a list of blocked devices
   espalier.mdm.device:
@@ -104,6 +130,12 @@ device:
       description: When the device was released, null if it is not.
       type: str
       sample: "2024-02-04T07:03:12.345678"
+device_tags:
+  description: The tag names of the device after the task (predicted in check mode), when O(tags) is set.
+  returned: success and O(tags) set
+  type: list
+  elements: str
+  sample: [pilot]
 blocked_device:
   description:
     - The entry that blocks a serial number or UDID no enrolled device has (predicted in check mode).
@@ -112,7 +144,9 @@ blocked_device:
   type: dict
   sample: {id: 3, serial_number: C02NEW000001, udid: null, reason: "stolen in transit", created_at: "2024-02-04T07:03:12"}
 diff:
-  description: The O(blocked) state with RV(device.blocked_at) (or RV(blocked_device)), and O(released) with RV(device.released_at).
+  description:
+    - The O(blocked) state with RV(device.blocked_at) (or RV(blocked_device)), O(released) with RV(device.released_at),
+      C(blueprint) (its id) and C(tags).
   returned: changed and diff mode
   type: dict
   sample:
@@ -121,6 +155,7 @@ diff:
 '''
 
 import datetime
+from urllib.parse import quote
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -131,7 +166,8 @@ from ansible_collections.espalier.mdm.plugins.module_utils.devices import (
     DEVICE_ARG_RULES, DEVICE_ARGSPEC, NoSuchDevice, describe, device_path, device_selector, get_device,
     resolve_device,
 )
-from ansible_collections.espalier.mdm.plugins.module_utils.state import converge
+from ansible_collections.espalier.mdm.plugins.module_utils.objects import BLUEPRINTS_PATH, id_of
+from ansible_collections.espalier.mdm.plugins.module_utils.state import Outcome, converge
 
 BLOCKED_DEVICES_PATH = 'api/mdm/blocked_devices/'
 
@@ -177,6 +213,39 @@ def release(module, client, device):
                     view=released_view, diff_keys=['released', 'released_at'])
 
 
+def set_blueprint(module, client, device, value):
+    wanted = None if str(value).strip() in ('', '0') else id_of(client, BLUEPRINTS_PATH, value, 'blueprint')
+    if device.get('blueprint') == wanted:
+        return Outcome(False, None, None, None, device)
+    after = dict(device, blueprint=wanted)
+    if not module.check_mode:
+        after = client.request('PATCH', device_path(device['id']), data=dict(blueprint=wanted))
+    return Outcome(True, None, None, dict(before=dict(blueprint=device.get('blueprint')), after=dict(blueprint=wanted)),
+                   after)
+
+
+def machine_tags_path(serial_number):
+    return 'api/inventory/machines/%s/tags/' % quote(serial_number, safe='')
+
+
+def set_tags(module, client, device, names, purge):
+    """(outcome, tag names after) of the device's inventory tags."""
+    if not device.get('serial_number'):
+        raise EspalierModuleError('tags: %s has no serial number to tag' % describe(device))
+    current = sorted(t['name'] for t in client.get(machine_tags_path(device['serial_number']))['tags'])
+    wanted = sorted(set(n.strip() for n in names if n.strip()))
+    add = [n for n in wanted if n not in current]
+    remove = [n for n in current if n not in wanted] if purge else []
+    after = sorted(set(current) - set(remove) | set(add))
+    if not add and not remove:
+        return Outcome(False, None, None, None, device), current
+    if not module.check_mode:
+        operations = ([dict(kind='ADD', taxonomy=None, names=add)] if add else []) + (
+            [dict(kind='REMOVE', taxonomy=None, names=remove)] if remove else [])
+        client.post('api/inventory/machines/tags/', dict(serial_numbers=[device['serial_number']], operations=operations))
+    return Outcome(True, None, None, dict(before=dict(tags=current), after=dict(tags=after)), device), after
+
+
 def blocked_entry(client, key, value):
     """The blocked_devices entry of this serial number or UDID (the server stores them upper-case), or None."""
     wanted = str(value).strip().casefold()
@@ -213,8 +282,8 @@ def _check_mode(module, changed):
 
 def run(module, client):
     p = module.params
-    if p['blocked'] is None and p['released'] is None:
-        raise EspalierModuleError('one of blocked and released is required')
+    if all(p[k] is None for k in ('blocked', 'released', 'blueprint', 'tags')):
+        raise EspalierModuleError('one of blocked, released, blueprint and tags is required')
     if p['released'] is False:
         raise EspalierModuleError('released: false is not a state to converge to, a release ends when the device '
                                   'enrolls again: leave released out, or set it to true')
@@ -222,7 +291,7 @@ def run(module, client):
     try:
         device = resolve_device(client, p)
     except NoSuchDevice:
-        if key == 'id' or p['released'] or p['blocked'] is None:
+        if key == 'id' or p['released'] or p['blocked'] is None or p['blueprint'] is not None or p['tags'] is not None:
             raise
         changed, entry, diff = block_before_enrollment(module, client, key, value, p['blocked'])
         msg = 'no enrolled device with %s %s: %s%s before enrollment%s' % (
@@ -240,10 +309,19 @@ def run(module, client):
     if p['released']:
         outcomes.append(('released', release(module, client, device)))
         device = outcomes[-1][1].applied
+    if p['blueprint'] is not None:
+        outcomes.append(('blueprint set', set_blueprint(module, client, device, p['blueprint'])))
+        device = outcomes[-1][1].applied
+    tags = None
+    if p['tags'] is not None:
+        outcome, tags = set_tags(module, client, device, p['tags'], p['purge_tags'])
+        outcomes.append(('tagged', outcome))
     changed = any(o.changed for dummy, o in outcomes)
     msg = '%s %s%s' % (describe(device), ', '.join('%s%s' % ('' if o.changed else 'already ', verb)
                                                    for verb, o in outcomes), _check_mode(module, changed))
     result = dict(changed=changed, device=device, blocked_device=None, msg=msg)
+    if tags is not None:
+        result['device_tags'] = tags
     if changed:
         result['diff'] = dict(before={}, after={})
         for dummy, o in outcomes:
@@ -256,7 +334,9 @@ def run(module, client):
 def main():
     module = AnsibleModule(
         argument_spec=api_argument_spec(blocked=dict(type='bool'), reason=dict(type='str'),
-                                        released=dict(type='bool'), **DEVICE_ARGSPEC),
+                                        released=dict(type='bool'), blueprint=dict(type='str'),
+                                        tags=dict(type='list', elements='str'), purge_tags=dict(type='bool', default=True),
+                                        **DEVICE_ARGSPEC),
         supports_check_mode=True,
         **DEVICE_ARG_RULES
     )

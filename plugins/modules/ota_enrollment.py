@@ -40,8 +40,8 @@ options:
     type: raw
   blueprint:
     description:
-      - Id of the blueprint assigned to the enrolled devices; V(0) for none.
-    type: int
+      - The blueprint assigned to the enrolled devices, by name or id; V(0) or V('') for none.
+    type: raw
   identity_source:
     description:
       - V(builtin) for Espalier's own SCEP CA, V(external) for another SCEP server (O(scep_url), O(scep_challenge)).
@@ -118,6 +118,11 @@ EXAMPLES = r'''
     identity_source: external
     scep_url: https://scep.example.com/scep
     scep_challenge: "{{ vault_scep_challenge }}"
+
+- name: Devices enrolled through it converge to the staff blueprint
+  espalier.mdm.ota_enrollment:
+    name: Staff
+    blueprint: Staff
 
 - name: Retire an enrollment
   espalier.mdm.ota_enrollment:
@@ -206,6 +211,7 @@ from ansible_collections.espalier.mdm.plugins.module_utils.enrollments import (
     MANAGED_FIELDS, desired_fields, differs, enrollment_view, find_ota_enrollment, ota_enrollment_path,
     push_certificate_id,
 )
+from ansible_collections.espalier.mdm.plugins.module_utils.objects import BLUEPRINTS_PATH, id_of
 
 # What check mode returns on creation besides the declared fields: unknown until the server answers.
 PREDICTED_ON_CREATE = dict.fromkeys(
@@ -222,6 +228,8 @@ def run(module, client):
     desired = desired_fields(p)
     if 'push_certificate' in desired:
         desired['push_certificate'] = push_certificate_id(client, desired['push_certificate'])
+    if desired.get('blueprint') is not None:
+        desired['blueprint'] = id_of(client, BLUEPRINTS_PATH, desired['blueprint'], 'blueprint')
     keys = ['name'] + sorted(desired)
     send_challenge = p['scep_challenge'] is not None and (current is None or p['update_scep_challenge'] == 'always')
 
@@ -269,7 +277,7 @@ def main():
             state=dict(type='str', choices=['present', 'absent'], default='present'),
             display_name=dict(type='str'),
             push_certificate=dict(type='raw'),
-            blueprint=dict(type='int'),
+            blueprint=dict(type='raw'),
             identity_source=dict(type='str', choices=['builtin', 'external']),
             attestation=dict(type='str', choices=['apple', 'none']),
             scep_url=dict(type='str'),

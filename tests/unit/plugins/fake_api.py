@@ -23,6 +23,7 @@ import uuid as uuidlib
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from ansible_collections.espalier.mdm.tests.unit.plugins import push_cert_fixtures as certs
+from ansible_collections.espalier.mdm.tests.unit.plugins.fake_fleet import FakeFleet
 
 TOKEN = 'secret-token'
 OMIT = object()  # a module argument left out, as in a task that does not set it
@@ -78,6 +79,7 @@ class FakeApi:
         self.push_certificates = {}
         self.ota_enrollments = {}
         self.blocked = {}
+        self.fleet = FakeFleet(self)
         self.permissions = ['mdm.add_devicecommand', 'mdm.view_enrolleddevice']
         self.paginate = True
         self.page_size_cap = page_size_cap
@@ -165,6 +167,12 @@ class FakeApi:
         return status, dict(headers or {}, **{'Content-Type': 'application/json'}), raw
 
     def _route(self, method, path, query, data, url):
+        fleet = self.fleet.route(method, path, query, data or {})
+        if fleet is not None:
+            status, payload = fleet
+            if status == 'list':
+                return self._list(payload, query, path)
+            return (204, {}, b'') if status == 204 else self._reply(status, payload)
         m = re.fullmatch(r'/api/mdm/devices/', path)
         if m and method == 'GET':
             devices = sorted(self.devices.values(), key=lambda d: d['id'])
@@ -204,6 +212,9 @@ class FakeApi:
             device = self.devices.get(int(m.group(1)))
             if device is None:
                 return self._reply(404, {'detail': 'No EnrolledDevice matches the given query.'})
+            fleet = self.fleet.device_action(method, device, m.group(2), data or {})
+            if fleet is not None:
+                return self._reply(*fleet)
             return self._device_action(method, device, m.group(2), query, data or {})
         m = re.fullmatch(r'/api/mdm/push_certificates/(?:(\d+)/)?', path)
         if m:

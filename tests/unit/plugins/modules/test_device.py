@@ -130,7 +130,7 @@ def test_releasing_an_unknown_device_fails(fake_api, run_module):
 def test_released_false_and_no_state_are_refused(fake_api, run_module):
     fake_api.add_device(serial_number='C02ABC')
     assert 'released: false is not a state' in run_module(device, serial_number='C02ABC', released=False)['msg']
-    assert run_module(device, serial_number='C02ABC')['msg'] == 'one of blocked and released is required'
+    assert run_module(device, serial_number='C02ABC')['msg'] == 'one of blocked, released, blueprint and tags is required'
 
 
 def test_ambiguous_serial_number_asks_for_udid(fake_api, run_module):
@@ -154,3 +154,36 @@ def test_one_identifier_is_required(fake_api, run_module):
     result = run_module(device, blocked=True)
     assert result['failed'] is True
     assert 'one of the following is required' in result['msg']
+
+
+def test_device_blueprint_by_name_with_check_mode_and_second_run(fake_api, run_module):
+    mac = fake_api.add_device(serial_number='C02ABC', blueprint=None)
+    staff = fake_api.fleet.add('api/mdm/blueprints', name='Staff')
+    checked = run_module(device, serial_number='C02ABC', blueprint='Staff', check_mode=True, diff=True)
+    assert checked['changed'] is True and fake_api.devices[mac['id']]['blueprint'] is None
+    applied = run_module(device, serial_number='C02ABC', blueprint='Staff', diff=True)
+    assert applied['diff'] == checked['diff'] == dict(before=dict(blueprint=None), after=dict(blueprint=staff['id']))
+    assert fake_api.calls_to('PATCH', r'/devices/%d/$' % mac['id'])[0][3] == dict(blueprint=staff['id'])
+    assert run_module(device, serial_number='C02ABC', blueprint='Staff')['changed'] is False
+    assert run_module(device, serial_number='C02ABC', blueprint='')['device']['blueprint'] is None
+    assert "no blueprint named 'Nope'" in run_module(device, serial_number='C02ABC', blueprint='Nope')['msg']
+
+
+def test_device_tags_are_added_and_purged_by_name(fake_api, run_module):
+    fake_api.add_device(serial_number='C02ABC')
+    checked = run_module(device, serial_number='C02ABC', tags=['pilot', 'staff'], check_mode=True, diff=True)
+    assert checked['device_tags'] == ['pilot', 'staff'] and not fake_api.calls_to('POST', r'machines/tags/$')
+    applied = run_module(device, serial_number='C02ABC', tags=['pilot', 'staff'], diff=True)
+    assert applied['diff'] == checked['diff'] == dict(before=dict(tags=[]), after=dict(tags=['pilot', 'staff']))
+    assert run_module(device, serial_number='C02ABC', tags=['staff', 'pilot'])['changed'] is False
+    kept = run_module(device, serial_number='C02ABC', tags=['kiosk'], purge_tags=False)
+    assert kept['device_tags'] == ['kiosk', 'pilot', 'staff']
+    purged = run_module(device, serial_number='C02ABC', tags=['kiosk'], diff=True)
+    assert purged['device_tags'] == ['kiosk'] and purged['diff']['before']['tags'] == ['kiosk', 'pilot', 'staff']
+    ops = fake_api.calls_to('POST', r'machines/tags/$')[-1][3]['operations']
+    assert ops == [dict(kind='REMOVE', taxonomy=None, names=['pilot', 'staff'])]
+
+
+def test_tags_need_an_enrolled_device(fake_api, run_module):
+    result = run_module(device, serial_number='NOPE', tags=['pilot'])
+    assert result['failed'] is True and result['msg'] == 'no enrolled device with serial_number NOPE'

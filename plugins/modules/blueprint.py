@@ -1,0 +1,122 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: Espalier developers
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+module: blueprint
+short_description: Declare a blueprint of Espalier
+version_added: 0.3.0
+description:
+  - Creates, updates or deletes a blueprint, matched by O(name). A blueprint is the configuration its
+    devices converge to; M(espalier.mdm.blueprint_artifact) puts artifacts (profiles) on it,
+    M(espalier.mdm.ota_enrollment) and M(espalier.mdm.device) assign it.
+  - Only the options the task sets are managed; a second run with the same options reports no change.
+author:
+  - Espalier developers (@espalier-mdm)
+options:
+  name:
+    description:
+      - Name of the blueprint, unique on the server.
+    type: str
+    required: true
+  inventory_interval:
+    description:
+      - Seconds between two inventory collections of a device, from 14400 (4 hours) to 604800 (a week).
+    type: int
+  collect_apps:
+    description:
+      - Which installed applications the inventory collects.
+    type: str
+    choices: [none, managed_only, all]
+  collect_certificates:
+    description:
+      - Which installed certificates the inventory collects.
+    type: str
+    choices: [none, managed_only, all]
+  collect_profiles:
+    description:
+      - Which installed configuration profiles the inventory collects.
+    type: str
+    choices: [none, managed_only, all]
+  state:
+    description:
+      - V(present) creates or updates the blueprint, V(absent) deletes it; the server refuses to delete a blueprint
+        that an enrollment or an enrolled device uses.
+    type: str
+    choices: [present, absent]
+    default: present
+extends_documentation_fragment:
+  - espalier.mdm.api
+  - espalier.mdm.attributes
+  - espalier.mdm.attributes.action_group
+notes:
+  - The API stores the C(collect_*) options as Zentral's numbers (0 none, 1 managed only, 2 all); RV(blueprint) shows them so.
+  - Needs the permissions C(mdm.view_blueprint) and C(mdm.add_blueprint), C(mdm.change_blueprint) or C(mdm.delete_blueprint).
+seealso:
+  - module: espalier.mdm.blueprint_info
+  - module: espalier.mdm.blueprint_artifact
+'''
+
+EXAMPLES = r'''
+- name: The blueprint of the staff Macs
+  espalier.mdm.blueprint:
+    name: Staff
+    inventory_interval: 86400
+    collect_apps: managed_only
+    collect_profiles: all
+'''
+
+RETURN = r'''
+blueprint:
+  description: The blueprint after the task (predicted in check mode); empty after O(state=absent).
+  returned: success
+  type: dict
+  sample: {id: 2, name: Staff, inventory_interval: 86400, collect_apps: 1, collect_certificates: 0, collect_profiles: 2,
+           created_at: "2024-06-01T08:00:00", updated_at: "2024-06-01T08:00:00"}
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.espalier.mdm.plugins.module_utils.api import api_argument_spec, run_module
+from ansible_collections.espalier.mdm.plugins.module_utils.objects import (
+    BLUEPRINTS_PATH, ensure, ensure_absent, find_by_name,
+)
+
+COLLECT = dict(none=0, managed_only=1, all=2)
+FIELDS = ('name', 'inventory_interval', 'collect_apps', 'collect_certificates', 'collect_profiles')
+
+
+def run(module, client):
+    p = module.params
+    name = p['name'].strip()
+    current = find_by_name(client, BLUEPRINTS_PATH, name)
+    if p['state'] == 'absent':
+        result = ensure_absent(module, client, BLUEPRINTS_PATH, current, 'blueprint', name, FIELDS)
+    else:
+        desired = dict(name=name, inventory_interval=p['inventory_interval'])
+        for field in FIELDS[2:]:
+            desired[field] = COLLECT[p[field]] if p[field] is not None else None
+        result = ensure(module, client, BLUEPRINTS_PATH, current, desired, 'blueprint', FIELDS)
+    result['blueprint'] = result.pop('object')
+    return result
+
+
+def main():
+    collect = dict(type='str', choices=list(COLLECT))
+    module = AnsibleModule(
+        argument_spec=api_argument_spec(
+            name=dict(type='str', required=True),
+            inventory_interval=dict(type='int'),
+            collect_apps=collect, collect_certificates=dict(collect), collect_profiles=dict(collect),
+            state=dict(type='str', choices=['present', 'absent'], default='present'),
+        ),
+        supports_check_mode=True,
+    )
+    run_module(module, run)
+
+
+if __name__ == '__main__':
+    main()
