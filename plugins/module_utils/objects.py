@@ -34,23 +34,32 @@ def find_by_name(client, path, name):
     return next((o for o in client.list_all(path, dict(name=name)) if o.get('name') == name), None)
 
 
-def id_of(client, path, value, option, noun=None):
+def id_of(client, path, value, option, noun=None, module=None):
     """An object given by id (digits) or by name, as its id; None stays None. option names the task's
-    option in the error, noun the kind of object (default: the option's name)."""
+    option in the error, noun the kind of object (default: the option's name).
+
+    With a module in check mode, a name that no object has yet stands for itself (with a warning): a
+    whole declaration checked before its first run names objects that its earlier tasks would create.
+    """
     if value is None or isinstance(value, int) and not isinstance(value, bool):
         return value
     text = str(value).strip()
     if text.isdigit():
         return int(text)
     found = find_by_name(client, path, text)
+    noun = noun or option.replace('_', ' ')
+    if found is None and module is not None and module.check_mode:
+        module.warn("%s: no %s named '%s' yet; check mode assumes an earlier task creates it" % (option, noun, text))
+        return text
     if found is None:
-        raise EspalierModuleError("%s: no %s named '%s'" % (option, noun or option.replace('_', ' '), text))
+        raise EspalierModuleError("%s: no %s named '%s'" % (option, noun, text))
     return found['id']
 
 
-def tag_ids(client, names, what):
-    """Tag names (or ids) as sorted ids; every tag must exist."""
-    return sorted(id_of(client, TAGS_PATH, name, what, 'tag') for name in names or ())
+def tag_ids(client, names, what, module=None):
+    """Tag names (or ids) as sorted ids (names not created yet last, in check mode); every tag must exist."""
+    ids = [id_of(client, TAGS_PATH, name, what, 'tag', module) for name in names or ()]
+    return sorted(ids, key=lambda i: (isinstance(i, str), i))
 
 
 def changed_fields(current, desired):

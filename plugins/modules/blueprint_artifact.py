@@ -122,14 +122,14 @@ def find_blueprint_artifact(client, blueprint_id, artifact_id):
                  if i.get('blueprint') == blueprint_id and i.get('artifact') == artifact_id), None)
 
 
-def desired_fields(client, p, current):
+def desired_fields(module, client, p, current):
     desired = dict(scope_fields(p['platforms'], p['min_os_versions'], p['max_os_versions']))
     desired.update(shard_modulo=p['shard_modulo'], default_shard=p['default_shard'])
     if p['excluded_tags'] is not None:
-        desired['excluded_tags'] = tag_ids(client, p['excluded_tags'], 'excluded_tags')
+        desired['excluded_tags'] = tag_ids(client, p['excluded_tags'], 'excluded_tags', module)
     if p['tags'] is not None:
         modulo = p['shard_modulo'] or (current or {}).get('shard_modulo') or 100
-        desired['tag_shards'] = [dict(tag=t, shard=modulo) for t in tag_ids(client, p['tags'], 'tags')]
+        desired['tag_shards'] = [dict(tag=t, shard=modulo) for t in tag_ids(client, p['tags'], 'tags', module)]
         if p['default_shard'] is None:
             desired['default_shard'] = 0 if p['tags'] else modulo
     return desired
@@ -137,18 +137,23 @@ def desired_fields(client, p, current):
 
 def run(module, client):
     p = module.params
-    blueprint_id = id_of(client, BLUEPRINTS_PATH, p['blueprint'], 'blueprint')
-    artifact = find_by_name(client, ARTIFACTS_PATH, p['artifact'].strip())
+    blueprint_id = id_of(client, BLUEPRINTS_PATH, p['blueprint'], 'blueprint', module=module)
+    name = p['artifact'].strip()
+    artifact = find_by_name(client, ARTIFACTS_PATH, name)
     if artifact is None and p['state'] == 'present':
-        raise EspalierModuleError("artifact: no artifact named '%s'" % p['artifact'])
-    current = find_blueprint_artifact(client, blueprint_id, artifact['id']) if artifact else None
+        if not module.check_mode:
+            raise EspalierModuleError("artifact: no artifact named '%s'" % name)
+        module.warn("artifact: no artifact named '%s' yet; check mode assumes an earlier task creates it" % name)
+    current = (find_blueprint_artifact(client, blueprint_id, artifact['id'])
+               if artifact and isinstance(blueprint_id, int) else None)
     label = '%s on blueprint %s' % (p['artifact'], p['blueprint'])
     if p['state'] == 'absent':
         result = ensure_absent(module, client, BLUEPRINT_ARTIFACTS_PATH, current, 'artifact', label, WRITABLE)
     else:
         if current is None and not p['platforms']:
             raise EspalierModuleError('platforms is required to put an artifact on a blueprint')
-        desired = dict(desired_fields(client, p, current), blueprint=blueprint_id, artifact=artifact['id'])
+        desired = dict(desired_fields(module, client, p, current), blueprint=blueprint_id,
+                       artifact=artifact['id'] if artifact else name)
         result = ensure(module, client, BLUEPRINT_ARTIFACTS_PATH, current, desired, 'artifact', WRITABLE, label)
     result['blueprint_artifact'] = result.pop('object')
     return result

@@ -214,7 +214,7 @@ def release(module, client, device):
 
 
 def set_blueprint(module, client, device, value):
-    wanted = None if str(value).strip() in ('', '0') else id_of(client, BLUEPRINTS_PATH, value, 'blueprint')
+    wanted = None if str(value).strip() in ('', '0') else id_of(client, BLUEPRINTS_PATH, value, 'blueprint', module=module)
     if device.get('blueprint') == wanted:
         return Outcome(False, None, None, None, device)
     after = dict(device, blueprint=wanted)

@@ -229,7 +229,7 @@ def run(module, client):
     if 'push_certificate' in desired:
         desired['push_certificate'] = push_certificate_id(client, desired['push_certificate'])
     if desired.get('blueprint') is not None:
-        desired['blueprint'] = id_of(client, BLUEPRINTS_PATH, desired['blueprint'], 'blueprint')
+        desired['blueprint'] = id_of(client, BLUEPRINTS_PATH, desired['blueprint'], 'blueprint', module=module)
     keys = ['name'] + sorted(desired)
     send_challenge = p['scep_challenge'] is not None and (current is None or p['update_scep_challenge'] == 'always')
 

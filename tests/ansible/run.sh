@@ -10,6 +10,7 @@
 # environment:
 #   ESPALIER_ANSIBLE_CORES  ansible-core releases to test, oldest first (default: tests/ansible/cores.txt)
 #   ESPALIER_INTEGRATION_CORES  which of them run integration: newest (default), all, or releases
+#   ESPALIER_INTEGRATION_TARGETS  only these integration targets (names, space-separated; default: all)
 #   ESPALIER_PYTHON_<X_Y>   Python for ansible-core X.Y (default: found as cores.txt says, see find_python)
 #   ESPALIER_CORE_VENVS     where the ansible-core virtualenvs are kept (default ~/.cache/espalier)
 #   ESPALIER_URL, ESPALIER_TOKEN   server for the integration targets; without them integration is skipped
@@ -252,7 +253,9 @@ main() {
                     write_integration_config
                     for release in $(integration_cores); do
                         [[ -n "${core_bin[$release]:-}" ]] || { echo "integration: unknown core $release" >&2; exit 2; }
-                        run_step "integration, ansible-core $release" core_test "$release" integration --continue-on-error
+                        # shellcheck disable=SC2086  # a list of target names
+                        run_step "integration, ansible-core $release" core_test "$release" integration --continue-on-error \
+                            ${ESPALIER_INTEGRATION_TARGETS:-}
                     done
                 else
                     summary+=("integration: skipped (set ESPALIER_URL and ESPALIER_TOKEN)")

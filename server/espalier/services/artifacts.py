@@ -12,7 +12,7 @@ import binascii
 import hashlib
 from typing import Any
 
-from sqlalchemy import and_, exists, false, or_, select, update
+from sqlalchemy import and_, delete, exists, false, or_, select, update
 from sqlalchemy.orm import Session
 
 from espalier.mdm.commands.profiles import MAX_PROFILE, escrow_payload_types, read_profile
@@ -64,12 +64,17 @@ def save_artifact(s: Session, rt, data: dict[str, Any], artifact_id: str | None 
 
 
 def delete_artifact(s: Session, artifact_id: str) -> None:
+    """Refused while a blueprint lists it, a device has it (any status but removed) or a command for
+    it is pending; once every device removed it, its history rows go with it."""
     artifact = get_artifact(s, artifact_id)
+    versions = select(ArtifactVersion.id).where(ArtifactVersion.artifact_id == artifact.id)
     used = s.scalar(select(or_(
         exists().where(BlueprintArtifact.artifact_id == artifact.id),
-        exists().where(DeviceArtifact.artifact_id == artifact.id))))
+        exists().where(DeviceArtifact.artifact_id == artifact.id, DeviceArtifact.status != "removed"),
+        exists().where(DeviceCommand.artifact_version.in_(versions), DeviceCommand.is_pending))))
     if used:
         raise _invalid(["This artifact cannot be deleted"])
+    s.execute(delete(DeviceArtifact).where(DeviceArtifact.artifact_id == artifact.id))
     s.delete(artifact)
 
 

@@ -112,6 +112,18 @@ def test_removing_the_blueprint_artifact_removes_only_our_profile(client, admin,
     assert [c.command["Identifier"] for c in removes] == ["com.example.wifi"]
 
 
+def test_an_artifact_can_be_deleted_once_every_device_removed_it(client, admin, enrolled, setup):
+    mac, device_id = enrolled("mac")
+    mac.connect()
+    url = f"/api/mdm/artifacts/{setup['artifact']['id']}/"
+    assert client.delete(f"/api/mdm/blueprint_artifacts/{setup['item']['id']}/", headers=admin).status_code == 204
+    assert client.delete(url, headers=admin).json == ["This artifact cannot be deleted"]  # still installed
+    assert mac.connect() == [("RemoveProfile", "Acknowledged")]
+    assert statuses(client, admin, device_id) == {setup["v1"]["id"]: "removed"}
+    assert client.delete(url, headers=admin).status_code == 204
+    assert client.get(f"/api/mdm/devices/{device_id}/artifacts/", headers=admin).json == []
+
+
 def test_a_failed_install_is_reported_and_not_retried(client, admin, enrolled, setup):
     broken = plistlib.loads(mobileconfig(identifier="com.example.broken"))
     del broken["PayloadContent"][0]["PayloadType"]

@@ -167,6 +167,9 @@ def test_device_blueprint_by_name_with_check_mode_and_second_run(fake_api, run_m
     assert run_module(device, serial_number='C02ABC', blueprint='Staff')['changed'] is False
     assert run_module(device, serial_number='C02ABC', blueprint='')['device']['blueprint'] is None
     assert "no blueprint named 'Nope'" in run_module(device, serial_number='C02ABC', blueprint='Nope')['msg']
+    planned = run_module(device, serial_number='C02ABC', blueprint='Later', check_mode=True, diff=True)
+    assert planned['changed'] is True and planned['diff']['after'] == dict(blueprint='Later')
+    assert fake_api.devices[mac['id']]['blueprint'] is None
 
 
 def test_device_tags_are_added_and_purged_by_name(fake_api, run_module):

@@ -120,3 +120,16 @@ def test_blueprint_artifact_names_what_does_not_exist(fake_api, run_module):
                                             tags=['x'])['msg']
     assert 'unknown Linux' in run_module(blueprint_artifact, blueprint='Staff', artifact='Wi-Fi', platforms=['Linux'])['msg']
     assert "no blueprint named 'Other'" in run_module(blueprint_artifact, blueprint='Other', artifact='Wi-Fi')['msg']
+
+
+def test_check_mode_plans_a_declaration_whose_objects_do_not_exist_yet(fake_api, run_module):
+    """--check on a fresh fleet declaration: the blueprint artifact names a blueprint, an artifact and a
+    tag that earlier tasks of the same run would create; check mode plans it (by name) and writes nothing,
+    while a real run still refuses a name that nothing created."""
+    args = dict(blueprint='Staff', artifact='Wi-Fi', platforms=['macOS'], tags=['pilot'])
+    checked = run_module(blueprint_artifact, check_mode=True, diff=True, **args)
+    assert checked['changed'] is True and not fake_api.fleet.blueprint_artifacts
+    assert checked['diff']['after']['blueprint'] == 'Staff' and checked['diff']['after']['artifact'] == 'Wi-Fi'
+    assert checked['diff']['after']['tag_shards'] == [dict(tag='pilot', shard=100)]
+    assert "no blueprint named 'Staff' yet" in str(checked.get('warnings'))
+    assert "no blueprint named 'Staff'" in run_module(blueprint_artifact, **args)['msg']
