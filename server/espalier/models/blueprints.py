@@ -139,3 +139,4 @@ class DeviceArtifact(Base):
 
 
 Index("ix_device_artifacts_artifact", DeviceArtifact.artifact_id, DeviceArtifact.status)
+Index("ix_device_artifacts_status", DeviceArtifact.status, DeviceArtifact.updated_at)

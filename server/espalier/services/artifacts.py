@@ -64,13 +64,14 @@ def save_artifact(s: Session, rt, data: dict[str, Any], artifact_id: str | None 
 
 
 def delete_artifact(s: Session, artifact_id: str) -> None:
-    """Refused while a blueprint lists it, a device has it (any status but removed) or a command for
-    it is pending; once every device removed it, its history rows go with it."""
+    """Refused while a blueprint lists it, a device may have it (installed, pending, or a failed
+    removal) or a command for it is pending; otherwise its history rows go with it."""
     artifact = get_artifact(s, artifact_id)
     versions = select(ArtifactVersion.id).where(ArtifactVersion.artifact_id == artifact.id)
     used = s.scalar(select(or_(
         exists().where(BlueprintArtifact.artifact_id == artifact.id),
-        exists().where(DeviceArtifact.artifact_id == artifact.id, DeviceArtifact.status != "removed"),
+        exists().where(DeviceArtifact.artifact_id == artifact.id, DeviceArtifact.status != "removed",
+                       ~and_(DeviceArtifact.status == "failed", DeviceArtifact.operation == "Installation")),
         exists().where(DeviceCommand.artifact_version.in_(versions), DeviceCommand.is_pending))))
     if used:
         raise _invalid(["This artifact cannot be deleted"])

@@ -1,10 +1,13 @@
 """What the operators see of convergence: a device's artifacts, a version's counts by status."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from espalier.models import ArtifactVersion, DeviceArtifact
+from espalier.models.base import utcnow
 from espalier.models.blueprints import STATUSES
 from espalier.services.errors import NotFound
 
@@ -21,3 +24,24 @@ def version_summary(s: Session, version_id: str) -> dict:
     counts.update(s.execute(select(DeviceArtifact.status, func.count()).where(
         DeviceArtifact.artifact_version_id == version_id).group_by(DeviceArtifact.status)).all())
     return {"artifact_version": version_id, "counts": counts}
+
+
+def list_device_artifacts(s: Session, *, status: str | None = None, artifact_id: str | None = None,
+                          device_id: int | None = None, stale_for: int | None = None, limit: int | None = None,
+                          offset: int = 0) -> tuple[list[DeviceArtifact], int | None]:
+    """Fleet-wide artifact rows, oldest change first; ``stale_for``: unchanged for that many seconds
+    (a version pending for an hour is one the device has not taken)."""
+    stmt = select(DeviceArtifact)
+    if status:
+        stmt = stmt.where(DeviceArtifact.status == status)
+    if artifact_id:
+        stmt = stmt.where(DeviceArtifact.artifact_id == artifact_id)
+    if device_id is not None:
+        stmt = stmt.where(DeviceArtifact.enrolled_device_id == device_id)
+    if stale_for:
+        stmt = stmt.where(DeviceArtifact.updated_at <= utcnow() - timedelta(seconds=stale_for))
+    count = None
+    if limit is not None:
+        count = s.scalar(select(func.count()).select_from(stmt.subquery()))
+        stmt = stmt.limit(limit).offset(offset)
+    return list(s.scalars(stmt.order_by(DeviceArtifact.updated_at, DeviceArtifact.id))), count

@@ -142,6 +142,19 @@ def test_a_failed_install_is_reported_and_not_retried(client, admin, enrolled, s
     chain = failed[0]["error_chain"]
     assert chain[0]["ErrorDomain"] == "MCInstallationErrorDomain" and "PayloadType" in chain[1]["LocalizedDescription"]
     assert mac.connect() == []
+    fleet = "/api/mdm/device_artifacts/"
+    assert client.get(f"{fleet}?status=failed", headers=admin).json == failed
+    page = client.get(f"{fleet}?status=installed&limit=1", headers=admin).json
+    assert page["count"] == 1 and page["results"][0]["artifact"] == setup["artifact"]["id"]
+    assert client.get(f"{fleet}?status=failed&stale_for=3600", headers=admin).json == []
+    assert client.get(f"{fleet}?enrolled_device={device_id}&artifact={art['id']}", headers=admin).json == failed
+    assert client.get(f"{fleet}?status=broken", headers=admin).status_code == 400
+    assert client.get(f"{fleet}?artifact=nope", headers=admin).status_code == 400
+    items = client.get("/api/mdm/blueprint_artifacts/", headers=admin).json
+    broken_item = next(i for i in items if i["artifact"] == art["id"])
+    assert client.delete(f"/api/mdm/blueprint_artifacts/{broken_item['id']}/", headers=admin).status_code == 204
+    # the device never had it: a failed installation does not hold the artifact back
+    assert client.delete(f"/api/mdm/artifacts/{art['id']}/", headers=admin).status_code == 204
 
 
 def test_profile_list_reconciles(client, admin, enrolled, setup):

@@ -63,6 +63,12 @@ class FakeFleet:
                     if row['artifact_version'] == m.group(1):
                         counts[row['status']] += 1
             return 200, dict(artifact_version=m.group(1), counts=counts)
+        if path == '/api/mdm/device_artifacts/' and method == 'GET':
+            rows = [r for device_id in sorted(self.device_artifacts) for r in self.device_artifacts[device_id]]
+            for field in ('status', 'artifact', 'enrolled_device'):
+                if field in query:
+                    rows = [r for r in rows if str(r[field]) == str(query[field])]
+            return 'list', rows
         m = re.fullmatch(r'/(api/(?:inventory/tags|mdm/blueprints|mdm/artifacts|mdm/profiles|mdm/blueprint_artifacts))/'
                          r'(?:([^/]+)/)?', path)
         if not m:

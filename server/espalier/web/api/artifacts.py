@@ -1,13 +1,16 @@
 """/api/mdm/artifacts/ and /api/mdm/profiles/ (profile versions of an artifact)."""
 from __future__ import annotations
 
+from espalier.models.blueprints import STATUSES
 from espalier.services import artifacts as svc
 from espalier.services import convergence_status
+from espalier.validation import choice, integer, uuid_pk
 from espalier.web import runtime
 
 from . import operation, refusal
-from .pagination import NameQuery, PageQuery, paginate_list
-from .schemas import Artifact, ArtifactIn, ArtifactVersionStatus, ProfileIn, ProfileOut, artifact, profile
+from .pagination import NameQuery, PageQuery, paginate_list, paginated
+from .schemas import (Artifact, ArtifactIn, ArtifactVersionStatus, DeviceArtifact, ProfileIn, ProfileOut, artifact, dump,
+                      profile)
 
 
 @operation("GET", "/mdm/artifacts/", "mdm.view_artifact", query=NameQuery, response=[Artifact], paginated=True)
@@ -83,3 +86,22 @@ def profile_delete(s, version_id):
 def artifact_version_status(s, version_id):
     """How many devices have this version pending, installed, failed or removed. Espalier's own route."""
     return convergence_status.version_summary(s, str(version_id)), 200
+
+
+class DeviceArtifactQuery(PageQuery):
+    status: choice(*STATUSES) = None
+    artifact: uuid_pk() = None
+    enrolled_device: integer(1) = None
+    stale_for: integer(1) = None
+
+
+@operation("GET", "/mdm/device_artifacts/", "mdm.view_deviceartifact", query=DeviceArtifactQuery,
+           response=[DeviceArtifact], paginated=True)
+def device_artifact_fleet_list(s, query: DeviceArtifactQuery):
+    """The artifact rows of every device, oldest change first; filters ``status``, ``artifact``,
+    ``enrolled_device`` and ``stale_for`` (seconds without a change: what is pending for too long).
+    Espalier's own route."""
+    items, count = convergence_status.list_device_artifacts(
+        s, status=query.status, artifact_id=query.artifact, device_id=query.enrolled_device,
+        stale_for=query.stale_for, limit=query.limit, offset=query.offset or 0)
+    return paginated([dump(DeviceArtifact, a) for a in items], count, query.limit, query.offset), 200

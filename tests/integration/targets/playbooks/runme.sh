@@ -28,6 +28,43 @@ ansible-playbook -i "$work/inventory" espalier.mdm.fleet "$@" \
     -e "{\"espalier_blocked_devices\": [], \"espalier_unblocked_devices\": [\"$BLOCK_SERIAL\"]}"
 ansible-playbook verify_blocked.yml -e "serial=$BLOCK_SERIAL" -e blocked=false "$@"
 
+# fleet.yml, the whole fleet: --check --diff plans it and writes nothing, a run converges the Mac, a
+# second run changes nothing; purge takes away what the smaller declaration drops (the profile only
+# once the Mac removed it), and the empty one deletes the blueprint.
+fleet() { ansible-playbook -i "$work/inventory" espalier.mdm.fleet -e "@$work/fleet/$1.yml" "${@:2}"; }
+verify() { ansible-playbook verify_fleet.yml -e "mac_serial=$MAC_SERIAL" -e "state=$1" "${@:2}"; }
+fleet full --check --diff "$@" | tee "$work/plan.log"
+! recap "$work/plan.log" | grep -q 'changed=0 '
+grep -q 'Playbook Wi-Fi' "$work/plan.log"
+verify planned "$@"
+fleet full "$@" | tee "$work/full1.log"
+! recap "$work/full1.log" | grep -q 'changed=0 '
+verify present "$@"
+fleet full "$@" | tee "$work/full2.log"
+recap "$work/full2.log" | grep -q 'changed=0 '
+fleet full --check "$@" | tee "$work/full3.log"
+recap "$work/full3.log" | grep -q 'changed=0 '
+# compliance.yml lists the profile the Mac refused, with the device's error
+if ansible-playbook espalier.mdm.compliance "$@" -e "@$work/artifacts_policy.yml" >"$work/artifacts.log" 2>&1; then
+    cat "$work/artifacts.log"
+    exit 1
+fi
+grep -q "$MAC_SERIAL: Playbook broken version 1 failed: .*PayloadType" "$work/artifacts.log" || {
+    cat "$work/artifacts.log"
+    exit 1
+}
+grep -q "\b1 problem(s), listed" "$work/artifacts.log"
+fleet smaller --check --diff "$@" | tee "$work/smaller_plan.log"
+verify present "$@"
+fleet smaller "$@" | tee "$work/smaller1.log"
+verify detached "$@"
+fleet smaller "$@" | tee "$work/smaller2.log"
+verify purged "$@"
+fleet smaller "$@" | tee "$work/smaller3.log"
+recap "$work/smaller3.log" | grep -q 'changed=0 '
+fleet empty "$@" | tee "$work/empty.log"
+verify gone "$@"
+
 # lost_device.yml: numbers are taken (a PIN that kept its 6 digits, a phone number)...
 lost_vars="{\"serial_number\": \"$MAC_SERIAL\", \"lock_pin\": 123456, \"phone_number\": 4900000000, \"wait_timeout\": 120}"
 ansible-playbook espalier.mdm.lost_device "$@" -e "$lost_vars"

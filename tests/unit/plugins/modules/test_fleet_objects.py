@@ -12,7 +12,8 @@ import hashlib
 import pytest
 
 from ansible_collections.espalier.mdm.plugins.modules import (
-    blueprint, blueprint_artifact, blueprint_artifact_info, blueprint_info, profile, profile_info, tag, tag_info,
+    blueprint, blueprint_artifact, blueprint_artifact_info, blueprint_info, device_artifact_info, profile, profile_info, tag,
+    tag_info,
 )
 
 V1 = b'<plist><dict><key>PayloadIdentifier</key><string>com.example.wifi</string></dict></plist>'
@@ -133,3 +134,20 @@ def test_check_mode_plans_a_declaration_whose_objects_do_not_exist_yet(fake_api,
     assert checked['diff']['after']['tag_shards'] == [dict(tag='pilot', shard=100)]
     assert "no blueprint named 'Staff' yet" in str(checked.get('warnings'))
     assert "no blueprint named 'Staff'" in run_module(blueprint_artifact, **args)['msg']
+
+
+def test_device_artifact_info_for_one_device_or_the_fleet(fake_api, run_module):
+    mac = fake_api.add_device(serial_number='C02ABC')
+    ipad = fake_api.add_device(serial_number='DMPXYZ')
+    wifi = fake_api.fleet.add('api/mdm/artifacts', name='Wi-Fi', type='Profile', channel='Device')
+    row = dict(artifact=wifi['id'], artifact_version='v1', operation='Installation', error_chain=None)
+    fake_api.fleet.device_artifacts = {mac['id']: [dict(row, id=1, enrolled_device=mac['id'], status='installed')],
+                                       ipad['id']: [dict(row, id=2, enrolled_device=ipad['id'], status='failed')]}
+    one = run_module(device_artifact_info, serial_number='C02ABC')
+    assert one['device']['id'] == mac['id'] and [r['id'] for r in one['device_artifacts']] == [1]
+    assert [r['id'] for r in run_module(device_artifact_info)['device_artifacts']] == [1, 2]
+    failed = run_module(device_artifact_info, status='failed', artifact='Wi-Fi')
+    assert failed['device'] is None and [r['id'] for r in failed['device_artifacts']] == [2]
+    assert fake_api.calls_to('GET', r'device_artifacts/$')[-1][2]['status'] == 'failed'
+    assert run_module(device_artifact_info, serial_number='C02ABC', status='failed')['device_artifacts'] == []
+    assert "no artifact named 'Nope'" in run_module(device_artifact_info, artifact='Nope')['msg']
