@@ -282,6 +282,19 @@ class Harness:
             time.sleep(0.25)
         raise AssertionError(f"the sweeps did not both run within {timeout} s of the fault: {found}")
 
+    def wait_queues_drained(self, timeout: float = 60) -> None:
+        """Return once no job waits in a queue (running and delayed ones aside): what is already
+        queued must not run against a held APNs before the job a fault test wants to catch."""
+        deadline = time.monotonic() + timeout
+        queued: dict[str, list[str]] = {}
+        while time.monotonic() < deadline:
+            with contextlib.suppress(Exception), self.rq() as conn:
+                queued = {name: Queue(f"espalier:{name}", connection=conn).get_job_ids() for name in ("push", "default")}
+                if not any(queued.values()):
+                    return
+            time.sleep(0.05)
+        raise AssertionError(f"the queues did not drain within {timeout} s: {queued}")
+
     def task_rows(self, ids: list[str] | None = None) -> dict[str, tuple[str, int]]:
         rows = self.sql("SELECT id, status, attempts FROM task_results")
         return {r[0]: (r[1], r[2]) for r in rows if ids is None or r[0] in ids}

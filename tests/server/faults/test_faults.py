@@ -68,6 +68,10 @@ def _busy_task(h: Harness, tries: int = 3) -> tuple[str, int]:
         for _ in range(tries):
             h.load.pause()
             time.sleep(MIN_INTERVAL.total_seconds() + 0.5)
+            # Jobs already queued (the load's pushes, delayed pushes) would each wait for the held
+            # answers, and on a slow host the notify then does not start in time.
+            h.wait_queues_drained()
+            h.apns.response_delay = APNS_HOLD
             task_id = _notify_all(h)
             deadline = time.monotonic() + 30
             while (status := h.task_rows([task_id]).get(task_id, ("",))[0]) not in ("started", "finished", "failed"):
@@ -82,7 +86,6 @@ def _busy_task(h: Harness, tries: int = 3) -> tuple[str, int]:
 
 
 def _kill_worker_mid_job(h: Harness, figures: dict) -> None:
-    h.apns.response_delay = APNS_HOLD
     task_id, pid = _busy_task(h)  # mid-run: a kill before the job's first write is a unit test (test_queue)
     victim = next(w for w in h.workers if w.pid == pid)
     os.killpg(pid, signal.SIGKILL)
@@ -97,7 +100,6 @@ def _kill_worker_mid_job(h: Harness, figures: dict) -> None:
 
 
 def _restart_redis(h: Harness, figures: dict) -> None:
-    h.apns.response_delay = APNS_HOLD
     task_id, busy_pid = _busy_task(h)
     stopped = next(w for w in h.workers if w.poll() is None and w.pid != busy_pid)
     os.killpg(stopped.pid, signal.SIGSTOP)  # its queued and running work is lost with Redis
