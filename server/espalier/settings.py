@@ -33,6 +33,12 @@ def _positive(value: int) -> str | None:
     return None if value > 0 else "must be greater than 0"
 
 
+def _one_of(*values: str):
+    def check(value: str) -> str | None:
+        return None if value in values else f"must be one of {', '.join(values)}"
+    return check
+
+
 def _url_scheme(*schemes: str):
     def check(value: str) -> str | None:
         return None if value.split(":", 1)[0] in schemes else f"must start with {' or '.join(schemes)}"
@@ -68,6 +74,8 @@ SCHEMA: dict[str, Any] = {
     "redis_url": Field(str, check=_url_scheme("redis", "rediss", "unix")),
     "secret_keys": Field(list, required=True, nullable=False),
     "log_level": Field(str, "INFO", nullable=False),
+    # gunicorn's access log: every request, operator requests and refused device requests, or none
+    "access_log": Field(str, "operator", nullable=False, check=_one_of("all", "operator", "off")),
     "apps": {"espalier.mdm": MDM_SCHEMA},
 }
 

@@ -24,13 +24,16 @@ def serve(ctx: click.Context, bind: str, workers: int, threads: int) -> None:
     rt = runtime_from(ctx)  # fail early and clearly on an unmigrated database
     rt.close()
     from espalier.runtime import configure_logging
+    from espalier.web.masking import MaskingLogger
+
+    MaskingLogger.mode = settings["access_log"]
 
     class App(BaseApplication):
         def load_config(self):
             self.cfg.set("bind", bind)
             self.cfg.set("workers", workers)
             self.cfg.set("threads", threads)
-            self.cfg.set("accesslog", "-")
+            self.cfg.set("accesslog", None if settings["access_log"] == "off" else "-")
             self.cfg.set("logger_class", "espalier.web.masking.MaskingLogger")  # no enrollment secrets in logs
             # Longer than any client's idle reuse (httpx: 5 s, Apple's URL loading: ~60 s), so the
             # server never closes a keep-alive connection while a device is sending on it.

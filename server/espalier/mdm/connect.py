@@ -27,15 +27,16 @@ LAST_SEEN_RESOLUTION = timedelta(seconds=30)
 
 def connect(ctx, msg: Report, identity: Identity) -> bytes | None:
     channel = msg.channel
-    device = lookup.enrolled_device(ctx, channel, identity, start_session=msg.is_idle and channel.user_id is None)
+    if msg.is_idle and channel.user_id is None:
+        return _idle(ctx, channel, identity)
+    device = lookup.enrolled_device(ctx, channel, identity)
     user = lookup.enrolled_user(ctx, device, channel)
     if channel.user_id and user is None:
         raise Unrecognized("unknown user channel")
     user_id = user.id if user else None
     channel_row = user or device
     if msg.is_idle:
-        if user is not None:
-            user.session_started_at = user.last_seen_at = ctx.now
+        user.session_started_at = user.last_seen_at = ctx.now
     else:
         report(ctx, device, user_id, msg)
         if channel_row.last_seen_at is None or ctx.now - channel_row.last_seen_at > LAST_SEEN_RESOLUTION:
@@ -49,6 +50,29 @@ def connect(ctx, msg: Report, identity: Identity) -> bytes | None:
                                  session_started_at=channel_row.session_started_at or ctx.now)
     if command is None and user is None:
         command = convergence.next_command(ctx, device)
+    return _answer(ctx, device, command)
+
+
+def _idle(ctx, channel, identity: Identity) -> bytes | None:
+    """An Idle connect of the device channel, the hot path: two Core statements (the session
+    UPDATE ... RETURNING, then the next command's id) when it has nothing to send; the ORM
+    device is loaded only when there is work."""
+    row = lookup.start_session(ctx, channel, identity)
+    device = None
+    if inventory.is_due(row, ctx.config.inventory_interval, ctx.now):
+        device = lookup.loaded(ctx, row)
+        inventory.queue_inventory(ctx, device)
+        ctx.s.flush()
+    command_id, has_artifacts = queue.idle_lookup(ctx.s, row.id, now=ctx.now)
+    if command_id is not None:
+        return _answer(ctx, device or lookup.loaded(ctx, row), ctx.s.get(DeviceCommand, command_id))
+    if row.blueprint_id is None and not has_artifacts:
+        return None
+    # convergence reads only SESSION_COLUMNS of the device; its commands' payloads none
+    return _answer(ctx, row, convergence.next_command(ctx, row))
+
+
+def _answer(ctx, device, command: DeviceCommand | None) -> bytes | None:
     if command is None:
         return None
     command.time = ctx.now

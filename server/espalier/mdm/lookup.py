@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from sqlalchemy import bindparam, select, update
 
+from espalier.db import HotStatement
 from espalier.models import EnrolledDevice, EnrolledUser
 
 from . import identity as ident
@@ -14,27 +15,46 @@ from .errors import Unrecognized
 from .messages import Channel
 
 _LOCK_DEVICE = select(EnrolledDevice).where(EnrolledDevice.udid == bindparam("udid")).with_for_update()
-# An Idle connect starts a session: one UPDATE ... RETURNING locks, stamps and loads the row.
-_START_SESSION = (update(EnrolledDevice).where(EnrolledDevice.udid == bindparam("b_udid"))
-                  .values(session_started_at=bindparam("b_now"), last_seen_at=bindparam("b_now"))
-                  .returning(EnrolledDevice))
+_DEVICES = EnrolledDevice.__table__.c
+# What an Idle connect needs to decide whether it has work: the binding, the block, the
+# inventory schedule, and what convergence scopes on.
+SESSION_COLUMNS = ("id", "udid", "serial_number", "platform", "os_version", "blueprint_id", "cert_fingerprint",
+                   "blocked_at", "enrolled_at", "last_inventory_at", "inventory_queued_at")
+# An Idle connect starts a session: one Core UPDATE ... RETURNING locks, stamps and reads the row.
+_START_SESSION = HotStatement(
+    update(EnrolledDevice.__table__).where(_DEVICES.udid == bindparam("b_udid"))
+    .values(session_started_at=bindparam("b_now"), last_seen_at=bindparam("b_now"), updated_at=bindparam("b_now"))
+    .returning(*(_DEVICES[name] for name in SESSION_COLUMNS)))
 
 
-def enrolled_device(ctx, channel: Channel, identity: ident.Identity, *, start_session: bool = False
-                    ) -> EnrolledDevice:
-    """The calling device, locked. ``start_session`` also stamps session_started_at and
-    last_seen_at in the same statement (a failed check below rolls it back)."""
-    if start_session:
-        device = ctx.s.scalar(_START_SESSION, {"b_udid": channel.udid, "b_now": ctx.now},
-                              execution_options={"synchronize_session": False})
-    else:
-        device = ctx.s.scalar(_LOCK_DEVICE, {"udid": channel.udid})
+def enrolled_device(ctx, channel: Channel, identity: ident.Identity) -> EnrolledDevice:
+    """The calling device, locked."""
+    device = ctx.s.scalar(_LOCK_DEVICE, {"udid": channel.udid})
     if device is None:
         raise Unrecognized("unknown device")
     ident.check_binding(ctx.s, device, identity)
     if device.is_blocked:
         raise Unrecognized("device is blocked")
     return device
+
+
+def start_session(ctx, channel: Channel, identity: ident.Identity):
+    """An Idle connect of the device channel: the device row locked and stamped
+    (session_started_at, last_seen_at), read as ``SESSION_COLUMNS`` without loading the ORM
+    object; the same checks as ``enrolled_device`` (a failed one rolls the stamp back)."""
+    row = _START_SESSION.one_or_none(ctx.s, {"b_udid": channel.udid, "b_now": ctx.now})
+    if row is None:
+        raise Unrecognized("unknown device")
+    if row.cert_fingerprint != identity.fingerprint:  # a renewal, or another certificate
+        ident.check_binding(ctx.s, loaded(ctx, row), identity)
+    if row.blocked_at is not None:
+        raise Unrecognized("device is blocked")
+    return row
+
+
+def loaded(ctx, row) -> EnrolledDevice:
+    """The ORM device of a session row (already locked by this transaction)."""
+    return ctx.s.get(EnrolledDevice, row.id)
 
 
 def enrolled_user(ctx, device: EnrolledDevice, channel: Channel) -> EnrolledUser | None:

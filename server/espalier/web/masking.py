@@ -2,6 +2,10 @@
 
 ``mask`` rewrites ``/public/enroll/<secret>/...`` to ``/public/enroll/<first 4>…/...``; our own
 log lines use it, and ``MaskingLogger`` applies it to gunicorn's access log.
+
+``MaskingLogger`` also keeps the access log to what an operator reads (the ``access_log``
+setting): with ``operator``, a device's check-in or connect is logged only when refused
+(status >= 400); a fleet's answered check-ins would be most of the log and of its cost.
 """
 from __future__ import annotations
 
@@ -16,8 +20,18 @@ def mask(text: str) -> str:
     return _ENROLL.sub(r"\1\2…", text)
 
 
+DEVICE_ROUTES = frozenset(("/mdm/checkin", "/mdm/connect"))
+
+
 class MaskingLogger(Logger):
     """gunicorn's logger with enrollment secrets masked in the request line and path."""
+
+    mode = "operator"  # the access_log setting; `espalier serve` sets it before gunicorn forks
+
+    def access(self, resp, req, environ, request_time):
+        if self.mode == "operator" and environ.get("PATH_INFO") in DEVICE_ROUTES and (resp.status_code or 0) < 400:
+            return
+        super().access(resp, req, environ, request_time)
 
     def atoms(self, resp, req, environ, request_time):
         atoms = super().atoms(resp, req, environ, request_time)

@@ -1,0 +1,99 @@
+"""The connect hot path, counted: statements and transactions per Idle connect.
+
+An Idle connect of a device with nothing to do is two statements in one transaction (the
+session UPDATE ... RETURNING, the next command's id); a regression that adds a query, an
+ORM load or a second transaction fails here.
+"""
+from __future__ import annotations
+
+import contextlib
+
+import pytest
+from sqlalchemy import event
+
+from espalier.db import HotStatement
+
+
+@pytest.fixture(params=[True, False], ids=["mtls-proxy", "mdm-signature"])
+def mdm_settings(request):
+    return {"mtls_proxy": request.param}
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def settings(request, pg_url, mdm_settings, tmp_path):
+    """PostgreSQL runs the hot statements on the driver's cursor, SQLite through SQLAlchemy."""
+    from conftest import SECRET, make_settings
+
+    from espalier.db import Database
+
+    if request.param == "postgresql":
+        return make_settings(pg_url, **mdm_settings)
+    url = f"sqlite:///{tmp_path}/espalier.db"
+    db = Database(url)
+    db.upgrade(secret_keys=[SECRET])
+    db.dispose()
+    return make_settings(url, **mdm_settings)
+
+
+@pytest.fixture
+def counted(runtime):
+    """counted() -> context manager yielding {"statements": [...], "commits": n, "rollbacks": n}."""
+    @contextlib.contextmanager
+    def window():
+        seen = {"statements": [], "commits": 0, "rollbacks": 0}
+
+        def statement(conn, cursor, sql, *args):
+            if not sql.startswith("BEGIN"):  # SQLite's explicit BEGIN IMMEDIATE: the transaction, counted below
+                seen["statements"].append(" ".join(sql.split())[:60])
+
+        def commit(conn):
+            seen["commits"] += 1
+
+        def rollback(conn):
+            seen["rollbacks"] += 1
+
+        listeners = [("before_cursor_execute", statement), ("commit", commit), ("rollback", rollback)]
+        for name, fn in listeners:
+            event.listen(runtime.db.engine, name, fn)
+        HotStatement.observers.append(hot := lambda sql: statement(None, None, sql))
+        try:
+            yield seen
+        finally:
+            HotStatement.observers.remove(hot)
+            for name, fn in listeners:
+                event.remove(runtime.db.engine, name, fn)
+    return window
+
+
+def test_an_idle_connect_with_nothing_to_do_is_two_statements_in_one_transaction(enrolled, counted):
+    sim, _ = enrolled("mac")
+    assert sim.connect() == [("DeviceInformation", "Acknowledged"), ("SecurityInfo", "Acknowledged")], sim.errors
+    with counted() as seen:
+        assert sim.connect() == [], sim.errors
+    assert [s.split()[0] for s in seen["statements"]] == ["UPDATE", "SELECT"], seen["statements"]
+    assert (seen["commits"], seen["rollbacks"]) == (1, 0)
+
+
+def test_an_idle_connect_hands_out_a_queued_command_once(enrolled, client, admin, counted):
+    sim, device_id = enrolled("iphone")
+    sim.connect()
+    resp = client.post(f"/api/mdm/devices/{device_id}/commands/", headers=admin, json={"name": "DeviceInformation"})
+    assert resp.status_code == 201, resp.json
+    with counted() as seen:
+        assert sim.connect() == [("DeviceInformation", "Acknowledged")], sim.errors
+    assert seen["commits"] == 2  # the Idle connect, then the report
+    assert sim.connect() == []
+
+
+def test_a_blocked_device_is_refused_and_its_session_stamp_rolled_back(enrolled, client, admin, runtime):
+    from espalier.models import EnrolledDevice
+
+    sim, device_id = enrolled("mac")
+    sim.connect()
+    with runtime.db.session() as s:
+        before = s.get(EnrolledDevice, device_id).session_started_at
+    resp = client.post(f"/api/mdm/devices/{device_id}/block/", headers=admin)
+    assert resp.status_code == 200, resp.json
+    sim.connect()
+    with runtime.db.session() as s:
+        assert s.get(EnrolledDevice, device_id).session_started_at == before
