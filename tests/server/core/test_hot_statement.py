@@ -1,0 +1,51 @@
+"""HotStatement: the driver-cursor path on PostgreSQL fails as SQLAlchemy's execution does."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import bindparam, column, select, text
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from espalier.db import Database, HotStatement
+
+
+@pytest.fixture
+def db(pg_url):
+    database = Database(pg_url)
+    yield database
+    database.dispose()
+
+
+def test_rows_carry_the_column_names_and_the_statement_literals_are_bound(db):
+    stmt = HotStatement(select(bindparam("n").label("n"), (column("x") == "lit").label("same"))
+                        .select_from(text("(SELECT 'lit' AS x) AS t")))
+    with db.session() as s, s.begin():
+        row = stmt.one_or_none(s, {"n": 7})
+    assert (row.n, row.same) == (7, True)
+
+
+def test_a_driver_error_is_sqlalchemys_and_the_transaction_rolls_back(db):
+    stmt = HotStatement(select((bindparam("n") / 0).label("q")))
+    with pytest.raises(DBAPIError, match="division by zero"):
+        with db.session() as s, s.begin():
+            stmt.one_or_none(s, {"n": 1})
+    with db.session() as s, s.begin():
+        assert s.scalar(text("SELECT 1")) == 1
+
+
+def test_a_lost_server_connection_is_an_operational_error_and_is_not_reused(db):
+    """What the 503 guard needs: OperationalError with the connection invalidated, and the
+    pool hands out a live connection next."""
+    import psycopg
+    from testenv import PG_ADMIN_URL
+
+    stmt = HotStatement(select(bindparam("n").label("n")))
+    with pytest.raises(OperationalError) as caught:
+        with db.session() as s, s.begin():
+            pid = s.scalar(text("SELECT pg_backend_pid()"))
+            with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+                admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+            stmt.one_or_none(s, {"n": 1})
+    assert caught.value.connection_invalidated
+    with db.session() as s, s.begin():
+        assert stmt.one_or_none(s, {"n": 2}).n == 2
+        assert s.scalar(text("SELECT pg_backend_pid()")) != pid
