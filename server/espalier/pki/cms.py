@@ -140,13 +140,24 @@ def sole_signer(signed_data: cms.SignedData) -> cms.SignerInfo:
 @guarded
 def signed_attribute(signer_info: cms.SignerInfo, oid: str) -> core.Asn1Value | None:
     """The single value of signed attribute `oid`, parsed as its universal type, or None."""
+    return signed_attributes(signer_info, oid)[oid]
+
+
+@guarded
+def signed_attributes(signer_info: cms.SignerInfo, *oids: str) -> dict[str, core.Asn1Value | None]:
+    """The single values of signed attributes ``oids`` (None where absent), in one pass."""
     attrs = signer_info["signed_attrs"]
-    found = [a for a in attrs if a["type"].dotted == oid] if present(attrs) else []
-    if not found:
-        return None
-    if len(found) > 1 or len(found[0]["values"]) != 1:
-        raise CMSError(f"attribute {oid} must have exactly one value")
-    return core.load(found[0]["values"][0].dump(), strict=True)
+    found: dict[str, list] = {oid: [] for oid in oids}
+    for attr in attrs if present(attrs) else ():
+        values = found.get(attr["type"].dotted)
+        if values is not None:
+            values.append(attr["values"])
+    out: dict[str, core.Asn1Value | None] = {}
+    for oid, matches in found.items():
+        if len(matches) > 1 or (matches and len(matches[0]) != 1):
+            raise CMSError(f"attribute {oid} must have exactly one value")
+        out[oid] = core.load(matches[0][0].dump(), strict=True) if matches else None
+    return out
 
 
 @guarded
@@ -167,10 +178,22 @@ def signer_certificate(signed_data: cms.SignedData, signer_info: cms.SignerInfo)
     for choice in certs if present(certs) else ():
         if choice.name != "certificate":
             continue
-        cert = choice.chosen
-        if _matches(signer_info["sid"], cert.serial_number, cert.issuer, cert.key_identifier):
-            return x509.load_der_x509_certificate(cert.dump())
+        try:
+            cert, serial, issuer_der, ski = _embedded_certificate(choice.chosen.dump())
+        except MALFORMED:
+            continue  # not one we could use; if it was the signer's, it is "not included"
+        if _matches(signer_info["sid"], serial, asn1_x509.Name.load(issuer_der), ski):
+            return cert
     raise CMSError("signer certificate not included")
+
+
+@functools.lru_cache(maxsize=4096)
+def _embedded_certificate(der: bytes) -> tuple[x509.Certificate, int, bytes, bytes | None]:
+    """(certificate, serial, issuer DER, SKI) of a certificate embedded in a SignedData, parsed
+    once: a device embeds the same one in every Mdm-Signature, and asn1crypto's parse of it was
+    most of a signed connect's CPU."""
+    cert = x509.load_der_x509_certificate(der)
+    return cert, cert.serial_number, cert.issuer.public_bytes(), _ski(cert)
 
 
 def _check_signature(key: object, signer_info: cms.SignerInfo, data: bytes, hash_: hashes.HashAlgorithm) -> None:
@@ -203,12 +226,13 @@ def verify_signer(signed_data: cms.SignedData, content: bytes) -> x509.Certifica
     hash_ = hash_for(info["digest_algorithm"]["algorithm"].native)
     cert = signer_certificate(signed_data, info)
     if present(info["signed_attrs"]):
-        message_digest = signed_attribute(info, _MESSAGE_DIGEST)
+        attributes = signed_attributes(info, _MESSAGE_DIGEST, _CONTENT_TYPE)
+        message_digest = attributes[_MESSAGE_DIGEST]
         if not isinstance(message_digest, core.OctetString):
             raise CMSError("messageDigest attribute missing")
         if message_digest.native != digest(hash_.name, content):
             raise CMSError("messageDigest does not match the content")
-        content_type = signed_attribute(info, _CONTENT_TYPE)
+        content_type = attributes[_CONTENT_TYPE]
         econtent_type = signed_data["encap_content_info"]["content_type"].dotted
         if content_type is not None and getattr(content_type, "dotted", None) != econtent_type:
             raise CMSError("contentType attribute does not match")

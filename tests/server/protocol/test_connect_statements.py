@@ -20,19 +20,17 @@ def mdm_settings(request):
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])
-def settings(request, pg_url, mdm_settings, tmp_path):
+def settings(request, pg_url, mdm_settings, settings_factory, tmp_path):
     """PostgreSQL runs the hot statements on the driver's cursor, SQLite through SQLAlchemy."""
-    from conftest import SECRET, make_settings
-
     from espalier.db import Database
 
     if request.param == "postgresql":
-        return make_settings(pg_url, **mdm_settings)
-    url = f"sqlite:///{tmp_path}/espalier.db"
-    db = Database(url)
-    db.upgrade(secret_keys=[SECRET])
+        return settings_factory(pg_url, **mdm_settings)
+    settings = settings_factory(f"sqlite:///{tmp_path}/espalier.db", **mdm_settings)
+    db = Database(settings["database_url"])
+    db.upgrade(secret_keys=settings["secret_keys"])
     db.dispose()
-    return make_settings(url, **mdm_settings)
+    return settings
 
 
 @pytest.fixture

@@ -13,11 +13,22 @@ import secrets
 from functools import wraps
 
 from flask import Blueprint, Flask, abort, g, redirect, render_template, request, session, url_for
+from flask.sessions import SecureCookieSessionInterface
 
 from espalier.services import auth
 
 bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates", static_folder="static")
 DENIED = "You do not have permission to perform this action."
+
+
+class _ConsoleSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, with no work for a request that carries no session
+    cookie: every device check-in would otherwise build the cookie signer for nothing."""
+
+    def open_session(self, app, request):
+        if app.secret_key and self.get_cookie_name(app) not in request.cookies:
+            return self.session_class()
+        return super().open_session(app, request)
 
 
 def register(app: Flask) -> None:
@@ -29,6 +40,7 @@ def register(app: Flask) -> None:
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
                       SESSION_COOKIE_SECURE=rt.settings.base_url.startswith("https://"),
                       SESSION_COOKIE_NAME="espalier_console", SESSION_COOKIE_PATH="/console")
+    app.session_interface = _ConsoleSessions()
     app.register_blueprint(bp)
 
 
