@@ -18,6 +18,7 @@ import logging
 from collections import defaultdict
 
 from sqlalchemy import bindparam, select
+from sqlalchemy.orm import defer
 
 from espalier.models import (Artifact, ArtifactVersion, BlueprintArtifact, DeviceArtifact, DeviceCommand, MachineTag,
                              Profile)
@@ -39,7 +40,8 @@ _CANDIDATES = (select(BlueprintArtifact, Artifact, ArtifactVersion, Profile)
                .join(Profile, Profile.artifact_version_id == ArtifactVersion.id)
                .where(BlueprintArtifact.blueprint_id == bindparam("blueprint_id"), Artifact.type == "Profile",
                       Artifact.channel == "Device")
-               .order_by(BlueprintArtifact.id, ArtifactVersion.version.desc()))
+               .order_by(BlueprintArtifact.id, ArtifactVersion.version.desc())
+               .options(defer(Profile.source)))  # the payload is read only to install it
 _TAGS = select(MachineTag.tag_id).where(MachineTag.serial_number == bindparam("serial_number"))
 _LIVE_COMMANDS = select(DeviceCommand.uuid).where(
     DeviceCommand.enrolled_device_id == bindparam("device_id"), DeviceCommand.enrolled_user_id.is_(None),
