@@ -170,10 +170,10 @@ def test_a_shared_reference_plist_is_refused_in_milliseconds():
 
     bomb = _shared_reference_bomb()
     assert len(bomb) < 400 and isinstance(plistlib.loads(bomb), dict)
-    start = time.perf_counter()
+    start = time.thread_time()  # CPU, not wall time: a loaded machine must not fail it
     with pytest.raises(ParseError, match="too large as a tree"):
         parse_plist(bomb)
-    assert time.perf_counter() - start < 0.5
+    assert time.thread_time() - start < 0.5
 
 
 def test_unauthenticated_bodies_are_refused_before_parsing(client):
@@ -181,8 +181,8 @@ def test_unauthenticated_bodies_are_refused_before_parsing(client):
     import time
 
     bomb = _shared_reference_bomb(60)
-    start = time.perf_counter()
+    start = time.thread_time()
     for url in ("/mdm/checkin", "/mdm/connect"):
         resp = client.put(url, data=bomb, headers={"Content-Type": "application/x-apple-aspen-mdm"})
         assert resp.status_code == 400 and b"missing" in resp.data
-    assert time.perf_counter() - start < 0.5
+    assert time.thread_time() - start < 0.5
