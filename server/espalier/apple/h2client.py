@@ -1,49 +1,51 @@
 """A lean HTTP/2 client connection for many small requests of one shape (APNs pushes).
 
-Built on `h2` over `asyncio.open_connection(ssl=...)` with ALPN `h2`. What it does
-per request is kept small, because at thousands of requests per second h2's own
-bookkeeping is most of the cost:
+Our own framing (`h2frames`) on an asyncio protocol over TLS with ALPN `h2`; `hpack`
+decodes the response headers. What it does per request is kept small, because at
+thousands of requests per second a general HTTP/2 stack's bookkeeping is most of the cost:
 
-- the header block is HPACK-encoded from a `RequestTemplate`: the fixed headers are
-  encoded once and, after the first request, sent as references to the peer's
-  dynamic table; each request adds its path and varying headers as plain literals
-  (no Huffman, no table search, nothing ever evicted);
-- requests made in one event-loop tick go out in one `writer.write`;
-- h2 counts open streams by scanning every stream it holds (O(streams) per new
-  stream); `_H2` returns the connection's own count and lets h2 scan (and forget
-  closed streams) only when its stream table has doubled.
+- the header block comes from a `RequestTemplate` (`hpack_request`): the fixed headers
+  are references to the peer's dynamic table after the first request;
+- a request is one HEADERS and one DATA frame appended to a buffer; what is made in one
+  event-loop tick goes out in one write, along with the SETTINGS, PING and WINDOW_UPDATE
+  answers due;
+- inbound frames are parsed straight from the bytes TLS hands over, no events.
 
 In-flight streams stay within the peer's SETTINGS_MAX_CONCURRENT_STREAMS, and a new
 connection carries one request alone before it opens up (APNs starts at 1 and raises
-the limit after the first request). A connection that dies (GOAWAY, EOF, protocol
-error, `timeout` of silence) fails its streams with `ConnectionLost` and is never
-reused; a request unanswered for `timeout` fails alone with `Timeout`.
+the limit after the first request). Outbound DATA waits for flow-control credit; inbound
+credit is returned before the peer runs short. A connection that dies (EOF, protocol
+error, `timeout` of silence) fails its streams with `ConnectionLost` and is never reused;
+after a GOAWAY it takes no new request, streams above the peer's last-stream-id fail at
+once and the others may still be answered. A request unanswered for `timeout` fails
+alone with `Timeout`.
 """
 from __future__ import annotations
 
 import asyncio
-import collections
 import logging
 import ssl
+import struct
 
-import h2.config
-import h2.connection
-import h2.errors
-import h2.events
-import h2.exceptions
-import h2.settings
-from hpack.table import HeaderTable
+import hpack
+
+from espalier.apple import h2frames as f
+from espalier.apple.h2slots import Slots
+from espalier.apple.hpack_request import RequestTemplate, TemplateEncoder
+
+__all__ = ["ConnectError", "Connection", "ConnectionLost", "H2Error", "NotHTTP2", "RequestTemplate",
+           "Response", "StreamReset", "Timeout"]
+_TemplateEncoder = TemplateEncoder  # the name the HPACK test knows
 
 log = logging.getLogger(__name__)
 
-_READ_SIZE = 256 * 1024
 _CLOSE_WAIT = 0.1  # seconds close() waits for the TLS shutdown before dropping the socket
 _RECEIVE_WINDOW = 16 * 1024 * 1024  # responses are small; never make the peer wait for credit
-_STATIC: dict[tuple[bytes, bytes], int] = {}
-_STATIC_NAMES: dict[bytes, int] = {}
-for _index, (_name, _value) in enumerate(HeaderTable.STATIC_TABLE, 1):
-    _STATIC.setdefault((_name, _value), _index)
-    _STATIC_NAMES.setdefault(_name, _index)
+_STREAM_WINDOW = 1024 * 1024
+_MAX_HEADER_BLOCK = 256 * 1024  # HEADERS + CONTINUATION beyond this: the peer is flooding us
+_OUR_SETTINGS = {f.ENABLE_PUSH: 0, f.INITIAL_WINDOW_SIZE: _STREAM_WINDOW,
+                 f.MAX_HEADER_LIST_SIZE: 64 * 1024}
+_PING = b"espalier"
 
 
 class H2Error(Exception):
@@ -87,199 +89,12 @@ class Response:
         return None
 
 
-def _integer(value: int, prefix_bits: int, first: int) -> bytes:
-    """HPACK integer (RFC 7541 5.1) with the pattern bits `first` in the first octet."""
-    limit = (1 << prefix_bits) - 1
-    if value < limit:
-        return bytes((first | value,))
-    out, value = bytearray((first | limit,)), value - limit
-    while value >= 128:
-        out.append(value & 0x7F | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
-def _string(data: bytes) -> bytes:
-    return _integer(len(data), 7, 0x00) + data  # RFC 7541 5.2, without Huffman
-
-
-def _literal_name(name: bytes) -> bytes:
-    """The start of a literal field without indexing (RFC 7541 6.2.2): the name."""
-    index = _STATIC_NAMES.get(name)
-    return _integer(index, 4, 0x00) if index else b"\x00" + _string(name)
-
-
-def encode_header(name: bytes, value: bytes) -> bytes:
-    """One header field that leaves the dynamic table alone (RFC 7541 6.1, 6.2.2)."""
-    if (index := _STATIC.get((name, value))) is not None:
-        return _integer(index, 7, 0x80)
-    return _literal_name(name) + _string(value)
-
-
-def _insert_header(name: bytes, value: bytes) -> bytes:
-    """One header field added to the dynamic table (RFC 7541 6.2.1)."""
-    index = _STATIC_NAMES.get(name)
-    return (_integer(index, 6, 0x40) if index else b"\x40" + _string(name)) + _string(value)
-
-
-class RequestTemplate:
-    """A request shape: method, scheme, authority and fixed headers, HPACK-encoded once.
-
-    Each request supplies its `:path` and the headers that vary, in that order:
-    `[(b":path", path), (name, value), ...]`. The fixed headers go into the peer's
-    dynamic table with the first request and are one-byte references after that;
-    the rest are literals without indexing.
-    """
-
-    def __init__(self, method: str, authority: str, headers: list[tuple[str, str]],
-                 scheme: str = "https") -> None:
-        head = [(b":method", method.encode()), (b":scheme", scheme.encode()),
-                (b":authority", authority.encode())]
-        tail = [(n.lower().encode(), v.encode()) for n, v in headers]
-        stored = [h for h in head + tail if h not in _STATIC]
-        self.table_size = sum(32 + len(n) + len(v) for n, v in stored)  # RFC 7541 4.1
-        # After the inserts, the newest entry has index 62 (RFC 7541 2.3.3).
-        index = {h: 61 + len(stored) - i for i, h in enumerate(stored)}
-
-        def block(fields: list[tuple[bytes, bytes]], field) -> bytes:
-            return b"".join(field(*h) if h in index else encode_header(*h) for h in fields)
-
-        def refer(name: bytes, value: bytes) -> bytes:
-            return _integer(index[(name, value)], 7, 0x80)
-
-        self.literal = (block(head, encode_header), block(tail, encode_header))
-        self.inserting = (block(head, _insert_header), block(tail, _insert_header))
-        self.indexed = (block(head, refer), block(tail, refer))
-
-
-class _TemplateEncoder:
-    """Stands in for h2's HPACK encoder for one connection's requests.
-
-    The first header block sizes the dynamic table to hold exactly the template's
-    fixed headers and inserts them (after clearing the table); later blocks refer to
-    them. When the peer's SETTINGS_HEADER_TABLE_SIZE changes, the next block starts
-    over the same way, or without the dynamic table if the template does not fit.
-    """
-
-    def __init__(self, template: RequestTemplate) -> None:
-        self.template = template
-        self._limit = 4096  # the peer's SETTINGS_HEADER_TABLE_SIZE (RFC 9113 default)
-        self._restart = True
-        self._blocks = template.literal
-        self._names: dict[bytes, bytes] = {b":path": _literal_name(b":path")}
-
-    @property
-    def header_table_size(self) -> int:
-        return self._limit
-
-    @header_table_size.setter
-    def header_table_size(self, value: int) -> None:
-        self._limit, self._restart = value, True  # h2 sets it from the peer's SETTINGS
-
-    def encode(self, headers, huffman: bool = True) -> bytes:
-        names, fields = self._names, []
-        for name, value in headers:  # :path first, then the varying headers
-            if (start := names.get(name)) is None:
-                start = names[name] = _literal_name(name)
-            fields.append(start + _string(value))
-        path, varying = fields[0], b"".join(fields[1:])
-        if self._restart:
-            self._restart = False
-            template = self.template
-            if template.table_size <= self._limit:
-                self._blocks = template.indexed
-                head, tail = template.inserting
-                size = b"\x20" + _integer(template.table_size, 5, 0x20)  # clear, then resize
-            else:
-                self._blocks = template.literal
-                head, tail = template.literal
-                size = b"\x20"
-            return b"".join((size, head, path, tail, varying))
-        head, tail = self._blocks
-        return b"".join((head, path, tail, varying))
-
-
-class _H2(h2.connection.H2Connection):
-    """h2's connection with an O(1) count of open outbound streams (see the module doc)."""
-
-    # How many closed streams h2 remembers (to answer late frames on them gracefully):
-    # 65,536 by default, about 6 MB that builds up over the first 65,536 pushes.
-    MAX_CLOSED_STREAMS = 4096
-
-    def __init__(self, config: h2.config.H2Configuration, active: dict) -> None:
-        super().__init__(config)
-        self.active = active
-        self._scan_at = 256
-
-    @property
-    def open_outbound_streams(self) -> int:
-        if len(self.streams) >= self._scan_at:
-            self._open_streams(1)  # h2's scan: counts, and forgets closed streams
-            self._scan_at = max(256, 2 * len(self.streams))
-        return len(self.active)
-
-
 class _Stream:
-    __slots__ = ("future", "deadline", "status", "headers", "body", "unsent")
+    __slots__ = ("future", "deadline", "status", "headers", "body", "unsent", "window", "received")
 
-    def __init__(self, future: asyncio.Future, deadline: float) -> None:
-        self.future, self.deadline = future, deadline
-        self.status, self.headers, self.body, self.unsent = 0, [], b"", b""
-
-
-class _Slots:
-    """A semaphore whose size follows the peer's SETTINGS_MAX_CONCURRENT_STREAMS."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit, self.used = limit, 0
-        self._waiters: collections.deque[asyncio.Future] = collections.deque()
-
-    async def acquire(self) -> None:
-        if self.used < self.limit and not self._waiters:
-            self.used += 1
-            return
-        waiter = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
-        try:
-            await waiter  # release() or resize() hands the slot over
-        except BaseException:
-            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
-                self.release()  # handed a slot but cancelled before using it
-            elif waiter in self._waiters:
-                self._waiters.remove(waiter)
-            raise
-
-    def release(self) -> None:
-        self.used -= 1
-        self._wake()
-
-    def resize(self, limit: int) -> None:
-        self.limit = limit
-        self._wake()
-
-    def fail(self, error: Exception) -> None:
-        while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_exception(error)
-
-    def _wake(self) -> None:
-        while self._waiters and self.used < self.limit:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                self.used += 1
-                waiter.set_result(None)
-
-
-async def _close(writer: asyncio.StreamWriter) -> None:
-    """Close, giving the TLS shutdown a moment: the peer's close_notify may never come."""
-    writer.close()
-    try:
-        await asyncio.wait_for(writer.wait_closed(), _CLOSE_WAIT)
-    except (OSError, asyncio.TimeoutError):
-        writer.transport.abort()
-        await asyncio.sleep(0)  # the socket closes on the next loop iteration
+    def __init__(self, future: asyncio.Future, deadline: float, window: int) -> None:
+        self.future, self.deadline, self.window = future, deadline, window
+        self.status, self.headers, self.body, self.unsent, self.received = 0, None, b"", b"", 0
 
 
 def _status(headers: list[tuple[bytes, bytes]]) -> int:
@@ -290,47 +105,52 @@ def _status(headers: list[tuple[bytes, bytes]]) -> int:
     return int(value) if value.isdigit() else 0
 
 
-class Connection:
+class Connection(asyncio.Protocol):
     """One HTTP/2 connection; `request()` from the event loop that opened it."""
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                 template: RequestTemplate, timeout: float) -> None:
-        self._reader, self._writer, self.timeout = reader, writer, timeout
+    def __init__(self, template: RequestTemplate, timeout: float) -> None:
+        self.timeout = timeout
         self._loop = asyncio.get_running_loop()
-        self._streams: dict[int, _Stream] = {}
+        self._transport: asyncio.Transport | None = None
+        self._closing = False  # the transport was told to close: nothing more is read or sent
+        self._encoder = TemplateEncoder(template)
+        self._decoder = hpack.Decoder(_OUR_SETTINGS[f.MAX_HEADER_LIST_SIZE])
+        self._streams: dict[int, _Stream] = {}  # in order of opening, so of deadline
         self._blocked: dict[int, None] = {}  # streams waiting for flow-control credit
-        # Outbound headers come from a template; inbound, only :status is read (`_status`).
-        self._h2 = _H2(h2.config.H2Configuration(
-            client_side=True, header_encoding=None, validate_outbound_headers=False,
-            normalize_outbound_headers=False, validate_inbound_headers=False,
-            normalize_inbound_headers=False), self._streams)
-        self._h2.encoder = _TemplateEncoder(template)
-        self._slots = _Slots(1)  # one request alone until the first answer
+        self._next_id = 1
+        self._out: list[bytes] = []
+        self._inbox = b""  # the start of a frame not yet complete
+        self._header_block: tuple[int, int, list[bytes]] | None = None  # awaiting CONTINUATION
+        self._max_streams = f.UNLIMITED_STREAMS
+        self._max_frame = f.DEFAULT_FRAME_SIZE  # what the peer accepts
+        self._stream_window = f.DEFAULT_WINDOW  # the peer's SETTINGS_INITIAL_WINDOW_SIZE
+        self._send_window = f.DEFAULT_WINDOW  # the connection's outbound credit
+        self._receive_window = _RECEIVE_WINDOW
+        self._slots = Slots(1)  # one request alone until the first answer
         self.warm = False  # carried a request: the peer's stream limit applies from now on
         self._flush_handle: asyncio.Handle | None = None
         self._timer: asyncio.TimerHandle | None = None
-        self.error: H2Error | None = None  # set once the connection is unusable
+        self.error: H2Error | None = None  # set once the connection takes no new request
         self._pong: asyncio.Future | None = None
+        self._lost = self._loop.create_future()
         self.last_received = self._loop.time()
-        self._h2.initiate_connection()
-        self._h2.increment_flow_control_window(_RECEIVE_WINDOW - 65535)
-        writer.write(self._h2.data_to_send())
-        self._reader_task = self._loop.create_task(self._read_loop())
 
     @classmethod
     async def open(cls, host: str, port: int, context: ssl.SSLContext, template: RequestTemplate,
                    timeout: float) -> Connection:
         """Connect, check that ALPN chose h2 (else `NotHTTP2`), send the preface."""
+        loop = asyncio.get_running_loop()
         try:
-            reader, writer = await asyncio.wait_for(asyncio.open_connection(
-                host, port, ssl=context, server_hostname=host, limit=_READ_SIZE), timeout)
+            transport, conn = await asyncio.wait_for(loop.create_connection(
+                lambda: cls(template, timeout), host, port, ssl=context, server_hostname=host), timeout)
         except (OSError, asyncio.TimeoutError) as exc:
             raise ConnectError(f"{host}:{port}: {exc or type(exc).__name__}") from None
-        selected = writer.get_extra_info("ssl_object").selected_alpn_protocol()
+        selected = transport.get_extra_info("ssl_object").selected_alpn_protocol()
         if selected != "h2":
-            await _close(writer)
+            conn._die(ConnectionLost("not HTTP/2"))
+            await conn._closed()
             raise NotHTTP2(selected)
-        return cls(reader, writer, template, timeout)
+        return conn
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -343,7 +163,7 @@ class Connection:
     @property
     def max_streams(self) -> int:
         """The peer's SETTINGS_MAX_CONCURRENT_STREAMS as of now."""
-        return self._h2.remote_settings.max_concurrent_streams
+        return self._max_streams
 
     async def request(self, headers: list[tuple[bytes, bytes]], body: bytes) -> Response:
         """Send one request and await its response.
@@ -356,23 +176,28 @@ class Connection:
         if self.error:
             self._slots.release()
             raise self.error
-        h2conn = self._h2
-        try:
-            stream_id = h2conn.get_next_available_stream_id()
-        except h2.exceptions.NoAvailableStreamIDError:
+        stream_id = self._next_id
+        if stream_id > f.MAX_STREAM_ID:
             self._slots.release()
             self._die(ConnectionLost("stream ids exhausted"))
-            raise self.error from None
-        stream = _Stream(self._loop.create_future(), self._loop.time() + self.timeout)
-        try:
-            h2conn.send_headers(stream_id, headers, end_stream=not body)
-        except h2.exceptions.ProtocolError as exc:
-            self._slots.release()
-            self._die(ConnectionLost(f"HTTP/2 protocol error: {exc}"))
-            raise self.error from None
-        self._streams[stream_id] = stream  # after send_headers: h2 counts it as about to open
+            raise self.error
+        self._next_id += 2
+        stream = _Stream(self._loop.create_future(), self._loop.time() + self.timeout,
+                         self._stream_window)
+        self._streams[stream_id] = stream
+        self._send_headers(stream_id, self._encoder.encode(headers), not body)
         if body:
-            self._send_body(stream_id, stream, body)
+            size = len(body)
+            if (not self._blocked and size <= self._send_window and size <= stream.window
+                    and size <= self._max_frame):
+                self._send_window -= size
+                stream.window -= size
+                self._out.append(f.HEADER.pack(size >> 16, size & 0xFFFF, f.DATA, f.END_STREAM, stream_id)
+                                 + body)
+            else:
+                stream.unsent = body
+                self._blocked[stream_id] = None
+                self._unblock()
         if self._flush_handle is None:
             self._flush_handle = self._loop.call_soon(self._flush)
         if self._timer is None:
@@ -384,7 +209,7 @@ class Connection:
         if self.error:
             raise self.error
         waiter = self._pong = self._loop.create_future()
-        self._h2.ping(b"espalier")
+        self._out.append(f.frame(f.PING, 0, 0, _PING))
         self._flush()
         try:
             await asyncio.wait_for(waiter, self.timeout)
@@ -395,52 +220,274 @@ class Connection:
     async def close(self) -> None:
         """GOAWAY, then close the socket; unanswered requests fail with ConnectionLost."""
         if self.error is None:
-            try:
-                self._h2.close_connection()
-                self._flush()
-            except h2.exceptions.ProtocolError:
-                pass
+            self._out.append(f.goaway(0, f.NO_ERROR))
+            self._flush()
         self._die(ConnectionLost("connection closed by the client"))
-        self._reader_task.cancel()
-        await _close(self._writer)
+        await self._closed()
 
-    # -- internals -----------------------------------------------------------
+    # -- asyncio.Protocol ----------------------------------------------------
 
-    def _send_body(self, stream_id: int, stream: _Stream, body: bytes) -> None:
-        h2conn = self._h2
-        while body:
-            room = min(h2conn.local_flow_control_window(stream_id), h2conn.max_outbound_frame_size)
-            if len(body) <= room:
-                h2conn.send_data(stream_id, body, end_stream=True)
-                body = b""
-            elif room:
-                h2conn.send_data(stream_id, body[:room])
-                body = body[room:]
-            else:
-                self._blocked[stream_id] = None
+    def connection_made(self, transport: asyncio.Transport) -> None:
+        """After the TLS handshake; the preface goes first, before any answer to the peer."""
+        self._transport = transport
+        if transport.get_extra_info("ssl_object").selected_alpn_protocol() == "h2":
+            transport.write(f.PREFACE + f.settings(_OUR_SETTINGS)
+                            + f.window_update(0, _RECEIVE_WINDOW - f.DEFAULT_WINDOW))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._die(ConnectionLost(f"{type(exc).__name__}: {exc}" if exc
+                                 else "connection closed by the server"))
+        if not self._lost.done():
+            self._lost.set_result(None)
+
+    def data_received(self, data: bytes) -> None:
+        if self._closing:
+            return
+        self.last_received = self._loop.time()
+        if self._inbox:
+            data = self._inbox + data
+        try:
+            self._inbox = data[self._frames(data):]
+        except f.PeerError as exc:
+            self._out.append(f.goaway(0, exc.code, str(exc).encode()[:200]))
+            self._flush()
+            self._die(ConnectionLost(f"HTTP/2 protocol error: {exc}"))
+        except Exception as exc:  # a bug here must not leave requests waiting for the timeout
+            log.exception("HTTP/2 connection reader failed")
+            self._die(ConnectionLost(f"reader failed: {type(exc).__name__}: {exc}"))
+        if self._out and self._flush_handle is None:
+            # after the wake-ups of the answered requests: their successors share the write
+            self._flush_handle = self._loop.call_soon(self._flush)
+
+    # -- inbound frames ------------------------------------------------------
+
+    def _frames(self, data: bytes) -> int:
+        """Handle every complete frame in `data`; returns where the incomplete rest starts."""
+        unpack, end, pos = f.HEADER.unpack_from, len(data), 0
+        while end - pos >= 9 and not self._closing:
+            high, low, kind, flags, stream_id = unpack(data, pos)
+            size = high << 16 | low
+            if size > f.DEFAULT_FRAME_SIZE:  # we never raise our SETTINGS_MAX_FRAME_SIZE
+                raise f.PeerError(f.FRAME_SIZE_ERROR, f"frame of {size} bytes")
+            stop = pos + 9 + size
+            if stop > end:
                 break
-        stream.unsent = body
+            payload, pos, stream_id = data[pos + 9:stop], stop, stream_id & f.MAX_STREAM_ID
+            if self._header_block is not None and kind != f.CONTINUATION:
+                raise f.PeerError(f.PROTOCOL_ERROR, "header block interrupted")
+            if kind == f.HEADERS:
+                self._on_headers(flags, stream_id, payload)
+            elif kind == f.DATA:
+                self._on_data(flags, stream_id, payload)
+            elif (handler := self._HANDLERS.get(kind)) is not None:
+                handler(self, flags, stream_id, payload)
+            # other frame types are ignored (RFC 9113 4.1)
+        return pos
+
+    def _check_response_stream(self, stream_id: int, kind: str) -> None:
+        if not stream_id & 1 or stream_id >= self._next_id:  # 0, server-initiated or idle
+            raise f.PeerError(f.PROTOCOL_ERROR, f"{kind} on stream {stream_id}")
+
+    def _on_headers(self, flags: int, stream_id: int, payload: bytes) -> None:
+        self._check_response_stream(stream_id, "HEADERS")
+        if flags & f.PADDED:
+            payload = f.unpad(payload)
+        if flags & f.PRIORITY_FLAG:
+            if len(payload) < 5:
+                raise f.PeerError(f.FRAME_SIZE_ERROR, "HEADERS too short for its priority")
+            payload = payload[5:]
+        if flags & f.END_HEADERS:
+            self._on_header_block(stream_id, payload, flags & f.END_STREAM)
+        else:
+            self._header_block = (stream_id, flags & f.END_STREAM, [payload])
+
+    def _on_continuation(self, flags: int, stream_id: int, payload: bytes) -> None:
+        if self._header_block is None or self._header_block[0] != stream_id:
+            raise f.PeerError(f.PROTOCOL_ERROR, f"CONTINUATION on stream {stream_id} out of place")
+        parts = self._header_block[2]
+        parts.append(payload)
+        if sum(map(len, parts)) > _MAX_HEADER_BLOCK:
+            raise f.PeerError(f.ENHANCE_YOUR_CALM, "header block too long")
+        if flags & f.END_HEADERS:
+            end_stream = self._header_block[1]
+            self._header_block = None
+            self._on_header_block(stream_id, b"".join(parts), end_stream)
+
+    def _on_header_block(self, stream_id: int, block: bytes, end_stream: int) -> None:
+        try:  # decoded even for a stream we gave up on: the dynamic table must stay in step
+            headers = self._decoder.decode(block, raw=True)
+        except hpack.HPACKError as exc:
+            raise f.PeerError(f.COMPRESSION_ERROR, f"header block: {exc}") from None
+        stream = self._streams.get(stream_id)
+        if stream is None:
+            return
+        if stream.headers is None:  # the response's headers, unless informational (1xx)
+            status = _status(headers)
+            if 100 <= status < 200 and not end_stream:
+                return
+            stream.status, stream.headers = status, headers
+        elif not end_stream:
+            self._reset(stream_id, f.PROTOCOL_ERROR, H2Error("trailers without END_STREAM"))
+            return
+        if end_stream:
+            self._complete(stream_id, stream)
+
+    def _on_data(self, flags: int, stream_id: int, payload: bytes) -> None:
+        self._check_response_stream(stream_id, "DATA")
+        size = len(payload)  # padding included: it counts against flow control
+        self._receive_window -= size
+        if self._receive_window < 0:
+            raise f.PeerError(f.FLOW_CONTROL_ERROR, "DATA beyond the connection window")
+        if self._receive_window < _RECEIVE_WINDOW // 2:
+            self._out.append(f.window_update(0, _RECEIVE_WINDOW - self._receive_window))
+            self._receive_window = _RECEIVE_WINDOW
+        if flags & f.PADDED:
+            payload = f.unpad(payload)
+        stream = self._streams.get(stream_id)
+        if stream is None:
+            return
+        if stream.headers is None:
+            self._reset(stream_id, f.PROTOCOL_ERROR, H2Error("DATA before the response headers"))
+            return
+        stream.received += size
+        if stream.received > _STREAM_WINDOW:
+            self._reset(stream_id, f.FLOW_CONTROL_ERROR, H2Error("DATA beyond the stream window"))
+            return
+        stream.body += payload
+        if flags & f.END_STREAM:
+            self._complete(stream_id, stream)
+        elif stream.received > _STREAM_WINDOW // 2:
+            self._out.append(f.window_update(stream_id, stream.received))
+            stream.received = 0
+
+    def _on_rst_stream(self, flags: int, stream_id: int, payload: bytes) -> None:
+        if len(payload) != 4:
+            raise f.PeerError(f.FRAME_SIZE_ERROR, "RST_STREAM not 4 bytes")
+        self._check_response_stream(stream_id, "RST_STREAM")
+        code = int.from_bytes(payload, "big")
+        self._finish(stream_id, StreamReset(f"stream reset by the server: {f.error_name(code)}"))
+
+    def _on_settings(self, flags: int, stream_id: int, payload: bytes) -> None:
+        if stream_id or len(payload) % 6 or (flags & f.ACK and payload):
+            raise f.PeerError(f.FRAME_SIZE_ERROR if stream_id == 0 else f.PROTOCOL_ERROR,
+                              "malformed SETTINGS")
+        if flags & f.ACK:
+            return
+        for key, value in struct.iter_unpack(">HL", payload):
+            if key == f.MAX_CONCURRENT_STREAMS:
+                self._max_streams = value
+                if self.warm:
+                    self._slots.resize(value)
+            elif key == f.INITIAL_WINDOW_SIZE:
+                self._resize_stream_windows(value)
+            elif key == f.HEADER_TABLE_SIZE:
+                self._encoder.header_table_size = value
+            elif key == f.MAX_FRAME_SIZE:
+                if not f.DEFAULT_FRAME_SIZE <= value <= 2**24 - 1:
+                    raise f.PeerError(f.PROTOCOL_ERROR, f"SETTINGS_MAX_FRAME_SIZE {value}")
+                self._max_frame = value
+            elif key == f.ENABLE_PUSH and value != 0:
+                raise f.PeerError(f.PROTOCOL_ERROR, "SETTINGS_ENABLE_PUSH from a server")
+        self._out.append(f.frame(f.SETTINGS, f.ACK, 0))
+        if self._blocked:
+            self._unblock()
+
+    def _resize_stream_windows(self, value: int) -> None:
+        """A new SETTINGS_INITIAL_WINDOW_SIZE moves every open stream's window (RFC 9113 6.9.2)."""
+        if value > f.MAX_WINDOW:
+            raise f.PeerError(f.FLOW_CONTROL_ERROR, "SETTINGS_INITIAL_WINDOW_SIZE too large")
+        delta, self._stream_window = value - self._stream_window, value
+        for stream in self._streams.values():
+            stream.window += delta
+            if stream.window > f.MAX_WINDOW:
+                raise f.PeerError(f.FLOW_CONTROL_ERROR, "stream window overflow")
+
+    def _on_push_promise(self, flags: int, stream_id: int, payload: bytes) -> None:
+        raise f.PeerError(f.PROTOCOL_ERROR, "PUSH_PROMISE with push disabled")
+
+    def _on_ping(self, flags: int, stream_id: int, payload: bytes) -> None:
+        if stream_id or len(payload) != 8:
+            raise f.PeerError(f.PROTOCOL_ERROR if stream_id else f.FRAME_SIZE_ERROR, "malformed PING")
+        if not flags & f.ACK:
+            self._out.append(f.frame(f.PING, f.ACK, 0, payload))
+        elif self._pong is not None and not self._pong.done():
+            self._pong.set_result(None)
+
+    def _on_goaway(self, flags: int, stream_id: int, payload: bytes) -> None:
+        if stream_id or len(payload) < 8:
+            raise f.PeerError(f.PROTOCOL_ERROR, "malformed GOAWAY")
+        last, code = struct.unpack_from(">LL", payload)
+        last &= f.MAX_STREAM_ID
+        detail = f" {payload[8:].decode(errors='replace')}" if payload[8:] else ""
+        if self.error is None:
+            self.error = ConnectionLost(f"GOAWAY {f.error_name(code)}{detail}")
+        self._slots.fail(self.error)
+        for later in [i for i in self._streams if i > last]:  # never processed: safe to retry
+            self._finish(later, self.error)
+        if not self._streams:
+            self._die(self.error)
+
+    def _on_window_update(self, flags: int, stream_id: int, payload: bytes) -> None:
+        if len(payload) != 4:
+            raise f.PeerError(f.FRAME_SIZE_ERROR, "WINDOW_UPDATE not 4 bytes")
+        increment = int.from_bytes(payload, "big") & f.MAX_WINDOW
+        if stream_id == 0:
+            if not increment or self._send_window + increment > f.MAX_WINDOW:
+                raise f.PeerError(f.PROTOCOL_ERROR if not increment else f.FLOW_CONTROL_ERROR,
+                                  f"connection WINDOW_UPDATE of {increment}")
+            self._send_window += increment
+        elif (stream := self._streams.get(stream_id)) is not None:
+            if not increment or stream.window + increment > f.MAX_WINDOW:
+                self._reset(stream_id, f.PROTOCOL_ERROR if not increment else f.FLOW_CONTROL_ERROR,
+                            H2Error(f"stream WINDOW_UPDATE of {increment}"))
+                return
+            stream.window += increment
+        if self._blocked:
+            self._unblock()
+
+    _HANDLERS = {f.CONTINUATION: _on_continuation, f.RST_STREAM: _on_rst_stream,
+                 f.SETTINGS: _on_settings, f.PUSH_PROMISE: _on_push_promise, f.PING: _on_ping,
+                 f.GOAWAY: _on_goaway, f.WINDOW_UPDATE: _on_window_update}
+
+    # -- outbound and stream state -------------------------------------------
+
+    def _send_headers(self, stream_id: int, block: bytes, end_stream: bool) -> None:
+        flags, limit = f.END_STREAM if end_stream else 0, self._max_frame
+        if len(block) <= limit:
+            self._out.append(f.frame(f.HEADERS, flags | f.END_HEADERS, stream_id, block))
+            return
+        parts = [block[i:i + limit] for i in range(0, len(block), limit)]
+        self._out.append(f.frame(f.HEADERS, flags, stream_id, parts[0]))
+        for part in parts[1:-1]:
+            self._out.append(f.frame(f.CONTINUATION, 0, stream_id, part))
+        self._out.append(f.frame(f.CONTINUATION, f.END_HEADERS, stream_id, parts[-1]))
 
     def _unblock(self) -> None:
+        """Send what flow control now allows of the waiting bodies, oldest first."""
         for stream_id in list(self._blocked):
             stream = self._streams.get(stream_id)
-            if stream is None:
-                del self._blocked[stream_id]
-                continue
-            self._send_body(stream_id, stream, stream.unsent)
-            if stream.unsent:
-                return  # still no credit: keep the order
+            while stream is not None and stream.unsent:
+                room = min(self._send_window, stream.window, self._max_frame)
+                if room <= 0:
+                    return  # still no credit: keep the order
+                chunk, stream.unsent = stream.unsent[:room], stream.unsent[room:]
+                self._send_window -= len(chunk)
+                stream.window -= len(chunk)
+                self._out.append(f.frame(f.DATA, 0 if stream.unsent else f.END_STREAM, stream_id, chunk))
             del self._blocked[stream_id]
 
     def _flush(self) -> None:
         self._flush_handle = None
-        if (data := self._h2.data_to_send()) and not self._writer.is_closing():
-            self._writer.write(data)
+        if self._out:
+            data = b"".join(self._out)
+            self._out.clear()
+            if self._transport is not None and not self._transport.is_closing():
+                self._transport.write(data)
 
     def _check_deadlines(self) -> None:
         """Requests unanswered for `timeout` fail; a connection silent that long is dead."""
         self._timer = None
-        if self.error or not self._streams:
+        if not self._streams:
             return
         now = self._loop.time()
         if now - self.last_received >= self.timeout:
@@ -450,92 +497,55 @@ class Connection:
             if stream.deadline > now:
                 self._timer = self._loop.call_at(stream.deadline, self._check_deadlines)
                 break
-            self._h2.reset_stream(stream_id, h2.errors.ErrorCodes.CANCEL)
-            self._finish(stream_id, Timeout(f"no answer in {self.timeout:g}s"))
+            self._reset(stream_id, f.CANCEL, Timeout(f"no answer in {self.timeout:g}s"))
         self._flush()
+
+    def _reset(self, stream_id: int, code: int, outcome: H2Error) -> None:
+        self._out.append(f.rst_stream(stream_id, code))
+        self._finish(stream_id, outcome)
+
+    def _complete(self, stream_id: int, stream: _Stream) -> None:
+        self._finish(stream_id, Response(stream.status, stream.headers, stream.body) if stream.status
+                     else H2Error("response without a valid :status"))
 
     def _finish(self, stream_id: int, outcome: Response | H2Error) -> None:
         stream = self._streams.pop(stream_id, None)
         if stream is None:
             return
-        self._blocked.pop(stream_id, None)
+        if stream.unsent:
+            self._blocked.pop(stream_id, None)
         self._slots.release()
         if not self.warm:
             self.warm = True
-            self._slots.resize(self.max_streams)
+            self._slots.resize(self._max_streams)
         if not stream.future.done():
-            if isinstance(outcome, Response):
+            if type(outcome) is Response:
                 stream.future.set_result(outcome)
             else:
                 stream.future.set_exception(outcome)
+        if self.error is not None and not self._streams:
+            self._die(self.error)  # the last answer after a GOAWAY
 
     def _die(self, error: H2Error) -> None:
-        """No new requests; every unanswered one fails with `error`."""
+        """No new requests; every unanswered one fails with `error`; the socket closes."""
         if self.error is None:
             self.error = error
-        streams = list(self._streams)
-        for stream_id in streams:
+        for stream_id in list(self._streams):
             self._finish(stream_id, self.error)
         self._slots.fail(self.error)
-        self._writer.close()
+        if not self._closing:
+            self._closing = True
+            if self._transport is not None:
+                self._flush()  # a GOAWAY of ours goes out first
+                self._transport.close()
 
-    async def _read_loop(self) -> None:
-        ResponseReceived, DataReceived = h2.events.ResponseReceived, h2.events.DataReceived
-        StreamEnded, StreamResetEvent = h2.events.StreamEnded, h2.events.StreamReset
-        h2conn, streams, reader = self._h2, self._streams, self._reader
+    async def _closed(self) -> None:
+        """Wait a moment for the TLS shutdown, then drop the socket: close_notify may never come."""
+        self._die(self.error or ConnectionLost("connection closed"))
+        if self._lost.done() or self._transport is None:
+            return
         try:
-            while data := await reader.read(_READ_SIZE):
-                self.last_received = self._loop.time()
-                try:
-                    events = h2conn.receive_data(data)
-                except h2.exceptions.ProtocolError as exc:
-                    self._flush()  # h2 queued a GOAWAY
-                    self._die(ConnectionLost(f"HTTP/2 protocol error: {exc}"))
-                    return
-                for event in events:
-                    kind = type(event)
-                    if kind is ResponseReceived:
-                        if (stream := streams.get(event.stream_id)) is not None:
-                            stream.headers = event.headers
-                            stream.status = _status(event.headers)
-                    elif kind is StreamEnded:
-                        if (stream := streams.get(event.stream_id)) is not None:
-                            self._finish(event.stream_id, Response(
-                                stream.status, stream.headers, stream.body) if stream.status
-                                else H2Error("response without a valid :status"))
-                    elif kind is DataReceived:
-                        if (stream := streams.get(event.stream_id)) is not None:
-                            stream.body += event.data
-                        h2conn.acknowledge_received_data(event.flow_controlled_length,
-                                                         event.stream_id)
-                    elif kind is StreamResetEvent:
-                        self._finish(event.stream_id, StreamReset(
-                            f"stream reset by the server: {event.error_code!r}"))
-                    else:
-                        self._other_event(event)
-                if self.error:
-                    return
-                self._flush()
-            self._die(ConnectionLost("connection closed by the server"))
-        except (OSError, ssl.SSLError) as exc:
-            self._die(ConnectionLost(f"{type(exc).__name__}: {exc}"))
-        except Exception as exc:  # a bug here must not leave requests waiting for the timeout
-            log.exception("HTTP/2 connection reader failed")
-            self._die(ConnectionLost(f"reader failed: {type(exc).__name__}: {exc}"))
-
-    def _other_event(self, event: h2.events.Event) -> None:
-        if isinstance(event, h2.events.WindowUpdated):
-            if self._blocked:
-                self._unblock()
-        elif isinstance(event, h2.events.RemoteSettingsChanged):
-            if self.warm and h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS in event.changed_settings:
-                self._slots.resize(self.max_streams)
-            if self._blocked:  # INITIAL_WINDOW_SIZE may have grown
-                self._unblock()
-        elif isinstance(event, h2.events.PingAckReceived):
-            if self._pong is not None and not self._pong.done():
-                self._pong.set_result(None)
-        elif isinstance(event, h2.events.ConnectionTerminated):
-            detail = f" {event.additional_data.decode(errors='replace')}" if event.additional_data else ""
-            # h2 accepts no frame after GOAWAY, so even streams below last_stream_id are lost.
-            self._die(ConnectionLost(f"GOAWAY {event.error_code!r}{detail}"))
+            await asyncio.wait_for(asyncio.shield(self._lost), _CLOSE_WAIT)
+        except asyncio.TimeoutError:
+            self._transport.abort()
+            await asyncio.sleep(0)  # the socket closes on the next loop iteration
