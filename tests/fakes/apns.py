@@ -138,10 +138,10 @@ class FakeAPNs:
     @classmethod
     @contextlib.contextmanager
     def run_in_process(cls, **options) -> Iterator[RemoteFakeAPNs]:
-        """The fake in a child process (spawned: a core of its own); options as for FakeAPNs."""
+        """The fake in a child process (spawned: a core of its own); options as for `cls`."""
         context = multiprocessing.get_context("spawn")
         ours, theirs = context.Pipe()
-        process = context.Process(target=_serve_in_process, args=(theirs, options),
+        process = context.Process(target=_serve_in_process, args=(theirs, cls, options),
                                   name="fake-apns", daemon=True)
         process.start()
         try:
@@ -510,8 +510,8 @@ class RemoteFakeAPNs:
         return self._pipe.recv()
 
 
-def _serve_in_process(pipe, options: dict) -> None:
-    with FakeAPNs(**options) as fake:
+def _serve_in_process(pipe, kind: type, options: dict) -> None:
+    with kind(**options) as fake:
         pipe.send((fake.host, fake.port, fake.server_ca_file))
         while True:
             try:
