@@ -1,11 +1,12 @@
 """A lean HTTP/2 client connection for many small requests of one shape (APNs pushes).
 
-Our own framing (`h2frames`) on an asyncio protocol over TLS with ALPN `h2`; `hpack`
-decodes the response headers. What it does per request is kept small, because at
-thousands of requests per second a general HTTP/2 stack's bookkeeping is most of the cost:
+Our own framing (`h2frames`) and HPACK (`hpack_request`, `hpack_response`) on an asyncio
+protocol over TLS with ALPN `h2`. What it does per request is kept small, because at
+thousands of requests per second a general HTTP/2 stack's bookkeeping is most of the
+cost (h2 and hpack took ~150 us of CPU per push, bench/push.py):
 
-- the header block comes from a `RequestTemplate` (`hpack_request`): the fixed headers
-  are references to the peer's dynamic table after the first request;
+- the header block comes from a `RequestTemplate`: the fixed headers are references to
+  the peer's dynamic table after the first request;
 - a request is one HEADERS and one DATA frame appended to a buffer; what is made in one
   event-loop tick goes out in one write, along with the SETTINGS, PING and WINDOW_UPDATE
   answers due;
@@ -27,11 +28,10 @@ import logging
 import ssl
 import struct
 
-import hpack
-
 from espalier.apple import h2frames as f
 from espalier.apple.h2slots import Slots
 from espalier.apple.hpack_request import RequestTemplate, TemplateEncoder
+from espalier.apple.hpack_response import DecodeError, ResponseDecoder
 
 __all__ = ["ConnectError", "Connection", "ConnectionLost", "H2Error", "NotHTTP2", "RequestTemplate",
            "Response", "StreamReset", "Timeout"]
@@ -114,7 +114,7 @@ class Connection(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._closing = False  # the transport was told to close: nothing more is read or sent
         self._encoder = TemplateEncoder(template)
-        self._decoder = hpack.Decoder(_OUR_SETTINGS[f.MAX_HEADER_LIST_SIZE])
+        self._decoder = ResponseDecoder(max_list_size=_OUR_SETTINGS[f.MAX_HEADER_LIST_SIZE])
         self._streams: dict[int, _Stream] = {}  # in order of opening, so of deadline
         self._blocked: dict[int, None] = {}  # streams waiting for flow-control credit
         self._next_id = 1
@@ -315,8 +315,8 @@ class Connection(asyncio.Protocol):
 
     def _on_header_block(self, stream_id: int, block: bytes, end_stream: int) -> None:
         try:  # decoded even for a stream we gave up on: the dynamic table must stay in step
-            headers = self._decoder.decode(block, raw=True)
-        except hpack.HPACKError as exc:
+            headers = self._decoder.decode(block)
+        except DecodeError as exc:
             raise f.PeerError(f.COMPRESSION_ERROR, f"header block: {exc}") from None
         stream = self._streams.get(stream_id)
         if stream is None:
