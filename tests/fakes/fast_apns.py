@@ -7,7 +7,8 @@ It checks nothing a push says (the tests run against `FakeAPNs`, which does) and
 the benchmark a fraction of the client's CPU per push, so the client's figure is not
 set by waiting for the fake. What it keeps of APNs: mutual TLS with a client
 certificate from `ca_file`, ALPN h2, one stream until the first answer and then
-`max_concurrent_streams`, an apns-id per answer, connection credit for the client's
+`max_concurrent_streams`, an apns-id per answer (Huffman-coded, as HPACK encoders
+usually send strings, from a pool made at start), connection credit for the client's
 bodies, PING answered. The request header blocks are not decoded.
 """
 from __future__ import annotations
@@ -22,6 +23,9 @@ import time
 import uuid
 from pathlib import Path
 
+from hpack.huffman import HuffmanEncoder
+from hpack.huffman_constants import REQUEST_CODES, REQUEST_CODES_LENGTH
+
 from fakes.apns import FakeAPNs, _self_signed
 
 _PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
@@ -34,6 +38,17 @@ def _frame(kind: int, flags: int, stream_id: int, payload: bytes = b"") -> bytes
     return _HEADER.pack(len(payload) >> 16, len(payload) & 0xFFFF, kind, flags, stream_id) + payload
 
 
+def _answers(count: int) -> list[bytes]:
+    """Header blocks: :status 200 (static index 8), apns-id as a literal, Huffman-coded."""
+    huffman = HuffmanEncoder(REQUEST_CODES, REQUEST_CODES_LENGTH).encode
+    name = huffman(b"apns-id")
+    blocks = []
+    for _ in range(count):
+        value = huffman(str(uuid.uuid4()).upper().encode())
+        blocks.append(b"\x88\x00" + bytes((0x80 | len(name),)) + name + bytes((0x80 | len(value),)) + value)
+    return blocks
+
+
 def _settings(**values: int) -> bytes:
     codes = {"max_concurrent_streams": 3, "initial_window_size": 4}
     return _frame(_SETTINGS, 0, 0, b"".join(struct.pack(">HL", codes[k], v) for k, v in values.items()))
@@ -43,9 +58,6 @@ class _Answerer(asyncio.Protocol):
     def __init__(self, fake: FastAPNs) -> None:
         self.fake, self.inbox, self.preface = fake, b"", True
         self.answered = 0
-        prefix = str(uuid.uuid4()).upper()[:24].encode()
-        # HPACK: :status 200 (static index 8), then apns-id as a literal with a new name
-        self.block = b"\x88\x00\x07apns-id\x24" + prefix
 
     def connection_made(self, transport) -> None:
         self.transport = transport
@@ -61,7 +73,7 @@ class _Answerer(asyncio.Protocol):
                 return
             data, self.preface = data[len(_PREFACE):], False
         out, pos, end, credit = [], 0, len(data), 0
-        unpack, block, answered = _HEADER.unpack_from, self.block, self.answered
+        unpack, answers, answered = _HEADER.unpack_from, self.fake.answers, self.answered
         while end - pos >= 9:
             high, low, kind, flags, stream_id = unpack(data, pos)
             stop = pos + 9 + (high << 16 | low)
@@ -78,7 +90,7 @@ class _Answerer(asyncio.Protocol):
                 return
             if flags & _END_STREAM and kind in (_DATA, _HEADERS):
                 answered += 1
-                payload = block + b"%012X" % answered
+                payload = answers[answered % len(answers)]
                 out.append(_HEADER.pack(0, len(payload), _HEADERS, _END_STREAM | _END_HEADERS, stream_id)
                            + payload)
                 if answered == 1:
@@ -100,6 +112,7 @@ class FastAPNs:
                  host: str = "127.0.0.1") -> None:
         self.ca_file, self.max_concurrent_streams, self.host = ca_file, max_concurrent_streams, host
         self.pushes = self.connections = 0
+        self.answers = _answers(4096)
 
     def stats(self) -> dict[str, object]:
         return {"pushes": self.pushes, "connections": self.connections,

@@ -66,7 +66,12 @@ def _byte_step(key: int) -> tuple[int, bytes]:
     return entry
 
 
+_SHORT: dict[bytes, bytes] = {}  # short strings decoded before: header names mostly
+
+
 def huffman_decode(data: bytes) -> bytes:
+    if len(data) <= 12 and (known := _SHORT.get(data)) is not None:
+        return known
     table, out, state = _BYTE_STEP, [], 0
     for byte in data:
         key = state << 8 | byte
@@ -74,7 +79,12 @@ def huffman_decode(data: bytes) -> bytes:
         out.append(decoded)
     if not _ACCEPTING[state]:
         raise DecodeError("Huffman padding longer than 7 bits or not all ones")
-    return b"".join(out)
+    decoded = b"".join(out)
+    if len(data) <= 12:
+        if len(_SHORT) >= 1024:
+            _SHORT.clear()
+        _SHORT[data] = decoded
+    return decoded
 
 
 def _integer(data: bytes, pos: int, prefix_bits: int) -> tuple[int, int]:
