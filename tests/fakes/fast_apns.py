@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ssl
 import struct
 import tempfile
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -26,7 +24,7 @@ from pathlib import Path
 from hpack.huffman import HuffmanEncoder
 from hpack.huffman_constants import REQUEST_CODES, REQUEST_CODES_LENGTH
 
-from fakes.apns import FakeAPNs, _self_signed
+from fakes.apns import FakeAPNs, loop_thread, mutual_tls
 
 _PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 _HEADER = struct.Struct(">BHBBL")
@@ -125,14 +123,8 @@ class FastAPNs:
     def __enter__(self) -> FastAPNs:
         self._tmp = tempfile.TemporaryDirectory(prefix="fast-apns-")
         self._dir = Path(self._tmp.name)
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(_self_signed(self._dir, self.host))
-        context.verify_mode = ssl.CERT_REQUIRED
-        context.load_verify_locations(cafile=str(self.ca_file))
-        context.set_alpn_protocols(["h2"])
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="fast-apns", daemon=True)
-        self._thread.start()
+        context = mutual_tls(self._dir, self.host, self.ca_file, "h2")
+        self._loop, self._thread = loop_thread("fast-apns")
         start = self._loop.create_server(lambda: _Answerer(self), self.host, 0, ssl=context)
         self._server = asyncio.run_coroutine_threadsafe(start, self._loop).result(10)
         self.port = self._server.sockets[0].getsockname()[1]
