@@ -138,10 +138,10 @@ class FakeAPNs:
     @classmethod
     @contextlib.contextmanager
     def run_in_process(cls, **options) -> Iterator[RemoteFakeAPNs]:
-        """The fake in a child process (spawned: a core of its own); options as for FakeAPNs."""
+        """The fake in a child process (spawned: a core of its own); options as for `cls`."""
         context = multiprocessing.get_context("spawn")
         ours, theirs = context.Pipe()
-        process = context.Process(target=_serve_in_process, args=(theirs, options),
+        process = context.Process(target=_serve_in_process, args=(theirs, cls, options),
                                   name="fake-apns", daemon=True)
         process.start()
         try:
@@ -186,14 +186,8 @@ class FakeAPNs:
     def __enter__(self) -> FakeAPNs:
         self._tmp = tempfile.TemporaryDirectory(prefix="fake-apns-")
         self._dir = Path(self._tmp.name)
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(_self_signed(self._dir, self.host))
-        context.verify_mode = ssl.CERT_REQUIRED
-        context.load_verify_locations(cafile=str(self.ca_file))
-        context.set_alpn_protocols(["http/1.1"] if self.http1_only else ["h2"])
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="fake-apns", daemon=True)
-        self._thread.start()
+        context = mutual_tls(self._dir, self.host, self.ca_file, "http/1.1" if self.http1_only else "h2")
+        self._loop, self._thread = loop_thread("fake-apns")
         start = asyncio.start_server(self._serve, self.host, self.port, ssl=context)
         self._server = asyncio.run_coroutine_threadsafe(start, self._loop).result(10)
         self.port = self._server.sockets[0].getsockname()[1]
@@ -510,8 +504,8 @@ class RemoteFakeAPNs:
         return self._pipe.recv()
 
 
-def _serve_in_process(pipe, options: dict) -> None:
-    with FakeAPNs(**options) as fake:
+def _serve_in_process(pipe, kind: type, options: dict) -> None:
+    with kind(**options) as fake:
         pipe.send((fake.host, fake.port, fake.server_ca_file))
         while True:
             try:
@@ -521,6 +515,24 @@ def _serve_in_process(pipe, options: dict) -> None:
             pipe.send(fake.stats())
             if command == "stop":
                 return
+
+
+def mutual_tls(directory: Path, host: str, ca_file: str | Path, protocol: str) -> ssl.SSLContext:
+    """A server context like APNs': its own certificate, and client certificates from `ca_file`."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(_self_signed(directory, host))
+    context.verify_mode = ssl.CERT_REQUIRED
+    context.load_verify_locations(cafile=str(ca_file))
+    context.set_alpn_protocols([protocol])
+    return context
+
+
+def loop_thread(name: str) -> tuple[asyncio.AbstractEventLoop, threading.Thread]:
+    """A new event loop, running in a daemon thread of its own."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name=name, daemon=True)
+    thread.start()
+    return loop, thread
 
 
 def _self_signed(directory: Path, host: str) -> str:

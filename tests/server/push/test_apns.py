@@ -337,11 +337,11 @@ def test_idle_connection_is_pinged_then_reused(fake, apns_client, monkeypatch):
 def test_request_headers_are_encoded_once_and_then_referenced():
     from hpack import Decoder
 
-    from espalier.apple.h2client import RequestTemplate, _TemplateEncoder
+    from espalier.apple.hpack_request import RequestTemplate, TemplateEncoder
 
     fixed = [("apns-push-type", "mdm"), ("apns-topic", "com.apple.mgmt.External.x"),
              ("apns-priority", "10")]
-    encoder = _TemplateEncoder(RequestTemplate("POST", "api.push.apple.com", fixed))
+    encoder = TemplateEncoder(RequestTemplate("POST", "api.push.apple.com", fixed))
     decoder = Decoder()
     varying = [(b":path", b"/3/device/" + token(1).encode()), (b"apns-expiration", b"1700000000"),
                (b"content-length", b"46")]
