@@ -27,6 +27,8 @@ class Costs:
     push_worker: float  # the push job for one device in `espalier worker` (RQ, select, APNs, record)
     session_web: float  # the woken device's session: Idle -> the command, its result -> empty
     session_pg: float
+    fanout_worker: float  # one device of a notify job pushing every device (one job, one connection)
+    fanout_pg: float
     pg_conns_per_web: float  # PostgreSQL connections held at most per gunicorn worker process
     pg_conns_per_worker: float  # ... per espalier worker
 
@@ -81,14 +83,17 @@ def print_capacity(c: Costs, headroom: float) -> None:
     print(f"\nLayout for the busy fleet, cores kept at most {headroom:.0%} busy "
           "(one gunicorn worker process per web core; one espalier worker per worker core):\n")
     print("| devices | connects/s | web cores | worker cores | PostgreSQL cores | PostgreSQL connections "
-          "| everyone woken at once (a blueprint change): web busy for |")
+          "| everyone woken at once (a blueprint change): web cores busy for |")
     print("|---|---|---|---|---|---|---|")
     for n in FLEETS:
         rate = n * s.connects_per_hour / 3600
         cores = [max(1, math.ceil(rate * cost / headroom)) for cost in (web, worker, pg)]
         conns = math.ceil(cores[0] * c.pg_conns_per_web + cores[1] * c.pg_conns_per_worker)
-        burst = n * c.session_web / cores[0]  # the pushes run on the workers meanwhile
-        print(f"| {n:,} | {rate:,.0f} | {cores[0]} | {cores[1]} | {cores[2]} | {conns} | {burst / 60:.1f} min |")
-    print(f"\nPostgreSQL connections: {c.pg_conns_per_web:.0f} held at most per gunicorn worker process, "
+        burst = n * c.session_web / cores[0] / 60  # minutes; the pushes run on the workers meanwhile
+        pushes = n * c.fanout_worker / cores[1] / 60
+        print(f"| {n:,} | {rate:,.0f} | {cores[0]} | {cores[1]} | {cores[2]} | {conns} | {burst:.1f} min "
+              f"(pushes {pushes:.1f} min) |")
+    print(f"\nPostgreSQL connections: {c.pg_conns_per_web:.0f} per gunicorn worker process (its threads; "
+          "each holds at most one), "
           f"{c.pg_conns_per_worker:.0f} per espalier worker (measured); one Redis serves them all "
           "(a push job is a few Redis round trips).")

@@ -209,12 +209,25 @@ def calibrate(args, meters: Meters, fleet: TimedFleet, api: httpx.Client, ids: d
     handled = window("session", fleet.connect_device, woken)
     if set(statuses) != {201} or any(h != [(COMMAND, "Acknowledged")] for h in handled):
         raise BenchError(f"calibration: API statuses {set(statuses)}, sessions {handled[:3]}")
+
+    time.sleep(PUSH_MIN_INTERVAL)  # the devices just pushed may be pushed again
+    apns.on_push = None  # one notify of every device: the fan-out a blueprint change starts
+    pushed, before, t0 = len(apns.pushes), meters.read(), time.monotonic()
+    response = api.post("/api/mdm/devices/notify/", json={"devices": sorted(ids.values())})
+    try:
+        apns.wait_for_pushes(pushed + len(ids), timeout=60)
+    except TimeoutError as exc:
+        raise BenchError(f"calibration: notify {response.status_code}, the pushes did not all arrive: {exc}") from None
+    wait_drained(sampler, fleet, 30)
+    windows["fanout"] = {"n": len(ids), "wall": time.monotonic() - t0, **Meters.spent(before, meters.read())}
+    apns.on_push = fleet.push_callback
     time.sleep(PUSH_MIN_INTERVAL)  # a command for these devices now would wait that long for its push
 
     per = {k: {p: w[p] / w["n"] for p in ("web", "worker", "pg", "client")} for k, w in windows.items()}
     costs = Costs(healthz_web=per["healthz"]["web"], idle_web=per["idle"]["web"], idle_pg=per["idle"]["pg"],
                   queue_web=per["queue"]["web"], queue_pg=per["queue"]["pg"], push_worker=per["queue"]["worker"],
                   session_web=per["session"]["web"], session_pg=per["session"]["pg"],
+                  fanout_worker=per["fanout"]["worker"], fanout_pg=per["fanout"]["pg"],
                   pg_conns_per_web=0.0, pg_conns_per_worker=0.0)  # set from every sample at the end
     return costs, windows
 
@@ -225,7 +238,8 @@ def queue_command(api: httpx.Client, device_id: int) -> int:
 
 def print_calibration(windows: dict, costs: Costs) -> None:
     labels = {"healthz": "GET /healthz (baseline)", "idle": "idle connect",
-              "queue": f"{COMMAND} queued by the API + push job", "session": "woken session (Idle, result)"}
+              "queue": f"{COMMAND} queued by the API + push job", "session": "woken session (Idle, result)",
+              "fanout": "a device in one notify of every device"}
     print("calibration (closed loop, 8 client threads): CPU per unit")
     for name, w in windows.items():
         print(f"  {labels[name]:<46} {w['n']:>5} in {w['wall']:5.1f} s  web {ms(w['web'] / w['n'])}  "
@@ -440,7 +454,8 @@ def run(args, apns: FakeAPNs, push_dir: Path) -> None:
             if steps:
                 print_summary(steps, args.p99_limit / 1000)
             samples = sampler.samples
-            costs.pg_conns_per_web = max((s.pg_web for s in samples), default=0) / args.workers
+            # each gunicorn thread holds at most one connection (pool_size 10): plan for the bound
+            costs.pg_conns_per_web = max(args.threads, max((s.pg_web for s in samples), default=0) / args.workers)
             costs.pg_conns_per_worker = max((s.pg_worker for s in samples), default=0) / args.rq_workers
             print_capacity(costs, args.headroom)
 
