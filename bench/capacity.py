@@ -67,9 +67,26 @@ def _fmt(n: float) -> str:
     return "n/a" if math.isinf(n) else f"{n:,.0f}"
 
 
-def print_capacity(c: Costs, headroom: float) -> None:
-    """The tables docs/capacity.md quotes (markdown)."""
-    print("\nCapacity model (CPU costs from the calibration windows above; devices per core fully busy)\n")
+def print_costs(c: Costs) -> None:
+    print("| unit of work | web | worker | PostgreSQL | web / `GET /healthz` |")
+    print("|---|---|---|---|---|")
+    rows = (("`GET /healthz` (the baseline)", c.healthz_web, 0.0, 0.0),
+            ("idle connect (one request)", c.idle_web, 0.0, c.idle_pg),
+            ("command queued through the API, and its push job", c.queue_web, c.push_worker, c.queue_pg),
+            ("the woken session (Idle -> command, result -> empty)", c.session_web, 0.0, c.session_pg),
+            ("**command contact** (the two above)", c.queue_web + c.session_web, c.push_worker,
+             c.queue_pg + c.session_pg),
+            ("one device of a notify fan-out (one job for all)", 0.0, c.fanout_worker, c.fanout_pg))
+    for name, web, worker, pg in rows:
+        versus = f"{web / c.healthz_web:.1f}x" if web and c.healthz_web else "-"
+        print(f"| {name} | {web * 1e3:.2f} ms | {worker * 1e3:.2f} ms | {pg * 1e3:.2f} ms | {versus} |")
+
+
+def print_capacity(c: Costs, headroom: float, source: str) -> None:
+    """The tables docs/capacity.md quotes (markdown), after the run they come from."""
+    print(f"\nCosts: CPU per unit of work ({source})\n")
+    print_costs(c)
+    print("\nDevices per core, fully busy\n")
     print("| scenario | connects/s per 1,000 devices | web ms/connect | worker ms/connect | PostgreSQL ms/connect "
           "| devices per web core | per worker core | per PostgreSQL core |")
     print("|---|---|---|---|---|---|---|---|")

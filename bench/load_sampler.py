@@ -1,4 +1,7 @@
-"""Once a second, what the server holds: PostgreSQL connections, RQ queues, RSS and CPU.
+"""What the server holds and spends: sampled once a second, and read around each window.
+
+``Sampler``: PostgreSQL connections, RQ queues, RSS and CPU, once a second. ``Meters``: the
+CPU of gunicorn, the workers, the PostgreSQL backends and the bench client, read at once.
 
     sampler = Sampler(dbname, redis_url, web=server.pids, workers=workers.pids)
     with sampler:  # a thread samples every second until the block ends
@@ -12,16 +15,24 @@ from __future__ import annotations
 
 import contextlib
 import os
+import resource
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psycopg
 
-from common import PG_ADMIN, cpu_seconds
+from common import PG_ADMIN, PostgresCpu, cpu_seconds
+
+if TYPE_CHECKING:
+    from common import Gunicorn
+    from load_stack import Workers
+
+    from espalier.sim.fleet import Fleet
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 QUEUES = ("push", "default", "sync")  # espalier.tasks.queue.QUEUES; RQ's queue is "espalier:<name>"
@@ -125,3 +136,33 @@ class Sampler(threading.Thread):
 
     def between(self, t0: float, t1: float) -> list[Sample]:
         return [s for s in self.samples if t0 <= s.t <= t1]
+
+
+@dataclass
+class Meters:
+    """CPU of every server part, read at once: a window's cost is the difference of two."""
+
+    server: Gunicorn
+    workers: Workers
+    pg: PostgresCpu
+
+    def read(self) -> tuple[float, float, dict, float]:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return (self.server.cpu_seconds(), self.workers.cpu_seconds(), self.pg.snapshot(),
+                usage.ru_utime + usage.ru_stime)
+
+    @staticmethod
+    def spent(before, after) -> dict[str, float]:
+        return {"web": after[0] - before[0], "worker": after[1] - before[1],
+                "pg": PostgresCpu.delta(before[2], after[2]), "client": after[3] - before[3]}
+
+
+def wait_drained(sampler: Sampler, fleet: Fleet, timeout: float) -> bool:
+    """Until no job waits or runs and no pushed device is still connecting."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        s = sampler.sample()
+        if s.queue_total == 0 and s.started == 0 and fleet.wait_for_pushes(0.2):
+            return True
+        time.sleep(0.2)
+    return False
