@@ -95,9 +95,13 @@ class Workers:
 def redis_database(url: str):
     """The bench's Redis database, empty before and after."""
     from redis import Redis
+    from redis.exceptions import RedisError
 
-    with Redis.from_url(url) as redis:
-        redis.flushdb()
+    with Redis.from_url(url, socket_connect_timeout=2) as redis:
+        try:
+            redis.flushdb()
+        except RedisError as exc:
+            raise BenchError(f"Redis at {url}: {exc}") from None
         try:
             yield url
         finally:

@@ -76,7 +76,8 @@ def run_step(args, rate: float, meters: Meters, fleet: TimedFleet, api: httpx.Cl
     arrivals = [(start + rng.uniform(0, interval), i) for i in range(len(devices))]
     heapq.heapify(arrivals)
     before = meters.read()
-    with ThreadPoolExecutor(args.clients, thread_name_prefix="bench-load") as pool:
+    pool = ThreadPoolExecutor(args.clients, thread_name_prefix="bench-load")
+    try:
         while arrivals[0][0] < end:
             at, i = heapq.heappop(arrivals)
             time.sleep(max(0.0, at - time.monotonic()))
@@ -86,6 +87,10 @@ def run_step(args, rate: float, meters: Meters, fleet: TimedFleet, api: httpx.Cl
             else:
                 pool.submit(connect, device, at)
             heapq.heappush(arrivals, (at + interval * rng.uniform(1 - args.jitter, 1 + args.jitter), i))
+    except BaseException:  # Ctrl-C, SIGTERM, the watchdog: drop the backlog, let the cleanups run
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)  # the arrivals sent so far are answered
     step.drained = wait_drained(sampler, fleet, 30)
     step.wall = time.monotonic() - start
     step.cpu = Meters.spent(before, meters.read())
