@@ -139,6 +139,9 @@ def print_step(step: Step, costs: Costs, baseline_p99: float | None) -> None:
           f"worker {ms(c['worker'] / max(1, len(step.api)))} per command; cores busy: web {c['web'] / step.wall:.2f}, "
           f"PostgreSQL {c['pg'] / step.wall:.2f}, worker {c['worker'] / step.wall:.2f}, "
           f"bench client {c['client'] / step.wall:.2f}")
+    predicted = model_cpu(step, costs)
+    print(f"  the model's web + PostgreSQL CPU for this step's work (calibration costs): web {ratio(c['web'], predicted[0])}"
+          f", PostgreSQL {ratio(c['pg'], predicted[1])} of it measured")
     s = step.samples
     if s:
         held = [x.pg_held for x in s]
@@ -150,6 +153,14 @@ def print_step(step: Step, costs: Costs, baseline_p99: float | None) -> None:
               f"{s[-1].rss_worker:.0f}")
     if baseline_p99:
         print(f"  p99 / p99 at the lowest rate: {ratio(pct(step.latency, .99), baseline_p99)}")
+
+
+def model_cpu(step: Step, c: Costs) -> tuple[float, float]:
+    """(web, PostgreSQL) CPU seconds the calibration costs predict for what the step did."""
+    commands, answered = len(step.api), len(step.answered)
+    idle = step.sessions - answered
+    return (idle * c.idle_web + answered * c.session_web + commands * c.queue_web,
+            idle * c.idle_pg + answered * c.session_pg + commands * c.queue_pg)
 
 
 def breaks(step: Step, limit: float) -> bool:
