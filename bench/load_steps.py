@@ -140,8 +140,8 @@ def print_step(step: Step, costs: Costs, baseline_p99: float | None) -> None:
           f"PostgreSQL {c['pg'] / step.wall:.2f}, worker {c['worker'] / step.wall:.2f}, "
           f"bench client {c['client'] / step.wall:.2f}")
     predicted = model_cpu(step, costs)
-    print(f"  the model's web + PostgreSQL CPU for this step's work (calibration costs): web {ratio(c['web'], predicted[0])}"
-          f", PostgreSQL {ratio(c['pg'], predicted[1])} of it measured")
+    print(f"  measured / modelled CPU (this step's work at the calibration costs): web {ratio(c['web'], predicted[0])}, "
+          f"PostgreSQL {ratio(c['pg'], predicted[1])}")
     s = step.samples
     if s:
         held = [x.pg_held for x in s]
