@@ -31,14 +31,13 @@ from pathlib import Path
 
 import httpx
 
-from common import (REPO, BenchError, Gunicorn, PostgresCpu, bench_database, drive, espalier, free_port,
+from common import (REPO, BenchError, Gunicorn, PostgresCpu, bench_database, drive, espalier, fake_apns, free_port,
                     load_average, ms, ratio, stop_on_signals, workdir, write_settings)
 
 from espalier.sim.fleet import Fleet
 
 sys.path.insert(0, str(REPO / "tests"))
 from fakes.apns import FakeAPNs  # noqa: E402
-from fakes.push_certs import make_ca, make_push_cert  # noqa: E402
 
 
 @dataclass
@@ -262,13 +261,8 @@ def main() -> int:
     print(f"Espalier connect benchmark: {args.devices} Macs, {args.connects} idle connects per mode, "
           f"{args.concurrency} client threads, gunicorn {args.workers} workers x {args.threads} threads, "
           f"{os.cpu_count()} CPUs, {time.strftime('%Y-%m-%d')}, {load_average()}")
-    with workdir("espalier-bench-push-") as push_dir:
-        push_ca = make_ca("Stand-in Apple push CA")
-        push_cert = make_push_cert(push_ca)
-        (push_dir / "push.pem").write_bytes(push_cert.cert_pem)
-        (push_dir / "push.key").write_bytes(push_cert.key_pem)
-        with FakeAPNs(ca_file=push_ca.write_cert(push_dir / "push-ca.pem")) as apns:
-            run(args, apns, push_dir)
+    with fake_apns() as (apns, push_dir):
+        run(args, apns, push_dir)
     return 0
 
 

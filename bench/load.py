@@ -21,12 +21,12 @@ as behind nginx). Then:
    through the fake APNs and it connects, as a real one does.
 
 The parts: ``load_stack.py`` (workers, Redis, settings), ``load_calibrate.py``,
-``load_steps.py``, ``capacity.py`` (the model). Sampled every second (``load_sampler.py``): PostgreSQL connections held (by state), RQ jobs
-waiting and running, RSS and CPU of gunicorn and the workers, CPU of the PostgreSQL backends.
-Printed per step: p50/p95/p99/max latency, server CPU per connect (web, PostgreSQL, worker),
-cores busy, connections held, the queue over time, RSS, and ratios to baselines of the same
-run (CPU per ``/healthz``; p99 at the lowest rate). Then where p99 breaks, and the capacity
-tables ``docs/capacity.md`` quotes.
+``load_steps.py``, ``capacity.py`` (the model). Sampled every second (``load_sampler.py``):
+PostgreSQL connections held (by state), RQ jobs waiting and running, RSS and CPU of gunicorn
+and the workers, CPU of the PostgreSQL backends. Printed per step: p50/p95/p99/max latency,
+server CPU per connect (web, PostgreSQL, worker), cores busy, connections held, the queue
+over time, RSS, and ratios to baselines of the same run (CPU per ``/healthz``; p99 at the
+lowest rate). Then where p99 breaks, and the capacity tables ``docs/capacity.md`` quotes.
 """
 from __future__ import annotations
 
@@ -37,21 +37,21 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 
 from capacity import print_capacity
-from common import (REPO, BenchError, Gunicorn, PostgresCpu, bench_database, espalier, free_port, load_average,
-                    prepare_server, stop_on_signals, workdir)
+from common import (REPO, BenchError, Gunicorn, PostgresCpu, bench_database, espalier, fake_apns, free_port,
+                    load_average, prepare_server, stop_on_signals, workdir)
 from connect import enroll, report_enrollment, use_identity
 from load_calibrate import calibrate, print_calibration
 from load_sampler import Meters, Sampler
 from load_stack import TimedFleet, Workers, device_ids, redis_database, settings_with_redis
 from load_steps import pct, print_step, print_summary, run_step
 
-sys.path.insert(0, str(REPO / "tests"))
-from fakes.apns import FakeAPNs  # noqa: E402
-from fakes.push_certs import make_ca, make_push_cert  # noqa: E402
+if TYPE_CHECKING:
+    from fakes.apns import FakeAPNs
 
 
 def run(args, apns: FakeAPNs, push_dir: Path) -> None:
@@ -120,20 +120,16 @@ def main() -> int:
     if args.devices < 8 or not args.rates or min(args.rates) <= 0:
         parser.error("--devices >= 8 and positive --rates")
     stop_on_signals(args.timeout)
-    args.source = (f"bench/load.py, {time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC, commit {commit()}, {os.cpu_count()} CPUs, "
-                   f"{args.devices} devices, {load_average()} at the start")
+    when = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
+    args.source = (f"bench/load.py, {when} UTC, commit {commit()}, {os.cpu_count()} CPUs, {args.devices} devices, "
+                   f"{load_average()} at the start")
 
     print(f"Espalier load benchmark: {args.devices} Macs, rates {', '.join(f'{r:.0f}' for r in args.rates)}/s x "
           f"{args.duration:.0f} s, {args.command_share:.0%} commands, gunicorn {args.workers} workers x "
           f"{args.threads} threads, {args.rq_workers} espalier worker(s), {args.clients} client threads; "
-          f"{os.cpu_count()} CPUs, {time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC, commit {commit()}, {load_average()}")
-    with workdir("espalier-bench-push-") as push_dir:
-        push_ca = make_ca("Stand-in Apple push CA")
-        push_cert = make_push_cert(push_ca)
-        (push_dir / "push.pem").write_bytes(push_cert.cert_pem)
-        (push_dir / "push.key").write_bytes(push_cert.key_pem)
-        with FakeAPNs(ca_file=push_ca.write_cert(push_dir / "push-ca.pem")) as apns:
-            run(args, apns, push_dir)
+          f"{os.cpu_count()} CPUs, {when} UTC, commit {commit()}, {load_average()}")
+    with fake_apns() as (apns, push_dir):
+        run(args, apns, push_dir)
     print(f"done, {load_average()}")
     return 0
 

@@ -134,14 +134,15 @@ def print_step(step: Step, costs: Costs, baseline_p99: float | None) -> None:
     print(f"  client lag (scheduled -> sent)             p50 {ms(pct(step.lag, .5))} p99 {ms(pct(step.lag, .99))}")
     print(f"  API command POST                           {timings(step.api)}")
     print(f"  command requested -> device answered       {timings(step.answered)}")
-    print(f"  server CPU per connect session ({n}): web {ms(step.per_session('web'))} "
-          f"({ratio(step.per_session('web'), costs.healthz_web)} of /healthz), PostgreSQL {ms(step.per_session('pg'))}, "
+    web, pg = step.per_session("web"), step.per_session("pg")
+    print(f"  server CPU per connect session ({n}): web {ms(web)} ({ratio(web, costs.healthz_web)} of /healthz), "
+          f"PostgreSQL {ms(pg)}, "
           f"worker {ms(c['worker'] / max(1, len(step.api)))} per command; cores busy: web {c['web'] / step.wall:.2f}, "
           f"PostgreSQL {c['pg'] / step.wall:.2f}, worker {c['worker'] / step.wall:.2f}, "
           f"bench client {c['client'] / step.wall:.2f}")
     predicted = model_cpu(step, costs)
-    print(f"  measured / modelled CPU (this step's work at the calibration costs): web {ratio(c['web'], predicted[0])}, "
-          f"PostgreSQL {ratio(c['pg'], predicted[1])}")
+    print(f"  measured / modelled CPU (this step's work at the calibration costs): "
+          f"web {ratio(c['web'], predicted[0])}, PostgreSQL {ratio(c['pg'], predicted[1])}")
     s = step.samples
     if s:
         held = [x.pg_held for x in s]
@@ -174,8 +175,9 @@ def print_summary(steps: list[Step], limit: float) -> None:
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for st in steps:
         s = st.samples
-        print(f"| {st.rate:.0f} | {(len(st.latency) + len(st.api)) / st.duration:.0f} | {pct(st.latency, .5) * 1e3:.1f} "
-              f"| {pct(st.latency, .99) * 1e3:.1f} | {max(st.latency, default=0) * 1e3:.0f} "
+        arrivals = (len(st.latency) + len(st.api)) / st.duration
+        print(f"| {st.rate:.0f} | {arrivals:.0f} | {pct(st.latency, .5) * 1e3:.1f} | {pct(st.latency, .99) * 1e3:.1f} "
+              f"| {max(st.latency, default=0) * 1e3:.0f} "
               f"| {st.per_session('web') * 1e3:.2f} | {st.per_session('pg') * 1e3:.2f} | {st.cpu['web'] / st.wall:.2f} "
               f"| {max((x.pg_held for x in s), default=0)} | {max((x.queue_total for x in s), default=0)} "
               f"| {s[-1].rss_web if s else 0:.0f} | {'no' if breaks(st, limit) else 'yes'} |")
