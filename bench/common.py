@@ -101,6 +101,14 @@ def prepare_server(settings: Path) -> str:
     return espalier(settings, "token", "create", "--user", "admin", "--role", "admin", "--quiet")
 
 
+def bench_enrollment(settings: Path, push_dir: Path) -> str:
+    """Add the stand-in push certificate of ``fake_apns()`` and an enrollment using it; its secret."""
+    cert_id = espalier(settings, "push-certificate", "add", "--name", "Bench", "--certificate",
+                       str(push_dir / "push.pem"), "--private-key", str(push_dir / "push.key")).split()[0]
+    return espalier(settings, "enrollment", "create", "--name", "Bench", "--push-certificate", cert_id,
+                    "--attestation", "none", "--quiet")
+
+
 class Gunicorn:
     """``gunicorn 'espalier.wsgi:make()'`` on 127.0.0.1, its log in ``directory``."""
 

@@ -31,8 +31,8 @@ from pathlib import Path
 
 import httpx
 
-from common import (REPO, BenchError, Gunicorn, PostgresCpu, bench_database, drive, espalier, fake_apns, free_port,
-                    load_average, ms, ratio, stop_on_signals, workdir, write_settings)
+from common import (REPO, BenchError, Gunicorn, PostgresCpu, bench_database, bench_enrollment, drive, espalier,
+                    fake_apns, free_port, load_average, ms, ratio, stop_on_signals, workdir, write_settings)
 
 from espalier.sim.fleet import Fleet
 
@@ -123,10 +123,7 @@ def run(args, apns: FakeAPNs, push_dir: Path) -> None:
 
         settings = settings_for(args.modes[0])
         espalier(settings, "db", "upgrade")
-        cert_id = espalier(settings, "push-certificate", "add", "--name", "Bench", "--certificate",
-                           str(push_dir / "push.pem"), "--private-key", str(push_dir / "push.key")).split()[0]
-        secret = espalier(settings, "enrollment", "create", "--name", "Bench", "--push-certificate", cert_id, "--attestation", "none",
-                          "--quiet")
+        secret = bench_enrollment(settings, push_dir)
         pg = PostgresCpu(database_url.rsplit("/", 1)[1])
         with Fleet(f"http://127.0.0.1:{port}", secret, args.devices, "mac", workers=args.concurrency) as fleet:
             for mode in args.modes:

@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING
 import httpx
 
 from capacity import print_capacity
-from common import (REPO, BenchError, Gunicorn, PostgresCpu, bench_database, espalier, fake_apns, free_port,
+from common import (REPO, BenchError, Gunicorn, PostgresCpu, bench_database, bench_enrollment, fake_apns, free_port,
                     load_average, prepare_server, stop_on_signals, workdir)
 from connect import enroll, report_enrollment, use_identity
 from load_calibrate import calibrate, print_calibration
@@ -60,10 +60,7 @@ def run(args, apns: FakeAPNs, push_dir: Path) -> None:
         port = free_port()
         settings = settings_with_redis(tmp, database_url, port, apns, redis_url)
         key = prepare_server(settings)
-        cert_id = espalier(settings, "push-certificate", "add", "--name", "Bench", "--certificate",
-                           str(push_dir / "push.pem"), "--private-key", str(push_dir / "push.key")).split()[0]
-        secret = espalier(settings, "enrollment", "create", "--name", "Bench", "--push-certificate", cert_id,
-                          "--attestation", "none", "--quiet")
+        secret = bench_enrollment(settings, push_dir)
         base = f"http://127.0.0.1:{port}"
         with TimedFleet(base, secret, args.devices, "mac", workers=16) as fleet, \
                 Gunicorn(settings, port, workers=args.workers, threads=args.threads) as server, \
