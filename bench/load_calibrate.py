@@ -34,38 +34,37 @@ def calibrate(args, meters: Meters, fleet: TimedFleet, api: httpx.Client, ids: d
         windows[name] = {"n": len(items), "wall": wall, **Meters.spent(before, meters.read())}
         return results
 
+    def asleep(name, n, action):
+        """A window while the devices sleep: ``action()`` makes ``n`` pushes; it ends when they
+        all reached the fake APNs and the queues are empty."""
+        apns.on_push = None
+        pushed, before, t0 = len(apns.pushes), meters.read(), time.monotonic()
+        result = action()
+        try:
+            apns.wait_for_pushes(pushed + n, timeout=60)
+        except TimeoutError as exc:
+            raise BenchError(f"calibration, {name}: the pushes did not all arrive ({result!r:.200}): {exc}") from None
+        wait_drained(sampler, fleet, 30)
+        windows[name] = {"n": n, "wall": time.monotonic() - t0, **Meters.spent(before, meters.read())}
+        apns.on_push = fleet.push_callback
+        return result
+
     codes = window("healthz", lambda _: fleet.client.get(healthz).status_code, range(n))
     handled = window("idle", fleet.connect_device, [fleet.devices[i % len(fleet.devices)] for i in range(n)])
     if set(codes) != {200} or any(handled):
         raise BenchError(f"calibration: /healthz {set(codes)}, {sum(map(bool, handled))} connects not idle")
 
-    woken = fleet.devices[:min(n // 4, len(fleet.devices))]
-    apns.on_push = None  # the devices sleep: the pushes are counted, nobody connects yet
-    pushed = len(apns.pushes)
-    before = meters.read()
-    statuses, wall = drive(lambda d: queue_command(api, ids[d.facts.udid]), woken, threads)
-    try:
-        apns.wait_for_pushes(pushed + len(woken), timeout=60)
-    except TimeoutError as exc:
-        raise BenchError(f"calibration: the pushes did not all arrive: {exc}") from None
-    wait_drained(sampler, fleet, 30)
-    windows["queue"] = {"n": len(woken), "wall": wall, **Meters.spent(before, meters.read())}
-    apns.on_push = fleet.push_callback
+    time.sleep(PUSH_MIN_INTERVAL)  # since the enrollment pushes: a push now is not deferred
+    woken = fleet.devices[:min(n // 4, len(fleet.devices))]  # commands queued, pushed; nobody connects yet
+    statuses = asleep("queue", len(woken), lambda: drive(lambda d: queue_command(api, ids[d.facts.udid]),
+                                                         woken, threads)[0])
     handled = window("session", fleet.connect_device, woken)
     if set(statuses) != {201} or any(h != [(COMMAND, "Acknowledged")] for h in handled):
         raise BenchError(f"calibration: API statuses {set(statuses)}, sessions {handled[:3]}")
 
     time.sleep(PUSH_MIN_INTERVAL)  # the devices just pushed may be pushed again
-    apns.on_push = None  # one notify of every device: the fan-out a blueprint change starts
-    pushed, before, t0 = len(apns.pushes), meters.read(), time.monotonic()
-    response = api.post("/api/mdm/devices/notify/", json={"devices": sorted(ids.values())})
-    try:
-        apns.wait_for_pushes(pushed + len(ids), timeout=60)
-    except TimeoutError as exc:
-        raise BenchError(f"calibration: notify {response.status_code}, the pushes did not all arrive: {exc}") from None
-    wait_drained(sampler, fleet, 30)
-    windows["fanout"] = {"n": len(ids), "wall": time.monotonic() - t0, **Meters.spent(before, meters.read())}
-    apns.on_push = fleet.push_callback
+    # one notify of every device: the fan-out a blueprint change starts
+    asleep("fanout", len(ids), lambda: api.post("/api/mdm/devices/notify/", json={"devices": sorted(ids.values())}))
     time.sleep(PUSH_MIN_INTERVAL)  # a command for these devices now would wait that long for its push
 
     per = {k: {p: w[p] / w["n"] for p in ("web", "worker", "pg", "client")} for k, w in windows.items()}
