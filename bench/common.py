@@ -101,6 +101,14 @@ def prepare_server(settings: Path) -> str:
     return espalier(settings, "token", "create", "--user", "admin", "--role", "admin", "--quiet")
 
 
+def bench_enrollment(settings: Path, push_dir: Path) -> str:
+    """Add the stand-in push certificate of ``fake_apns()`` and an enrollment using it; its secret."""
+    cert_id = espalier(settings, "push-certificate", "add", "--name", "Bench", "--certificate",
+                       str(push_dir / "push.pem"), "--private-key", str(push_dir / "push.key")).split()[0]
+    return espalier(settings, "enrollment", "create", "--name", "Bench", "--push-certificate", cert_id,
+                    "--attestation", "none", "--quiet")
+
+
 class Gunicorn:
     """``gunicorn 'espalier.wsgi:make()'`` on 127.0.0.1, its log in ``directory``."""
 
@@ -244,3 +252,21 @@ def ratio(value: float, baseline: float) -> str:
 def workdir(prefix: str) -> Iterator[Path]:
     with tempfile.TemporaryDirectory(prefix=prefix) as name:
         yield Path(name)
+
+
+@contextlib.contextmanager
+def fake_apns() -> Iterator[tuple[Any, Path]]:
+    """The fake APNs (``tests/fakes/apns.py``) on 127.0.0.1 and a stand-in push certificate
+    it accepts: yields (the fake, a directory holding ``push.pem`` and ``push.key``)."""
+    if str(REPO / "tests") not in sys.path:
+        sys.path.insert(0, str(REPO / "tests"))
+    from fakes.apns import FakeAPNs
+    from fakes.push_certs import make_ca, make_push_cert
+
+    with workdir("espalier-bench-push-") as push_dir:
+        push_ca = make_ca("Stand-in Apple push CA")
+        push_cert = make_push_cert(push_ca)
+        (push_dir / "push.pem").write_bytes(push_cert.cert_pem)
+        (push_dir / "push.key").write_bytes(push_cert.key_pem)
+        with FakeAPNs(ca_file=push_ca.write_cert(push_dir / "push-ca.pem")) as apns:
+            yield apns, push_dir

@@ -33,14 +33,14 @@ from pathlib import Path
 import httpx
 import psycopg
 
-from common import (PG_ADMIN, REPO, BenchError, Gunicorn, PostgresCpu, bench_database, drive, espalier, free_port,
-                    load_average, ms, ratio, stop_on_signals, workdir, write_settings)
+from common import (PG_ADMIN, REPO, BenchError, Gunicorn, PostgresCpu, bench_database, bench_enrollment, drive,
+                    espalier, fake_apns, free_port, load_average, ms, ratio, stop_on_signals, workdir,
+                    write_settings)
 
 from espalier.sim.fleet import Fleet
 
 sys.path.insert(0, str(REPO / "tests"))
 from fakes.apns import FakeAPNs  # noqa: E402
-from fakes.push_certs import make_ca, make_push_cert  # noqa: E402
 
 
 @dataclass
@@ -141,10 +141,7 @@ def run(args, apns: FakeAPNs, push_dir: Path) -> None:
 
         settings = settings_for(args.modes[0])
         espalier(settings, "db", "upgrade")
-        cert_id = espalier(settings, "push-certificate", "add", "--name", "Bench", "--certificate",
-                           str(push_dir / "push.pem"), "--private-key", str(push_dir / "push.key")).split()[0]
-        secret = espalier(settings, "enrollment", "create", "--name", "Bench", "--push-certificate", cert_id, "--attestation", "none",
-                          "--quiet")
+        secret = bench_enrollment(settings, push_dir)
         pg = PostgresCpu(database_url.rsplit("/", 1)[1])
         with Fleet(f"http://127.0.0.1:{port}", secret, args.devices, "mac", workers=args.concurrency) as fleet:
             for mode in args.modes:
@@ -282,13 +279,8 @@ def main() -> int:
     print(f"Espalier connect benchmark: {args.devices} Macs, {args.connects} idle connects per mode, "
           f"{args.concurrency} client threads, gunicorn {args.workers} workers x {args.threads} threads, "
           f"{os.cpu_count()} CPUs, {time.strftime('%Y-%m-%d')}, {load_average()}")
-    with workdir("espalier-bench-push-") as push_dir:
-        push_ca = make_ca("Stand-in Apple push CA")
-        push_cert = make_push_cert(push_ca)
-        (push_dir / "push.pem").write_bytes(push_cert.cert_pem)
-        (push_dir / "push.key").write_bytes(push_cert.key_pem)
-        with FakeAPNs(ca_file=push_ca.write_cert(push_dir / "push-ca.pem")) as apns:
-            run(args, apns, push_dir)
+    with fake_apns() as (apns, push_dir):
+        run(args, apns, push_dir)
     return 0
 
 
