@@ -43,7 +43,7 @@ def connect(ctx, msg: Report, identity: Identity) -> bytes | None:
             channel_row.last_seen_at = ctx.now  # coarse on purpose: not a row write per report
     if user is not None and (device.last_seen_at is None or ctx.now - device.last_seen_at > LAST_SEEN_RESOLUTION):
         device.last_seen_at = ctx.now
-    if user is None and inventory.is_due(device, ctx.config.inventory_interval, ctx.now):
+    if user is None and inventory.is_due(device, inventory.interval(ctx, device.blueprint_id), ctx.now):
         inventory.queue_inventory(ctx, device)
         ctx.s.flush()
     command = queue.next_command(ctx.s, device.id, user_id, now=ctx.now,
@@ -55,18 +55,21 @@ def connect(ctx, msg: Report, identity: Identity) -> bytes | None:
 
 def _idle(ctx, channel, identity: Identity) -> bytes | None:
     """An Idle connect of the device channel, the hot path: two Core statements (the session
-    UPDATE ... RETURNING, then the next command's id) when it has nothing to send; the ORM
-    device is loaded only when there is work."""
+    UPDATE ... RETURNING, then what the session has to do) when it has nothing to send; the
+    ORM device is loaded only when there is work."""
     row = lookup.start_session(ctx, channel, identity)
+    work = lookup.session_work(ctx, row)
     device = None
-    if inventory.is_due(row, ctx.config.inventory_interval, ctx.now):
+    if inventory.is_due(row, work.inventory_interval or ctx.config.inventory_interval, ctx.now):
         device = lookup.loaded(ctx, row)
         inventory.queue_inventory(ctx, device)
         ctx.s.flush()
-    command_id, has_artifacts = queue.idle_lookup(ctx.s, row.id, now=ctx.now)
-    if command_id is not None:
-        return _answer(ctx, device or lookup.loaded(ctx, row), ctx.s.get(DeviceCommand, command_id))
-    if row.blueprint_id is None and not has_artifacts:
+        if work.command_id is None:  # the inventory is now the next command
+            return _answer(ctx, device, queue.next_command(ctx.s, row.id, None, now=ctx.now,
+                                                           session_started_at=ctx.now))
+    if work.command_id is not None:
+        return _answer(ctx, device or lookup.loaded(ctx, row), ctx.s.get(DeviceCommand, work.command_id))
+    if row.blueprint_id is None and not work.has_artifacts:
         return None
     # convergence reads only SESSION_COLUMNS of the device; its commands' payloads none
     return _answer(ctx, row, convergence.next_command(ctx, row))

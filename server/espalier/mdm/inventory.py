@@ -1,16 +1,29 @@
-"""Automatic inventory: DeviceInformation and SecurityInfo after enrollment and every interval.
+"""Automatic inventory: DeviceInformation and SecurityInfo after enrollment and every interval
+(the device's blueprint's ``inventory_interval``; without a blueprint, the server's setting).
 
-The due check reads only the (already loaded) device row, so an idle connect pays nothing.
+The due check reads only the device row and the interval (an Idle connect reads the
+blueprint's with the rest of its session's work), so it costs nothing of its own.
 """
 from __future__ import annotations
 
 from datetime import timedelta
+
+from sqlalchemy import select
 
 from espalier.mdm.queue import add_command
 from espalier.models import Blueprint, DeviceCommand, EnrolledDevice
 
 INVENTORY_COMMANDS = ("DeviceInformation", "SecurityInfo")
 MANAGED_ONLY = 1
+
+
+def interval(ctx, blueprint_id: int | None) -> int:
+    """Seconds between inventories: the device's blueprint's, else the server's setting."""
+    if blueprint_id is not None:
+        value = ctx.s.scalar(select(Blueprint.inventory_interval).where(Blueprint.id == blueprint_id))
+        if value:
+            return value
+    return ctx.config.inventory_interval
 
 
 def is_due(device: EnrolledDevice, interval: int, now) -> bool:

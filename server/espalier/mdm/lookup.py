@@ -1,16 +1,18 @@
-"""Finding the calling device for a message after Authenticate: one locked, indexed lookup.
+"""Finding the calling device for a message after Authenticate: one locked, indexed lookup
+(for an Idle connect, ``start_session`` and ``session_work``: the hot path's two statements).
 
 The row lock serialises concurrent requests of one device (a check-in racing a connect,
 two connects), so a command is never handed out twice nor after its final status.
 """
 from __future__ import annotations
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, exists, select, update
 
 from espalier.db import HotStatement
-from espalier.models import EnrolledDevice, EnrolledUser
+from espalier.models import Blueprint, DeviceArtifact, DeviceCommand, EnrolledDevice, EnrolledUser
 
 from . import identity as ident
+from . import queue
 from .errors import Unrecognized
 from .messages import Channel
 
@@ -25,6 +27,20 @@ _START_SESSION = HotStatement(
     update(EnrolledDevice.__table__).where(_DEVICES.udid == bindparam("b_udid"))
     .values(session_started_at=bindparam("b_now"), last_seen_at=bindparam("b_now"), updated_at=bindparam("b_now"))
     .returning(*(_DEVICES[name] for name in SESSION_COLUMNS)))
+
+
+_COMMANDS, _ARTIFACT_ROWS, _BLUEPRINTS = (DeviceCommand.__table__.c, DeviceArtifact.__table__.c,
+                                          Blueprint.__table__.c)
+# Then what the session has to do, in one statement: the next command's id, whether the
+# device has artifact rows (convergence), its blueprint's inventory interval. Not folded into
+# the UPDATE: that statement's snapshot predates the row lock, so it could hand out a command
+# a concurrent connect of the same device had just handed out.
+_SESSION_WORK = HotStatement(select(
+    select(_COMMANDS.id).where(*queue.deliverable(_COMMANDS, False))
+    .order_by(_COMMANDS.created_at, _COMMANDS.id).limit(1).scalar_subquery().label("command_id"),
+    exists().where(_ARTIFACT_ROWS.enrolled_device_id == bindparam("device_id")).label("has_artifacts"),
+    select(_BLUEPRINTS.inventory_interval).where(_BLUEPRINTS.id == bindparam("blueprint_id"))
+    .scalar_subquery().label("inventory_interval")))
 
 
 def enrolled_device(ctx, channel: Channel, identity: ident.Identity) -> EnrolledDevice:
@@ -50,6 +66,15 @@ def start_session(ctx, channel: Channel, identity: ident.Identity):
     if row.blocked_at is not None:
         raise Unrecognized("device is blocked")
     return row
+
+
+def session_work(ctx, row):
+    """(command_id, has_artifacts, inventory_interval) for a session row: its next command at
+    the start of a session, whether convergence has rows to look at, its blueprint's interval."""
+    now = ctx.now
+    return _SESSION_WORK.one_or_none(ctx.s, {"device_id": row.id, "blueprint_id": row.blueprint_id,
+                                             "session_started_at": now, "now": now,
+                                             "in_flight_since": now - queue.IN_FLIGHT})
 
 
 def loaded(ctx, row) -> EnrolledDevice:

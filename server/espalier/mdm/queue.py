@@ -5,11 +5,10 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, exists, not_, or_, select
+from sqlalchemy import and_, bindparam, not_, or_, select
 from sqlalchemy.orm import Session
 
-from espalier.db import HotStatement
-from espalier.models import DeviceArtifact, DeviceCommand
+from espalier.models import DeviceCommand
 from espalier.models.base import new_uuid
 from espalier.pki.secrets import SecretBox
 
@@ -40,7 +39,7 @@ def command_arguments(secrets: SecretBox, command: DeviceCommand) -> dict[str, A
     return json.loads(raw) if raw else {}
 
 
-def _deliverable(c, user_channel: bool):
+def deliverable(c, user_channel: bool):
     """What the next command of a channel must be; ``c``: the ORM class or its table's columns."""
     return (
         c.enrolled_device_id == bindparam("device_id"),
@@ -53,17 +52,9 @@ def _deliverable(c, user_channel: bool):
 
 # Built once: the hot path binds values instead of rebuilding the expression per request.
 _ORDER = (DeviceCommand.created_at, DeviceCommand.id)
-_NEXT_FOR_DEVICE = select(DeviceCommand).where(*_deliverable(DeviceCommand, False)).order_by(*_ORDER).limit(1)
-_NEXT_FOR_USER = select(DeviceCommand).where(*_deliverable(DeviceCommand, True)).order_by(*_ORDER).limit(1)
-_COMMANDS = DeviceCommand.__table__.c
-_ARTIFACT_ROWS = DeviceArtifact.__table__.c
-# An Idle connect: the next command's id and whether the device has artifact rows, in one Core
-# statement (no ORM loading). Not folded into the session UPDATE: that statement's snapshot
-# predates the row lock, so it could hand out a command a concurrent connect just handed out.
-_IDLE_LOOKUP = HotStatement(select(
-    select(_COMMANDS.id).where(*_deliverable(_COMMANDS, False))
-    .order_by(_COMMANDS.created_at, _COMMANDS.id).limit(1).scalar_subquery().label("command_id"),
-    exists().where(_ARTIFACT_ROWS.enrolled_device_id == bindparam("device_id")).label("has_artifacts")))
+_NEXT_FOR_DEVICE = select(DeviceCommand).where(*deliverable(DeviceCommand, False)).order_by(*_ORDER).limit(1)
+_NEXT_FOR_USER = select(DeviceCommand).where(*deliverable(DeviceCommand, True)).order_by(*_ORDER).limit(1)
+
 
 
 def next_command(s: Session, device_id: int, user_id: int | None, *, session_started_at: datetime,
@@ -80,14 +71,6 @@ def next_command(s: Session, device_id: int, user_id: int | None, *, session_sta
     if user_id is None:
         return s.scalar(_NEXT_FOR_DEVICE, params)
     return s.scalar(_NEXT_FOR_USER, {**params, "user_id": user_id})
-
-
-def idle_lookup(s: Session, device_id: int, *, now: datetime) -> tuple[int | None, bool]:
-    """(id of the next command of the device channel at the start of a session, whether the
-    device has artifact rows): what an Idle connect needs to know whether it has work."""
-    row = _IDLE_LOOKUP.one_or_none(s, {"device_id": device_id, "session_started_at": now, "now": now,
-                                       "in_flight_since": now - IN_FLIGHT})
-    return row.command_id, row.has_artifacts
 
 
 def reported_command(s: Session, device_id: int, user_id: int | None, uuid: str) -> DeviceCommand | None:
