@@ -63,6 +63,7 @@ MDM_SCHEMA: dict[str, Any] = {
     "sweeps": {  # the periodic jobs that finish lost work (tasks.periodic, tasks.sweeps)
         "renotify_seconds": Field(int, 30, nullable=False, check=_positive),
         "lost_tasks_seconds": Field(int, 60, nullable=False, check=_positive),
+        "inventory_seconds": Field(int, 900, nullable=False, check=_positive),
         # None: a queued task is lost after 60 s, a started one after its timeout + 60 s
         "task_lost_after_seconds": Field(int, None, check=_positive),
     },

@@ -1,13 +1,15 @@
-"""Housekeeping jobs: push certificate expiry warnings, pruning answered inventory commands."""
+"""Housekeeping jobs: push certificate expiry warnings, due inventories, pruning answered
+inventory commands."""
 from __future__ import annotations
 
 import logging
 from datetime import timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 
+from espalier.mdm import inventory
 from espalier.mdm.inventory import INVENTORY_COMMANDS
-from espalier.models import DeviceCommand, PushCertificate, utcnow
+from espalier.models import DeviceCommand, EnrolledDevice, PushCertificate, utcnow
 from espalier.models.commands import FINAL_STATUSES
 
 log = logging.getLogger(__name__)
@@ -42,3 +44,34 @@ def prune_inventory_commands(rt) -> dict:
             DeviceCommand.name.in_(INVENTORY_COMMANDS), DeviceCommand.status.in_(FINAL_STATUSES),
             DeviceCommand.created_at < cutoff))
     return {"pruned": result.rowcount}
+
+
+def queue_due_inventories(rt, batch: int = 1000) -> dict:
+    """Devices whose inventory is due get it queued and are pushed: a device connects only
+    when woken, so waiting for its next contact could wait forever. The renotify sweep then
+    wakes the ones that do not answer, minutes then hours apart."""
+    from espalier.tasks.push import notify_after_commit
+
+    # blueprints allow four hours at least; the server setting may say less
+    floor = timedelta(seconds=min(rt.config.inventory_interval, 4 * 3600))
+    with rt.db.session() as s, s.begin():
+        ctx = rt.mdm_context(s)
+        devices = s.scalars(
+            select(EnrolledDevice)
+            .where(EnrolledDevice.pushable, EnrolledDevice.enrolled_at.is_not(None),
+                   or_(EnrolledDevice.last_inventory_at.is_(None), EnrolledDevice.last_inventory_at < ctx.now - floor))
+            .order_by(EnrolledDevice.last_inventory_at.nulls_first(), EnrolledDevice.id).limit(batch)
+            .with_for_update(skip_locked=True)).all()  # a device connecting now decides for itself
+        intervals: dict[int | None, int] = {}
+        due = []
+        for device in devices:
+            if device.blueprint_id not in intervals:
+                intervals[device.blueprint_id] = inventory.interval(ctx, device.blueprint_id)
+            if inventory.is_due(device, intervals[device.blueprint_id], ctx.now):
+                inventory.queue_inventory(ctx, device)
+                due.append(device.id)
+        notify_after_commit(s, rt.queue, due)
+    if due:
+        log.info("inventory due on %s device(s): queued and pushed", len(due))
+    return {"queued": len(due)}
+

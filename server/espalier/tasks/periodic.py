@@ -37,6 +37,7 @@ def default_schedule(sweep_settings: dict) -> tuple[Every, ...]:
     return (
         Every(push.renotify_pending, "push", sweep_settings["renotify_seconds"]),
         Every(sweeps.redo_lost_tasks, "default", sweep_settings["lost_tasks_seconds"]),
+        Every(maintenance.queue_due_inventories, "default", sweep_settings["inventory_seconds"]),
         Every(maintenance.check_push_certificates, "default", 86400),
         Every(maintenance.prune_inventory_commands, "default", 86400),
     )

@@ -213,3 +213,25 @@ def test_a_tracked_push_task_fails_when_the_retries_do_not_get_through(runtime, 
         row = s.get(TaskResult, task.id)
     assert row.status == "failed" and "1 push(es) to retry" in row.error
     assert len(fake_apns.pushes) == 2 * 3  # two pushes of the job, each with the client's three attempts
+
+
+def test_devices_whose_inventory_is_due_get_it_queued_and_are_pushed(runtime, devices, client, admin):
+    """A device connects only when pushed: the sweep queues its due inventory and wakes it, once."""
+    from espalier.models import DeviceCommand
+    from espalier.tasks.maintenance import queue_due_inventories
+
+    now = utcnow()
+    weekly = client.post("/api/mdm/blueprints/", headers=admin, json={"name": "Weekly", "inventory_interval": 604800})
+    due, fresh, never, on_weekly, blocked, unenrolled = devices(6, enrolled_at=now - timedelta(days=30))
+    with runtime.db.session() as s, s.begin():
+        for device, age in ((due, 2), (fresh, 0.5), (on_weekly, 2), (blocked, 2), (unenrolled, 2)):
+            s.get(EnrolledDevice, device.id).last_inventory_at = now - timedelta(days=age)
+        s.get(EnrolledDevice, on_weekly.id).blueprint_id = weekly.json["id"]
+        s.get(EnrolledDevice, blocked.id).blocked_at = now
+        s.get(EnrolledDevice, unenrolled.id).enrolled_at = None
+    assert queue_due_inventories(runtime) == {"queued": 2}
+    with runtime.db.session() as s:
+        queued = s.execute(select(DeviceCommand.enrolled_device_id, DeviceCommand.name)).all()
+    assert sorted(queued) == sorted((d.id, name) for d in (due, never) for name in ("DeviceInformation", "SecurityInfo"))
+    assert runtime.queue.skipped_pushes[-1] == ([due.id, never.id] if due.id < never.id else [never.id, due.id],)
+    assert queue_due_inventories(runtime) == {"queued": 0}  # asked already: not again before the interval

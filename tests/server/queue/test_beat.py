@@ -85,6 +85,7 @@ def test_the_beat_survives_a_queue_outage(runtime, caplog):
 def test_the_default_schedule_holds_the_sweeps(runtime):
     names = {entry.name: entry.seconds for entry in Beat(runtime).schedule}
     assert names["renotify-pending"] == 30 and names["redo-lost-tasks"] == 60
+    assert names["queue-due-inventories"] == 900
 
 
 def test_the_sweep_periods_come_from_the_settings(settings_factory, pg_url):
