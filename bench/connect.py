@@ -210,13 +210,18 @@ def _where(key: tuple[str, int, str]) -> str:
 
 
 def print_profile(profile: dict, top: int) -> None:
-    n, raw = profile["n"], profile["stats"].stats
+    n = profile["n"]
     print(f"  in-process (no gunicorn, no HTTP), {n} sequential connects, thread CPU:")
     print(f"    connect {ms(profile['connect'])}  /healthz {ms(profile['healthz'])}  "
           f"ratio {ratio(profile['connect'], profile['healthz'])}  (under cProfile: {ms(profile['profiled'])})")
-    rows = [(ct, tt, nc, key) for key, (_cc, nc, tt, ct, _callers) in raw.items()]
+    print_top(profile["stats"], n, top, "connect")
+
+
+def print_top(stats: pstats.Stats, n: int, top: int, unit: str) -> None:
+    """The ``top`` entries by cumulative and by self CPU, per ``unit`` (``n`` of them profiled)."""
+    rows = [(ct, tt, nc, key) for key, (_cc, nc, tt, ct, _callers) in stats.stats.items()]
     for title, index in (("cumulative", 0), ("self", 1)):
-        print(f"    top {top} by {title} CPU (per connect, profiled):   cum       self   calls")
+        print(f"    top {top} by {title} CPU (per {unit}, profiled):   cum       self   calls")
         for row in sorted(rows, key=lambda r: r[index], reverse=True)[:top]:
             print(f"      {row[0] / n * 1000:8.3f} ms {row[1] / n * 1000:8.3f} ms {row[2] / n:7.1f}  {_where(row[3])}")
 

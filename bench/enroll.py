@@ -1,0 +1,263 @@
+"""Enrollments: the server's CPU per full enrollment against its CPU per idle connect.
+
+    .venv/bin/python bench/enroll.py [--devices 500] [--connects 2000] [--simulate 1000]
+
+A fresh PostgreSQL database, a fake APNs on 127.0.0.1, gunicorn, and ``--devices``
+simulated Macs (keys made ahead, so the client's key generation is not measured). The
+devices enroll in lock-step, one step at a time for all of them, from ``--concurrency``
+client threads, so the server CPU (gunicorn master + workers, and the PostgreSQL backends
+of the bench database, from /proc) of each step is its own window:
+
+* ``profile``: GET /public/enroll/<secret>/ (a new session, a signed .mobileconfig);
+* ``scep``: GetCACaps, GetCACert and PKIOperation (PKCSReq: a certificate issued);
+* ``Authenticate`` and ``TokenUpdate`` (the first TokenUpdate queues the inventory
+  commands and pushes the device: the window ends when the fake APNs has every push);
+* ``inventory``: one connect session per device answering the commands queued at
+  enrollment (DeviceInformation, SecurityInfo, ...) until the queue is empty.
+
+Then ``--connects`` idle connects (Idle, answered with an empty 200) in the same run:
+**FIGURE = server CPU per enrollment / server CPU per idle connect**. With ``--simulate
+N``, ``espalier simulate --devices N`` runs against the same gunicorn on a second
+enrollment (its wall time, enrollments/s). ``--profile N`` enrolls N more devices with the
+Flask app in-process under cProfile (thread-CPU clock) and prints the top entries.
+"""
+from __future__ import annotations
+
+import argparse
+import cProfile
+import logging
+import os
+import pstats
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from common import (BIN, REPO, BenchError, Gunicorn, PostgresCpu, bench_database, drive, espalier, free_port,
+                    load_average, ms, ratio, stop_on_signals, workdir, write_settings)
+from connect import Meter, print_top
+
+from espalier.sim.fleet import Fleet
+
+sys.path.insert(0, str(REPO / "tests"))
+from fakes.apns import FakeAPNs  # noqa: E402
+from fakes.push_certs import make_ca, make_push_cert  # noqa: E402
+
+STEPS = ("profile", "scep", "Authenticate", "TokenUpdate", "inventory")
+
+
+@dataclass
+class Window:
+    """One step for every device: wall time and server CPU."""
+
+    n: int
+    wall: float
+    server_cpu: float  # gunicorn master + workers
+    pg_cpu: float  # the PostgreSQL backends of the bench database
+
+    @property
+    def cpu(self) -> float:
+        return (self.server_cpu + self.pg_cpu) / self.n
+
+
+class Meters:
+    def __init__(self, server: Gunicorn, pg: PostgresCpu) -> None:
+        self.server, self.pg = server, pg
+
+    def window(self, fn, items: list, concurrency: int, settle=None) -> Window:
+        """Run ``fn`` over ``items``; ``settle()`` (waiting for the work they started) is inside."""
+        cpu, before = self.server.cpu_seconds(), self.pg.snapshot()
+        start = time.perf_counter()
+        results, _ = drive(fn, items, concurrency)
+        if settle:
+            settle()
+        wall = time.perf_counter() - start
+        window = Window(len(items), wall, self.server.cpu_seconds() - cpu, PostgresCpu.delta(before, self.pg.snapshot()))
+        failed = sum(1 for r in results if r is False)
+        if failed:
+            errors = sorted({e for d in items if hasattr(d, "errors") for e in d.errors})[:5]
+            raise BenchError(f"{failed} of {len(items)} failed: {errors}")
+        return window
+
+
+def enroll_in_steps(fleet: Fleet, apns: FakeAPNs, meters: Meters, concurrency: int) -> dict[str, Window]:
+    devices = fleet.devices
+    pushed = len(apns.pushes)
+    steps = {
+        "profile": (lambda d: d.download_profile(fleet.enroll_url), None),
+        "scep": (lambda d: d.request_identity(), None),
+        "Authenticate": (lambda d: d.enrollment_checkin("Authenticate"), None),
+        "TokenUpdate": (lambda d: d.enrollment_checkin("TokenUpdate"),
+                        lambda: apns.wait_for_pushes(pushed + len(devices), timeout=120)),
+    }
+    windows = {name: meters.window(fn, devices, concurrency, settle) for name, (fn, settle) in steps.items()}
+    fleet.enrolled += len(devices)
+    before = dict(fleet.request_types)
+    windows["inventory"] = meters.window(fleet.connect_device, devices, concurrency)
+    answered = {k: v - before.get(k, 0) for k, v in fleet.request_types.items() if v - before.get(k, 0)}
+    if not answered:
+        raise BenchError("no inventory command was queued at enrollment")
+    windows["inventory"].answered = answered  # type: ignore[attr-defined]
+    return windows
+
+
+def idle_connects(fleet: Fleet, meters: Meters, n: int, concurrency: int) -> Window:
+    devices = [fleet.devices[i % len(fleet.devices)] for i in range(n)]
+    errors = sum(len(d.errors) for d in fleet.devices)
+    handled: list = []
+    window = meters.window(lambda d: handled.extend(fleet.connect_device(d)), devices, concurrency)
+    if handled or sum(len(d.errors) for d in fleet.devices) != errors:
+        raise BenchError(f"idle connects were not idle: {handled[:5]} {[d.errors for d in fleet.devices][:3]}")
+    return window
+
+
+def simulate(settings: Path, base_url: str, push_cert_id: str, n: int, concurrency: int) -> dict:
+    secret = espalier(settings, "enrollment", "create", "--name", "Simulate", "--push-certificate", push_cert_id,
+                      "--attestation", "none", "--quiet")
+    start = time.perf_counter()
+    done = subprocess.run([str(BIN / "espalier"), "simulate", "--url", base_url, "--enrollment", secret,
+                           "--devices", str(n), "--workers", str(concurrency), "--connects", "1"],
+                          capture_output=True, text=True, timeout=1800)
+    total = time.perf_counter() - start
+    if done.returncode != 0:
+        raise BenchError(f"espalier simulate failed: {done.stderr.strip()[-500:]}\n{done.stdout[-500:]}")
+    lines = {line.split()[0]: line for line in done.stdout.splitlines() if line.strip()}
+    return {"total": total, "lines": lines, "load": load_average()}
+
+
+def profile_in_process(settings: Path, secret: str, n: int) -> dict:
+    """``n`` full enrollments (all steps, inventory included) against the app in-process."""
+    from espalier.app import create_app
+    from espalier.settings import load
+
+    app = create_app(load(str(settings)))
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    meter = Meter(app)
+    try:
+        with httpx.Client(transport=httpx.WSGITransport(app=meter), base_url="http://127.0.0.1:1") as client, \
+                Fleet("http://127.0.0.1:1", secret, n + 5, "mac", workers=1, client=client) as fleet:
+            fleet.make_keys_ahead()
+            warm, measured = fleet.devices[:5], fleet.devices[5:]
+            for d in warm:
+                d.enroll(fleet.enroll_url) and fleet.connect_device(d)
+
+            def one(i: int) -> None:
+                d = measured[i]
+                if not (d.enroll(fleet.enroll_url) and fleet.connect_device(d) is not None) or d.errors:
+                    raise BenchError(f"in-process enrollment failed: {d.errors}")
+            plain = meter.run(one, n // 2)
+            meter.profiler = cProfile.Profile(time.thread_time)
+            profiled = meter.run(lambda i: one(n // 2 + i), n - n // 2)
+    finally:
+        app.extensions["espalier"].close()
+    requests = meter.calls / (n - n // 2)
+    return {"plain": plain * requests, "profiled": profiled * requests, "n": n - n // 2, "requests": requests,
+            "stats": pstats.Stats(meter.profiler)}
+
+
+def print_enroll_profile(profile: dict, top: int) -> None:
+    print(f"  in-process (no gunicorn, no HTTP), sequential, thread CPU of the app ({profile['requests']:.1f} "
+          f"requests per enrollment): {ms(profile['plain'])} per enrollment (under cProfile: "
+          f"{ms(profile['profiled'])})")
+    print_top(profile["stats"], profile["n"], top, "enrollment")
+
+
+def report(windows: dict[str, Window], idle: Window) -> None:
+    total_server = sum(w.server_cpu / w.n for w in windows.values())
+    total_pg = sum(w.pg_cpu / w.n for w in windows.values())
+    total = total_server + total_pg
+    for name, w in windows.items():
+        extra = ""
+        if hasattr(w, "answered"):
+            extra = "  answered " + ", ".join(f"{k} {v}" for k, v in sorted(w.answered.items()))
+        print(f"  {name:<12} {w.n} in {w.wall:5.1f} s  server CPU {ms(w.cpu)}/device  (gunicorn "
+              f"{ms(w.server_cpu / w.n)} + PostgreSQL {ms(w.pg_cpu / w.n)}), {w.cpu / total:4.0%}{extra}")
+    print(f"  {'idle connect':<12} {idle.n} in {idle.wall:5.1f} s  server CPU {ms(idle.cpu)}/connect  (gunicorn "
+          f"{ms(idle.server_cpu / idle.n)} + PostgreSQL {ms(idle.pg_cpu / idle.n)})")
+    print(f"  FIGURE       server CPU per enrollment {ms(total)} (gunicorn {ms(total_server)} + PostgreSQL "
+          f"{ms(total_pg)}) / per idle connect {ms(idle.cpu)} = {ratio(total, idle.cpu)} "
+          f"(gunicorn only {ratio(total_server, idle.server_cpu / idle.n)}); target: <= 10 ms per enrollment; "
+          f"{load_average()}")
+
+
+def run(args, apns: FakeAPNs, push_dir: Path) -> None:
+    with bench_database() as database_url, workdir("espalier-bench-enroll-") as tmp:
+        port = free_port()
+        settings = write_settings(tmp, database_url, port, mtls_proxy=args.mode == "mtls",
+                                  apns={"host": apns.host, "port": apns.port, "ca_file": apns.server_ca_file})
+        espalier(settings, "db", "upgrade")
+        cert_id = espalier(settings, "push-certificate", "add", "--name", "Bench", "--certificate",
+                           str(push_dir / "push.pem"), "--private-key", str(push_dir / "push.key")).split()[0]
+        secret = espalier(settings, "enrollment", "create", "--name", "Bench", "--push-certificate", cert_id,
+                          "--attestation", "none", "--quiet")
+        pg = PostgresCpu(database_url.rsplit("/", 1)[1])
+        base_url = f"http://127.0.0.1:{port}"
+        with Gunicorn(settings, port, workers=args.workers, threads=args.threads) as server:
+            meters = Meters(server, pg)
+            with Fleet(base_url, secret, args.warmup, "mac", workers=args.concurrency) as warm:
+                warm.make_keys_ahead()
+                warm.enroll_all()
+                warm.connect_all(1)  # every worker: CA, trust store, pools, code paths
+                if warm.summary()["failed"]:
+                    raise BenchError(f"warm-up failed: {warm.summary()['errors']}")
+            with Fleet(base_url, secret, args.devices, "mac", workers=args.concurrency,
+                       identity_mode=args.mode) as fleet:
+                keygen = fleet.make_keys_ahead()
+                print(f"keys       {args.devices} made ahead in {keygen:.1f} s (not measured); {load_average()}")
+                windows = enroll_in_steps(fleet, apns, meters, args.concurrency)
+                idle = idle_connects(fleet, meters, args.connects, args.concurrency)
+            report(windows, idle)
+            if args.simulate:
+                sim = simulate(settings, base_url, cert_id, args.simulate, args.concurrency)
+                enroll_line = sim["lines"].get("enroll", "enroll ?")
+                print(f"simulate   espalier simulate --devices {args.simulate} --workers {args.concurrency}: "
+                      f"{sim['total']:.1f} s in all (keys made ahead included); {sim['load']}")
+                for key in ("keys", "enroll", "connect"):
+                    if key in sim["lines"]:
+                        print(f"           {sim['lines'][key]}")
+                per_s = float(enroll_line.split()[1].rstrip("/s")) if enroll_line.split()[1][0].isdigit() else 0
+                if per_s:
+                    print(f"           enrollment wall time for {args.simulate}: {args.simulate / per_s:.1f} s "
+                          f"(target < 60 s)")
+        if args.profile:
+            print_enroll_profile(profile_in_process(settings, secret, args.profile), args.top)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--devices", type=int, default=500)
+    parser.add_argument("--connects", type=int, default=2000, help="idle connects (the baseline)")
+    parser.add_argument("--concurrency", type=int, default=16, help="client threads")
+    parser.add_argument("--mode", choices=("mtls", "signature"), default="mtls",
+                        help="identity: X-SSL-Client-Cert headers (mtls_proxy) or Mdm-Signature")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--threads", type=int, default=8, help="gunicorn threads per worker")
+    parser.add_argument("--warmup", type=int, default=32, help="devices enrolled before measuring")
+    parser.add_argument("--simulate", type=int, default=0, help="then time `espalier simulate --devices N`")
+    parser.add_argument("--profile", type=int, default=0, help="in-process profiled enrollments (0: none)")
+    parser.add_argument("--top", type=int, default=20, help="profile entries shown")
+    parser.add_argument("--timeout", type=float, default=1800, help="give up (and clean up) after this many seconds")
+    args = parser.parse_args()
+    stop_on_signals(args.timeout)
+
+    print(f"Espalier enrollment benchmark: {args.devices} Macs ({args.mode}), {args.connects} idle connects, "
+          f"{args.concurrency} client threads, gunicorn {args.workers} workers x {args.threads} threads, "
+          f"{os.cpu_count()} CPUs, {time.strftime('%Y-%m-%d %H:%M')}, {load_average()}")
+    with workdir("espalier-bench-push-") as push_dir:
+        push_ca = make_ca("Stand-in Apple push CA")
+        push_cert = make_push_cert(push_ca)
+        (push_dir / "push.pem").write_bytes(push_cert.cert_pem)
+        (push_dir / "push.key").write_bytes(push_cert.key_pem)
+        with FakeAPNs(ca_file=push_ca.write_cert(push_dir / "push-ca.pem")) as apns:
+            run(args, apns, push_dir)
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except BenchError as exc:
+        sys.exit(f"bench: {exc}")
