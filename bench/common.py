@@ -244,3 +244,11 @@ def ratio(value: float, baseline: float) -> str:
 def workdir(prefix: str) -> Iterator[Path]:
     with tempfile.TemporaryDirectory(prefix=prefix) as name:
         yield Path(name)
+
+
+def run_main(main: Callable[[], int]) -> None:
+    """A script's entry point: a BenchError ends it with its message, after the cleanups."""
+    try:
+        sys.exit(main())
+    except BenchError as exc:
+        sys.exit(f"bench: {exc}")

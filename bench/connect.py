@@ -20,19 +20,21 @@ top entries are printed, so the hot path can be optimised.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import logging
 import os
 import pstats
 import sys
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
 from common import (REPO, BenchError, Gunicorn, PostgresCpu, bench_database, drive, espalier, free_port,
-                    load_average, ms, ratio, stop_on_signals, workdir, write_settings)
+                    load_average, ms, ratio, run_main, stop_on_signals, workdir, write_settings)
 
 from espalier.sim.fleet import Fleet
 
@@ -54,10 +56,21 @@ class Window:
     def cpu_per_request(self) -> float:
         return self.server_cpu / self.n
 
+    @property
+    def total_cpu_per_request(self) -> float:
+        """gunicorn and PostgreSQL."""
+        return (self.server_cpu + self.pg_cpu) / self.n
 
-def measure(server: Gunicorn, pg: PostgresCpu, fn, items: list, concurrency: int) -> tuple[Window, list]:
+
+def measure(server: Gunicorn, pg: PostgresCpu, fn, items: list, concurrency: int,
+            settle: Callable[[], object] | None = None) -> tuple[Window, list]:
+    """``fn`` over ``items``; ``settle()`` (waiting for the work they started) is in the window."""
     cpu, before = server.cpu_seconds(), pg.snapshot()
-    results, wall = drive(fn, items, concurrency)
+    start = time.perf_counter()
+    results, _ = drive(fn, items, concurrency)
+    if settle:
+        settle()
+    wall = time.perf_counter() - start
     window = Window(len(items), wall, server.cpu_seconds() - cpu, PostgresCpu.delta(before, pg.snapshot()))
     return window, results
 
@@ -251,34 +264,48 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--devices", type=int, default=200)
     parser.add_argument("--connects", type=int, default=5000)
-    parser.add_argument("--concurrency", type=int, default=16, help="client threads")
     parser.add_argument("--modes", default="mtls,signature", help="comma-separated: mtls, signature")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
-    parser.add_argument("--threads", type=int, default=8, help="gunicorn threads per worker")
     parser.add_argument("--profile-connects", type=int, default=500, help="in-process profiled connects (0: none)")
-    parser.add_argument("--top", type=int, default=15, help="profile entries shown")
-    parser.add_argument("--timeout", type=float, default=900, help="give up (and clean up) after this many seconds")
+    add_server_arguments(parser, top=15, timeout=900)
     args = parser.parse_args()
     args.modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     if not args.modes or set(args.modes) - {"mtls", "signature"}:
         parser.error("--modes takes mtls and/or signature")
     stop_on_signals(args.timeout)
 
-    print(f"Espalier connect benchmark: {args.devices} Macs, {args.connects} idle connects per mode, "
-          f"{args.concurrency} client threads, gunicorn {args.workers} workers x {args.threads} threads, "
-          f"{os.cpu_count()} CPUs, {time.strftime('%Y-%m-%d')}, {load_average()}")
+    return run_with_apns(args, f"connect benchmark: {args.devices} Macs, {args.connects} idle connects per mode", run)
+
+
+def add_server_arguments(parser: argparse.ArgumentParser, *, top: int, timeout: float) -> None:
+    """What the gunicorn benchmarks share: client threads, gunicorn's shape, profile rows, watchdog."""
+    parser.add_argument("--concurrency", type=int, default=16, help="client threads")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--threads", type=int, default=8, help="gunicorn threads per worker")
+    parser.add_argument("--top", type=int, default=top, help="profile entries shown")
+    parser.add_argument("--timeout", type=float, default=timeout, help="give up (and clean up) after this many seconds")
+
+
+def run_with_apns(args, title: str, run_fn: Callable) -> int:
+    """Print the header (``title``, the client and gunicorn shape, the load), then
+    ``run_fn(args, apns, push_dir)`` beside the stand-in APNs."""
+    print(f"Espalier {title}, {args.concurrency} client threads, gunicorn {args.workers} workers x {args.threads} "
+          f"threads, {os.cpu_count()} CPUs, {time.strftime('%Y-%m-%d %H:%M')}, {load_average()}")
+    with stand_in_apns() as (apns, push_dir):
+        run_fn(args, apns, push_dir)
+    return 0
+
+
+@contextlib.contextmanager
+def stand_in_apns() -> Iterator[tuple[FakeAPNs, Path]]:
+    """The fake APNs, and a directory holding a push certificate (push.pem, push.key) it accepts."""
     with workdir("espalier-bench-push-") as push_dir:
         push_ca = make_ca("Stand-in Apple push CA")
         push_cert = make_push_cert(push_ca)
         (push_dir / "push.pem").write_bytes(push_cert.cert_pem)
         (push_dir / "push.key").write_bytes(push_cert.key_pem)
         with FakeAPNs(ca_file=push_ca.write_cert(push_dir / "push-ca.pem")) as apns:
-            run(args, apns, push_dir)
-    return 0
+            yield apns, push_dir
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except BenchError as exc:
-        sys.exit(f"bench: {exc}")
+    run_main(main)

@@ -26,56 +26,27 @@ from __future__ import annotations
 import argparse
 import cProfile
 import logging
-import os
 import pstats
+import resource
 import subprocess
-import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
-from common import (BIN, REPO, BenchError, Gunicorn, PostgresCpu, bench_database, drive, espalier, free_port,
-                    load_average, ms, ratio, stop_on_signals, workdir, write_settings)
-from connect import Meter, print_top
+from common import (BIN, BenchError, Gunicorn, PostgresCpu, bench_database, espalier, free_port,
+                    load_average, ms, ratio, run_main, stop_on_signals, workdir, write_settings)
+from connect import Meter, Window, add_server_arguments, measure, print_top, run_with_apns
 
 from espalier.sim.fleet import Fleet
-
-sys.path.insert(0, str(REPO / "tests"))
-from fakes.apns import FakeAPNs  # noqa: E402
-from fakes.push_certs import make_ca, make_push_cert  # noqa: E402
-
-STEPS = ("profile", "scep", "Authenticate", "TokenUpdate", "inventory")
-
-
-@dataclass
-class Window:
-    """One step for every device: wall time and server CPU."""
-
-    n: int
-    wall: float
-    server_cpu: float  # gunicorn master + workers
-    pg_cpu: float  # the PostgreSQL backends of the bench database
-
-    @property
-    def cpu(self) -> float:
-        return (self.server_cpu + self.pg_cpu) / self.n
-
 
 class Meters:
     def __init__(self, server: Gunicorn, pg: PostgresCpu) -> None:
         self.server, self.pg = server, pg
 
     def window(self, fn, items: list, concurrency: int, settle=None) -> Window:
-        """Run ``fn`` over ``items``; ``settle()`` (waiting for the work they started) is inside."""
-        cpu, before = self.server.cpu_seconds(), self.pg.snapshot()
-        start = time.perf_counter()
-        results, _ = drive(fn, items, concurrency)
-        if settle:
-            settle()
-        wall = time.perf_counter() - start
-        window = Window(len(items), wall, self.server.cpu_seconds() - cpu, PostgresCpu.delta(before, self.pg.snapshot()))
+        """A measured step; any device whose step failed fails the run."""
+        window, results = measure(self.server, self.pg, fn, items, concurrency, settle)
         failed = sum(1 for r in results if r is False)
         if failed:
             errors = sorted({e for d in items if hasattr(d, "errors") for e in d.errors})[:5]
@@ -83,7 +54,7 @@ class Meters:
         return window
 
 
-def enroll_in_steps(fleet: Fleet, apns: FakeAPNs, meters: Meters, concurrency: int) -> dict[str, Window]:
+def enroll_in_steps(fleet: Fleet, apns, meters: Meters, concurrency: int) -> dict[str, Window]:
     devices = fleet.devices
     pushed = len(apns.pushes)
     steps = {
@@ -114,18 +85,25 @@ def idle_connects(fleet: Fleet, meters: Meters, n: int, concurrency: int) -> Win
     return window
 
 
-def simulate(settings: Path, base_url: str, push_cert_id: str, n: int, concurrency: int) -> dict:
+def simulate(settings: Path, meters: Meters, base_url: str, push_cert_id: str, n: int, concurrency: int) -> dict:
+    """``espalier simulate`` as a user runs it; the server's CPU and the simulator's are read
+    around it (the simulator's includes its key generation)."""
     secret = espalier(settings, "enrollment", "create", "--name", "Simulate", "--push-certificate", push_cert_id,
                       "--attestation", "none", "--quiet")
+    server_cpu, pg_before = meters.server.cpu_seconds(), meters.pg.snapshot()
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run([str(BIN / "espalier"), "simulate", "--url", base_url, "--enrollment", secret,
                            "--devices", str(n), "--workers", str(concurrency), "--connects", "1"],
                           capture_output=True, text=True, timeout=1800)
     total = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    client_cpu = after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime
+    server_cpu = meters.server.cpu_seconds() - server_cpu + PostgresCpu.delta(pg_before, meters.pg.snapshot())
     if done.returncode != 0:
         raise BenchError(f"espalier simulate failed: {done.stderr.strip()[-500:]}\n{done.stdout[-500:]}")
     lines = {line.split()[0]: line for line in done.stdout.splitlines() if line.strip()}
-    return {"total": total, "lines": lines, "load": load_average()}
+    return {"total": total, "lines": lines, "load": load_average(), "client_cpu": client_cpu, "server_cpu": server_cpu}
 
 
 def profile_in_process(settings: Path, secret: str, n: int) -> dict:
@@ -173,17 +151,17 @@ def report(windows: dict[str, Window], idle: Window) -> None:
         extra = ""
         if hasattr(w, "answered"):
             extra = "  answered " + ", ".join(f"{k} {v}" for k, v in sorted(w.answered.items()))
-        print(f"  {name:<12} {w.n} in {w.wall:5.1f} s  server CPU {ms(w.cpu)}/device  (gunicorn "
-              f"{ms(w.server_cpu / w.n)} + PostgreSQL {ms(w.pg_cpu / w.n)}), {w.cpu / total:4.0%}{extra}")
-    print(f"  {'idle connect':<12} {idle.n} in {idle.wall:5.1f} s  server CPU {ms(idle.cpu)}/connect  (gunicorn "
+        print(f"  {name:<12} {w.n} in {w.wall:5.1f} s  server CPU {ms(w.total_cpu_per_request)}/device  (gunicorn "
+              f"{ms(w.server_cpu / w.n)} + PostgreSQL {ms(w.pg_cpu / w.n)}), {w.total_cpu_per_request / total:4.0%}{extra}")
+    print(f"  {'idle connect':<12} {idle.n} in {idle.wall:5.1f} s  server CPU {ms(idle.total_cpu_per_request)}/connect  (gunicorn "
           f"{ms(idle.server_cpu / idle.n)} + PostgreSQL {ms(idle.pg_cpu / idle.n)})")
     print(f"  FIGURE       server CPU per enrollment {ms(total)} (gunicorn {ms(total_server)} + PostgreSQL "
-          f"{ms(total_pg)}) / per idle connect {ms(idle.cpu)} = {ratio(total, idle.cpu)} "
+          f"{ms(total_pg)}) / per idle connect {ms(idle.total_cpu_per_request)} = {ratio(total, idle.total_cpu_per_request)} "
           f"(gunicorn only {ratio(total_server, idle.server_cpu / idle.n)}); target: <= 10 ms per enrollment; "
           f"{load_average()}")
 
 
-def run(args, apns: FakeAPNs, push_dir: Path) -> None:
+def run(args, apns, push_dir: Path) -> None:
     with bench_database() as database_url, workdir("espalier-bench-enroll-") as tmp:
         port = free_port()
         settings = write_settings(tmp, database_url, port, mtls_proxy=args.mode == "mtls",
@@ -211,7 +189,7 @@ def run(args, apns: FakeAPNs, push_dir: Path) -> None:
                 idle = idle_connects(fleet, meters, args.connects, args.concurrency)
             report(windows, idle)
             if args.simulate:
-                sim = simulate(settings, base_url, cert_id, args.simulate, args.concurrency)
+                sim = simulate(settings, meters, base_url, cert_id, args.simulate, args.concurrency)
                 enroll_line = sim["lines"].get("enroll", "enroll ?")
                 print(f"simulate   espalier simulate --devices {args.simulate} --workers {args.concurrency}: "
                       f"{sim['total']:.1f} s in all (keys made ahead included); {sim['load']}")
@@ -222,6 +200,9 @@ def run(args, apns: FakeAPNs, push_dir: Path) -> None:
                 if per_s:
                     print(f"           enrollment wall time for {args.simulate}: {args.simulate / per_s:.1f} s "
                           f"(target < 60 s)")
+                print(f"           CPU: server (gunicorn + PostgreSQL) {sim['server_cpu']:.1f} s "
+                      f"({ms(sim['server_cpu'] / args.simulate)} per device), the simulator {sim['client_cpu']:.1f} s "
+                      f"(its key generation included)")
         if args.profile:
             print_enroll_profile(profile_in_process(settings, secret, args.profile), args.top)
 
@@ -230,34 +211,18 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--devices", type=int, default=500)
     parser.add_argument("--connects", type=int, default=2000, help="idle connects (the baseline)")
-    parser.add_argument("--concurrency", type=int, default=16, help="client threads")
     parser.add_argument("--mode", choices=("mtls", "signature"), default="mtls",
                         help="identity: X-SSL-Client-Cert headers (mtls_proxy) or Mdm-Signature")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
-    parser.add_argument("--threads", type=int, default=8, help="gunicorn threads per worker")
     parser.add_argument("--warmup", type=int, default=32, help="devices enrolled before measuring")
     parser.add_argument("--simulate", type=int, default=0, help="then time `espalier simulate --devices N`")
     parser.add_argument("--profile", type=int, default=0, help="in-process profiled enrollments (0: none)")
-    parser.add_argument("--top", type=int, default=20, help="profile entries shown")
-    parser.add_argument("--timeout", type=float, default=1800, help="give up (and clean up) after this many seconds")
+    add_server_arguments(parser, top=20, timeout=1800)
     args = parser.parse_args()
     stop_on_signals(args.timeout)
 
-    print(f"Espalier enrollment benchmark: {args.devices} Macs ({args.mode}), {args.connects} idle connects, "
-          f"{args.concurrency} client threads, gunicorn {args.workers} workers x {args.threads} threads, "
-          f"{os.cpu_count()} CPUs, {time.strftime('%Y-%m-%d %H:%M')}, {load_average()}")
-    with workdir("espalier-bench-push-") as push_dir:
-        push_ca = make_ca("Stand-in Apple push CA")
-        push_cert = make_push_cert(push_ca)
-        (push_dir / "push.pem").write_bytes(push_cert.cert_pem)
-        (push_dir / "push.key").write_bytes(push_cert.key_pem)
-        with FakeAPNs(ca_file=push_ca.write_cert(push_dir / "push-ca.pem")) as apns:
-            run(args, apns, push_dir)
-    return 0
+    return run_with_apns(args, f"enrollment benchmark: {args.devices} Macs ({args.mode}), {args.connects} idle "
+                         "connects", run)
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except BenchError as exc:
-        sys.exit(f"bench: {exc}")
+    run_main(main)
