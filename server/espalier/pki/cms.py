@@ -1,8 +1,8 @@
 """CMS (RFC 5652) primitives: verify and make signatures, open and seal envelopes.
 
 cryptography can neither verify SignedData, add custom signed attributes nor use 3DES/DES
-envelopes, so structures are parsed and built with asn1crypto and only the primitives come
-from cryptography. Every input is hostile: failures surface as CMSError and nothing else.
+envelopes, so structures are parsed with asn1crypto, the ones we write are DER by hand
+(``der``), and only the primitives come from cryptography. Every input is hostile: failures surface as CMSError and nothing else.
 """
 
 from __future__ import annotations
