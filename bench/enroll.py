@@ -40,7 +40,10 @@ from connect import Meter, Window, add_server_arguments, measure, print_top, run
 
 from espalier.sim.fleet import Fleet
 
+
 class Meters:
+    """The server's CPU (gunicorn and PostgreSQL) around each step."""
+
     def __init__(self, server: Gunicorn, pg: PostgresCpu) -> None:
         self.server, self.pg = server, pg
 
@@ -54,7 +57,8 @@ class Meters:
         return window
 
 
-def enroll_in_steps(fleet: Fleet, apns, meters: Meters, concurrency: int) -> dict[str, Window]:
+def enroll_in_steps(fleet: Fleet, apns, meters: Meters, concurrency: int) -> tuple[dict[str, Window], dict]:
+    """A window per step; and the inventory commands answered, by RequestType."""
     devices = fleet.devices
     pushed = len(apns.pushes)
     steps = {
@@ -71,8 +75,7 @@ def enroll_in_steps(fleet: Fleet, apns, meters: Meters, concurrency: int) -> dic
     answered = {k: v - before.get(k, 0) for k, v in fleet.request_types.items() if v - before.get(k, 0)}
     if not answered:
         raise BenchError("no inventory command was queued at enrollment")
-    windows["inventory"].answered = answered  # type: ignore[attr-defined]
-    return windows
+    return windows, answered
 
 
 def idle_connects(fleet: Fleet, meters: Meters, n: int, concurrency: int) -> Window:
@@ -143,20 +146,22 @@ def print_enroll_profile(profile: dict, top: int) -> None:
     print_top(profile["stats"], profile["n"], top, "enrollment")
 
 
-def report(windows: dict[str, Window], idle: Window) -> None:
+def report(windows: dict[str, Window], answered: dict, idle: Window) -> None:
     total_server = sum(w.server_cpu / w.n for w in windows.values())
     total_pg = sum(w.pg_cpu / w.n for w in windows.values())
     total = total_server + total_pg
     for name, w in windows.items():
         extra = ""
-        if hasattr(w, "answered"):
-            extra = "  answered " + ", ".join(f"{k} {v}" for k, v in sorted(w.answered.items()))
-        print(f"  {name:<12} {w.n} in {w.wall:5.1f} s  server CPU {ms(w.total_cpu_per_request)}/device  (gunicorn "
-              f"{ms(w.server_cpu / w.n)} + PostgreSQL {ms(w.pg_cpu / w.n)}), {w.total_cpu_per_request / total:4.0%}{extra}")
-    print(f"  {'idle connect':<12} {idle.n} in {idle.wall:5.1f} s  server CPU {ms(idle.total_cpu_per_request)}/connect  (gunicorn "
+        if name == "inventory":
+            extra = "  answered " + ", ".join(f"{k} {v}" for k, v in sorted(answered.items()))
+        cpu = w.total_cpu_per_request
+        print(f"  {name:<12} {w.n} in {w.wall:5.1f} s  server CPU {ms(cpu)}/device  (gunicorn "
+              f"{ms(w.server_cpu / w.n)} + PostgreSQL {ms(w.pg_cpu / w.n)}), {cpu / total:4.0%}{extra}")
+    idle_cpu = idle.total_cpu_per_request
+    print(f"  {'idle connect':<12} {idle.n} in {idle.wall:5.1f} s  server CPU {ms(idle_cpu)}/connect  (gunicorn "
           f"{ms(idle.server_cpu / idle.n)} + PostgreSQL {ms(idle.pg_cpu / idle.n)})")
     print(f"  FIGURE       server CPU per enrollment {ms(total)} (gunicorn {ms(total_server)} + PostgreSQL "
-          f"{ms(total_pg)}) / per idle connect {ms(idle.total_cpu_per_request)} = {ratio(total, idle.total_cpu_per_request)} "
+          f"{ms(total_pg)}) / per idle connect {ms(idle_cpu)} = {ratio(total, idle_cpu)} "
           f"(gunicorn only {ratio(total_server, idle.server_cpu / idle.n)}); target: <= 10 ms per enrollment; "
           f"{load_average()}")
 
@@ -185,9 +190,9 @@ def run(args, apns, push_dir: Path) -> None:
                        identity_mode=args.mode) as fleet:
                 keygen = fleet.make_keys_ahead()
                 print(f"keys       {args.devices} made ahead in {keygen:.1f} s (not measured); {load_average()}")
-                windows = enroll_in_steps(fleet, apns, meters, args.concurrency)
+                windows, answered = enroll_in_steps(fleet, apns, meters, args.concurrency)
                 idle = idle_connects(fleet, meters, args.connects, args.concurrency)
-            report(windows, idle)
+            report(windows, answered, idle)
             if args.simulate:
                 sim = simulate(settings, meters, base_url, cert_id, args.simulate, args.concurrency)
                 enroll_line = sim["lines"].get("enroll", "enroll ?")

@@ -2,7 +2,8 @@
 
 cryptography can neither verify SignedData, add custom signed attributes nor use 3DES/DES
 envelopes, so structures are parsed with asn1crypto, the ones we write are DER by hand
-(``der``), and only the primitives come from cryptography. Every input is hostile: failures surface as CMSError and nothing else.
+(``der``), and only the primitives come from cryptography. Every input is hostile: failures
+surface as CMSError and nothing else.
 """
 
 from __future__ import annotations
