@@ -270,3 +270,11 @@ def fake_apns() -> Iterator[tuple[Any, Path]]:
         (push_dir / "push.key").write_bytes(push_cert.key_pem)
         with FakeAPNs(ca_file=push_ca.write_cert(push_dir / "push-ca.pem")) as apns:
             yield apns, push_dir
+
+
+def run_main(main: Callable[[], int]) -> None:
+    """A script's entry point: a BenchError ends it with its message, after the cleanups."""
+    try:
+        sys.exit(main())
+    except BenchError as exc:
+        sys.exit(f"bench: {exc}")

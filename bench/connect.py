@@ -27,6 +27,7 @@ import os
 import pstats
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,7 +35,7 @@ import httpx
 import psycopg
 
 from common import (PG_ADMIN, REPO, BenchError, Gunicorn, PostgresCpu, bench_database, bench_enrollment, drive,
-                    espalier, fake_apns, free_port, load_average, ms, ratio, stop_on_signals, workdir,
+                    espalier, fake_apns, free_port, load_average, ms, ratio, run_main, stop_on_signals, workdir,
                     write_settings)
 
 from espalier.sim.fleet import Fleet
@@ -58,6 +59,11 @@ class Window:
     def cpu_per_request(self) -> float:
         return self.server_cpu / self.n
 
+    @property
+    def total_cpu_per_request(self) -> float:
+        """gunicorn and PostgreSQL."""
+        return (self.server_cpu + self.pg_cpu) / self.n
+
 
 def pg_counters(dbname: str) -> tuple[int, int]:
     """(transactions, sessions) of one database so far. Backends publish their counts about
@@ -69,10 +75,16 @@ def pg_counters(dbname: str) -> tuple[int, int]:
     return xacts, sessions
 
 
-def measure(server: Gunicorn, pg: PostgresCpu, fn, items: list, concurrency: int) -> tuple[Window, list]:
+def measure(server: Gunicorn, pg: PostgresCpu, fn, items: list, concurrency: int,
+            settle: Callable[[], object] | None = None) -> tuple[Window, list]:
+    """``fn`` over ``items``; ``settle()`` (waiting for the work they started) is in the window."""
     counters = pg_counters(pg.dbname)
     cpu, before = server.cpu_seconds(), pg.snapshot()
-    results, wall = drive(fn, items, concurrency)
+    start = time.perf_counter()
+    results, _ = drive(fn, items, concurrency)
+    if settle:
+        settle()
+    wall = time.perf_counter() - start
     window = Window(len(items), wall, server.cpu_seconds() - cpu, PostgresCpu.delta(before, pg.snapshot()))
     after = pg_counters(pg.dbname)
     window.transactions, window.sessions = after[0] - counters[0], after[1] - counters[1]
@@ -224,13 +236,18 @@ def _where(key: tuple[str, int, str]) -> str:
 
 
 def print_profile(profile: dict, top: int) -> None:
-    n, raw = profile["n"], profile["stats"].stats
+    n = profile["n"]
     print(f"  in-process (no gunicorn, no HTTP), {n} sequential connects, thread CPU:")
     print(f"    connect {ms(profile['connect'])}  /healthz {ms(profile['healthz'])}  "
           f"ratio {ratio(profile['connect'], profile['healthz'])}  (under cProfile: {ms(profile['profiled'])})")
-    rows = [(ct, tt, nc, key) for key, (_cc, nc, tt, ct, _callers) in raw.items()]
+    print_top(profile["stats"], n, top, "connect")
+
+
+def print_top(stats: pstats.Stats, n: int, top: int, unit: str) -> None:
+    """The ``top`` entries by cumulative and by self CPU, per ``unit`` (``n`` of them profiled)."""
+    rows = [(ct, tt, nc, key) for key, (_cc, nc, tt, ct, _callers) in stats.stats.items()]
     for title, index in (("cumulative", 0), ("self", 1)):
-        print(f"    top {top} by {title} CPU (per connect, profiled):   cum       self   calls")
+        print(f"    top {top} by {title} CPU (per {unit}, profiled):   cum       self   calls")
         for row in sorted(rows, key=lambda r: r[index], reverse=True)[:top]:
             print(f"      {row[0] / n * 1000:8.3f} ms {row[1] / n * 1000:8.3f} ms {row[2] / n:7.1f}  {_where(row[3])}")
 
@@ -263,29 +280,36 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--devices", type=int, default=200)
     parser.add_argument("--connects", type=int, default=5000)
-    parser.add_argument("--concurrency", type=int, default=16, help="client threads")
     parser.add_argument("--modes", default="mtls,signature", help="comma-separated: mtls, signature")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
-    parser.add_argument("--threads", type=int, default=8, help="gunicorn threads per worker")
     parser.add_argument("--profile-connects", type=int, default=500, help="in-process profiled connects (0: none)")
-    parser.add_argument("--top", type=int, default=15, help="profile entries shown")
-    parser.add_argument("--timeout", type=float, default=900, help="give up (and clean up) after this many seconds")
+    add_server_arguments(parser, top=15, timeout=900)
     args = parser.parse_args()
     args.modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     if not args.modes or set(args.modes) - {"mtls", "signature"}:
         parser.error("--modes takes mtls and/or signature")
     stop_on_signals(args.timeout)
 
-    print(f"Espalier connect benchmark: {args.devices} Macs, {args.connects} idle connects per mode, "
-          f"{args.concurrency} client threads, gunicorn {args.workers} workers x {args.threads} threads, "
-          f"{os.cpu_count()} CPUs, {time.strftime('%Y-%m-%d')}, {load_average()}")
+    return run_with_apns(args, f"connect benchmark: {args.devices} Macs, {args.connects} idle connects per mode", run)
+
+
+def add_server_arguments(parser: argparse.ArgumentParser, *, top: int, timeout: float) -> None:
+    """What the gunicorn benchmarks share: client threads, gunicorn's shape, profile rows, watchdog."""
+    parser.add_argument("--concurrency", type=int, default=16, help="client threads")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--threads", type=int, default=8, help="gunicorn threads per worker")
+    parser.add_argument("--top", type=int, default=top, help="profile entries shown")
+    parser.add_argument("--timeout", type=float, default=timeout, help="give up (and clean up) after this many seconds")
+
+
+def run_with_apns(args, title: str, run_fn: Callable) -> int:
+    """Print the header (``title``, the client and gunicorn shape, the load), then
+    ``run_fn(args, apns, push_dir)`` beside the stand-in APNs."""
+    print(f"Espalier {title}, {args.concurrency} client threads, gunicorn {args.workers} workers x {args.threads} "
+          f"threads, {os.cpu_count()} CPUs, {time.strftime('%Y-%m-%d %H:%M')}, {load_average()}")
     with fake_apns() as (apns, push_dir):
-        run(args, apns, push_dir)
+        run_fn(args, apns, push_dir)
     return 0
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except BenchError as exc:
-        sys.exit(f"bench: {exc}")
+    run_main(main)

@@ -24,8 +24,8 @@ def is_blocked(s: Session, udid: str | None, serial_number: str | None) -> bool:
         listed.append(BlockedDevice.serial_number == serial_number.upper())
     if not match:
         return False
-    enrolled = select(EnrolledDevice.id).where(EnrolledDevice.is_blocked, or_(*match)).limit(1)
-    return s.scalar(enrolled) is not None or s.scalar(select(BlockedDevice.id).where(or_(*listed)).limit(1)) is not None
+    enrolled = select(EnrolledDevice.id).where(EnrolledDevice.is_blocked, or_(*match)).exists()
+    return bool(s.scalar(select(or_(enrolled, select(BlockedDevice.id).where(or_(*listed)).exists()))))
 
 
 def is_device_blocked(s: Session, device_id: int) -> bool:

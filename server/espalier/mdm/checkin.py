@@ -102,8 +102,7 @@ def token_update(ctx, msg: TokenUpdate, identity: Identity) -> None:
     device.last_seen_at = ctx.now
     if device.enrolled_at is None:
         device.enrolled_at = ctx.now
-        ctx.s.flush()
-        inventory.queue_inventory(ctx, device)
+        inventory.queue_inventory(ctx, device)  # flushes the device with its commands
         if device.awaiting_configuration:
             # Setup Assistant waits for this; queued after the inventory so nothing else is pending.
             queue.add_command(ctx.s, ctx.secrets, device.id, "DeviceConfigured", {})

@@ -29,9 +29,9 @@ from urllib.parse import unquote
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
-from espalier.models import EnrolledDevice, EnrollmentSession, IssuedCertificate
+from espalier.models import EnrolledDevice, EnrollmentSession, IssuedCertificate, OtaEnrollment
 from espalier.pki import ca as ca_lib
 from espalier.pki import cms, signature_fast
 
@@ -174,16 +174,23 @@ class CertificateOrigin:
     renews: str | None  # the fingerprint of the certificate it renewed (built-in CA only)
 
 
+# Authenticate reads the session's enrollment and push topic next: one statement for all.
+_WITH_ENROLLMENT = joinedload(EnrollmentSession.enrollment).joinedload(OtaEnrollment.push_certificate)
+
+
 def certificate_origin(s: Session, identity: Identity, session_token: str | None) -> CertificateOrigin | None:
     """Certificates we issued are on record; an external CA's lead back by the session token
     in their Subject CN (what the attested UDID of that session proves, they prove)."""
-    issued = s.scalar(select(IssuedCertificate).where(IssuedCertificate.fingerprint == identity.fingerprint))
-    if issued is not None:
-        session = s.get(EnrollmentSession, issued.enrollment_session_id) if issued.enrollment_session_id else None
+    found = s.execute(select(IssuedCertificate, EnrollmentSession).outerjoin(
+        EnrollmentSession, EnrollmentSession.id == IssuedCertificate.enrollment_session_id).where(
+        IssuedCertificate.fingerprint == identity.fingerprint).options(_WITH_ENROLLMENT)).first()
+    if found is not None:
+        issued, session = found
         return CertificateOrigin(session, issued.udid, issued.renewed_fingerprint) if session else None
     if session_token is None:
         return None
-    session = s.scalar(select(EnrollmentSession).where(EnrollmentSession.token == session_token))
+    session = s.scalar(select(EnrollmentSession).where(EnrollmentSession.token == session_token)
+                       .options(_WITH_ENROLLMENT))
     return CertificateOrigin(session, session.attested_udid, None) if session else None
 
 

@@ -50,11 +50,13 @@ def _collected(blueprint: Blueprint | None) -> list[tuple[str, int]]:
 def queue_inventory(ctx, device: EnrolledDevice) -> list[DeviceCommand]:
     from espalier.mdm.commands import get
 
-    commands = [add_command(ctx.s, ctx.secrets, device.id, name, get(name).validate(device, {}))
+    device.inventory_queued_at = ctx.now
+    commands = [add_command(ctx.s, ctx.secrets, device.id, name, get(name).validate(device, {}), flush=False)
                 for name in INVENTORY_COMMANDS]
     blueprint = ctx.s.get(Blueprint, device.blueprint_id) if device.blueprint_id else None
     for name, option in _collected(blueprint):
         commands.append(add_command(ctx.s, ctx.secrets, device.id, name,
-                                    get(name).validate(device, {"managed_only": option == MANAGED_ONLY})))
-    device.inventory_queued_at = ctx.now
+                                    get(name).validate(device, {"managed_only": option == MANAGED_ONLY}),
+                                    flush=False))
+    ctx.s.flush()  # the device row and every command in one flush (the INSERTs batched)
     return commands

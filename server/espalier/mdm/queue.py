@@ -18,14 +18,16 @@ IN_FLIGHT = timedelta(seconds=60)
 
 
 def add_command(s: Session, secrets: SecretBox, device_id: int, name: str, arguments: dict[str, Any],
-                user_id: int | None = None) -> DeviceCommand:
-    """Queue a command; its arguments (PINs, passwords) are encrypted at rest."""
+                user_id: int | None = None, *, flush: bool = True) -> DeviceCommand:
+    """Queue a command; its arguments (PINs, passwords) are encrypted at rest. ``flush=False``
+    leaves the INSERT to the caller's next flush (several commands: one statement)."""
     command = DeviceCommand(uuid=new_uuid(), enrolled_device_id=device_id, enrolled_user_id=user_id, name=name,
                             request_hash=request_hash(secrets, name, arguments))
     if arguments:
         secrets.seal(command, "arguments", json.dumps(arguments, sort_keys=True))
     s.add(command)
-    s.flush()
+    if flush:
+        s.flush()
     return command
 
 

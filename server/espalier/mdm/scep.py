@@ -34,13 +34,10 @@ def handle_pki_operation(s: Session, ca: StoredCA, der: bytes, validity_days: in
         log.warning("SCEP %s refused: failInfo %s", request.transaction_id, request.fail_info)
         return scep.cert_rep_failure(request, request.fail_info, ca.certificate, ca.key)
     if request.message_type == scep.PKCS_REQ:
-        session_id = _spend_challenge(s, request.challenge)
-        renewed = udid = None
-        if session_id is not None:
-            session = s.get(EnrollmentSession, session_id)
-            udid = session.attested_udid
-            if blocking.is_blocked(s, udid, session.attested_serial_number):
-                session_id = None
+        session_id, udid, serial_number = _spend_challenge(s, request.challenge)
+        renewed = None
+        if session_id is not None and blocking.is_blocked(s, udid, serial_number):
+            session_id = None
     elif request.message_type == scep.RENEWAL_REQ:
         session_id, renewed, udid = _renewal_session(s, ca, request.signer_cert)
     else:
@@ -59,14 +56,18 @@ def handle_pki_operation(s: Session, ca: StoredCA, der: bytes, validity_days: in
     return scep.cert_rep_success(request, cert, ca.certificate, ca.key, cipher=request.reply_cipher)
 
 
-def _spend_challenge(s: Session, challenge: str | None) -> int | None:
+def _spend_challenge(s: Session, challenge: str | None) -> tuple[int | None, str | None, str | None]:
+    """(session id, attested UDID, attested serial number) of the session whose challenge
+    this spent; (None, None, None) when there is none to spend."""
     if not challenge:
-        return None
+        return None, None, None
     # One UPDATE ... RETURNING: two devices racing with one challenge cannot both win.
-    return s.scalar(update(EnrollmentSession).where(
+    spent = s.execute(update(EnrollmentSession).where(
         EnrollmentSession.challenge_hash == challenge_hash(challenge),
         EnrollmentSession.challenge_used_at.is_(None)).values(challenge_used_at=utcnow())
-        .returning(EnrollmentSession.id))
+        .returning(EnrollmentSession.id, EnrollmentSession.attested_udid, EnrollmentSession.attested_serial_number)
+        ).first()
+    return tuple(spent) if spent else (None, None, None)
 
 
 def _renewal_session(s: Session, ca: StoredCA, old: x509.Certificate) -> tuple[int | None, str | None, str | None]:

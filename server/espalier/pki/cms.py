@@ -1,8 +1,9 @@
 """CMS (RFC 5652) primitives: verify and make signatures, open and seal envelopes.
 
 cryptography can neither verify SignedData, add custom signed attributes nor use 3DES/DES
-envelopes, so structures are parsed and built with asn1crypto and only the primitives come
-from cryptography. Every input is hostile: failures surface as CMSError and nothing else.
+envelopes, so structures are parsed with asn1crypto, the ones we write are DER by hand
+(``der``), and only the primitives come from cryptography. Every input is hostile: failures
+surface as CMSError and nothing else.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from cryptography.hazmat.primitives import padding as block_padding
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.ciphers import BlockCipherAlgorithm, Cipher, algorithms, modes
 from cryptography.hazmat.primitives.serialization import pkcs7
+
+from espalier.pki import der
 
 
 class CMSError(Exception):
@@ -256,43 +259,40 @@ def verify_detached(signature_der: bytes, content: bytes) -> x509.Certificate:
     return verify_signer(signed_data, content)
 
 
+_DIGEST_OIDS = {"sha1": "1.3.14.3.2.26", "sha256": "2.16.840.1.101.3.4.2.1", "sha384": "2.16.840.1.101.3.4.2.2",
+                "sha512": "2.16.840.1.101.3.4.2.3"}
+_ECDSA_OIDS = {"sha1": "1.2.840.10045.4.1", "sha256": "1.2.840.10045.4.3.2", "sha384": "1.2.840.10045.4.3.3",
+               "sha512": "1.2.840.10045.4.3.4"}
+_DATA, _SIGNED_DATA, _ENVELOPED_DATA = "1.2.840.113549.1.7.1", "1.2.840.113549.1.7.2", "1.2.840.113549.1.7.3"
+
+
+def _issuer_and_serial(cert: x509.Certificate) -> bytes:
+    return der.sequence(cert.issuer.public_bytes(), der.integer(cert.serial_number))
+
+
 @guarded
 def sign_with_attributes(content: bytes | None, cert: x509.Certificate, key: SigningKey, digest_name: str,
                          attributes: Sequence[tuple[str, core.Asn1Value]] = ()) -> bytes:
     """SignedData with extra signed attributes (OID, value); eContent omitted when None."""
-    attrs = cms.CMSAttributes([
-        {"type": "content_type", "values": ["data"]},
-        {"type": "message_digest", "values": [digest(digest_name, content or b"")]},
-        *({"type": oid, "values": [value]} for oid, value in attributes),
-    ])
-    to_sign = attrs.dump()  # a SET OF, sorted by asn1crypto as DER requires
+    digest_algorithm = der.algorithm(_DIGEST_OIDS[hash_for(digest_name).name])
+    attrs = der.set_of([der.sequence(der.oid(oid), der.set_of([value])) for oid, value in (
+        (_CONTENT_TYPE, der.oid(_DATA)), (_MESSAGE_DIGEST, der.octet_string(digest(digest_name, content or b""))),
+        *((oid, value.dump()) for oid, value in attributes))])
     if isinstance(key, rsa.RSAPrivateKey):
-        signature = key.sign(to_sign, padding.PKCS1v15(), hash_for(digest_name))
-        signature_algorithm = "rsassa_pkcs1v15"
+        signature = key.sign(attrs, padding.PKCS1v15(), hash_for(digest_name))
+        signature_algorithm = der.algorithm(_RSA_PKCS1)
     elif isinstance(key, ec.EllipticCurvePrivateKey):
-        signature = key.sign(to_sign, ec.ECDSA(hash_for(digest_name)))
-        signature_algorithm = f"{digest_name}_ecdsa"
+        signature = key.sign(attrs, ec.ECDSA(hash_for(digest_name)))
+        signature_algorithm = der.algorithm(_ECDSA_OIDS[digest_name], None)
     else:
         raise CMSAlgorithmError("signing key must be RSA or EC")
-    signer = cms.SignerInfo({
-        "version": "v1",
-        "sid": cms.SignerIdentifier(name="issuer_and_serial_number", value={
-            "issuer": _asn1_name(cert.issuer), "serial_number": cert.serial_number}),
-        "digest_algorithm": {"algorithm": digest_name},
-        "signed_attrs": attrs,
-        "signature_algorithm": {"algorithm": signature_algorithm},
-        "signature": signature,
-    })
-    encap: dict[str, Any] = {"content_type": "data"}
-    if content is not None:
-        encap["content"] = content
-    signed = cms.SignedData({
-        "version": "v1", "digest_algorithms": [{"algorithm": digest_name}],
-        "encap_content_info": encap,
-        "certificates": [asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))],
-        "signer_infos": [signer],
-    })
-    return cms.ContentInfo({"content_type": "signed_data", "content": signed}).dump()
+    signer = der.sequence(der.integer(1), _issuer_and_serial(cert), digest_algorithm,
+                          b"\xa0" + attrs[1:],  # [0] IMPLICIT: the SET's contents under the context tag
+                          signature_algorithm, der.octet_string(signature))
+    encap = der.oid(_DATA) + (der.explicit(0, der.octet_string(content)) if content is not None else b"")
+    signed = der.sequence(der.integer(1), der.set_of([digest_algorithm]), der.sequence(encap),
+                          der.explicit(0, cert.public_bytes(serialization.Encoding.DER)), der.set_of([signer]))
+    return der.sequence(der.oid(_SIGNED_DATA), der.explicit(0, signed))
 
 
 def sign_attached(content: bytes, cert: x509.Certificate, key: SigningKey,
@@ -307,18 +307,6 @@ def sign_attached(content: bytes, cert: x509.Certificate, key: SigningKey,
         raise CMSError(f"cannot sign: {exc}") from exc
 
 
-def _tlv(tag: int, content: bytes) -> bytes:
-    n = len(content)
-    if n < 0x80:
-        return bytes([tag, n]) + content
-    size = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return bytes([tag, 0x80 | len(size)]) + size + content
-
-
-_OID_SIGNED_DATA = bytes.fromhex("06092a864886f70d010702")
-_OID_DATA = bytes.fromhex("06092a864886f70d010701")
-
-
 def certs_only(certs: Iterable[x509.Certificate], *, keep_order: bool = False) -> bytes:
     """Degenerate SignedData (no signers) carrying certificates.
 
@@ -331,14 +319,14 @@ def certs_only(certs: Iterable[x509.Certificate], *, keep_order: bool = False) -
         raise CMSError("no certificates")
     if not keep_order:
         ders.sort()  # DER SET OF order: distinct TLVs compare like their padded encodings
-    signed_data = _tlv(0x30, b"".join((
-        b"\x02\x01\x01",  # version 1
-        b"\x31\x00",  # digestAlgorithms: none
-        _tlv(0x30, _OID_DATA),  # encapContentInfo: data, no content
-        _tlv(0xA0, b"".join(ders)),  # [0] IMPLICIT certificates
-        b"\x31\x00",  # signerInfos: none
-    )))
-    return _tlv(0x30, _OID_SIGNED_DATA + _tlv(0xA0, signed_data))
+    signed_data = der.sequence(
+        der.integer(1),
+        der.set_of([]),  # digestAlgorithms: none
+        der.sequence(der.oid(_DATA)),  # encapContentInfo: data, no content
+        der.explicit(0, b"".join(ders)),  # [0] IMPLICIT certificates
+        der.set_of([]),  # signerInfos: none
+    )
+    return der.sequence(der.oid(_SIGNED_DATA), der.explicit(0, signed_data))
 
 
 # ---- EnvelopedData ----------------------------------------------------------------------
@@ -423,20 +411,9 @@ def encrypt_enveloped(content: bytes, recipient_cert: x509.Certificate, cipher: 
     public_key = recipient_cert.public_key()
     if not isinstance(public_key, rsa.RSAPublicKey):
         raise CMSAlgorithmError("recipient key must be RSA")
-    recipient = cms.KeyTransRecipientInfo({
-        "version": "v0",
-        "rid": cms.RecipientIdentifier(name="issuer_and_serial_number", value={
-            "issuer": _asn1_name(recipient_cert.issuer), "serial_number": recipient_cert.serial_number}),
-        "key_encryption_algorithm": {"algorithm": "rsaes_pkcs1v15", "parameters": core.Null()},
-        "encrypted_key": public_key.encrypt(content_key, padding.PKCS1v15()),
-    })
-    enveloped = cms.EnvelopedData({
-        "version": "v0",
-        "recipient_infos": [cms.RecipientInfo(name="ktri", value=recipient)],
-        "encrypted_content_info": {
-            "content_type": "data",
-            "content_encryption_algorithm": {"algorithm": oid, "parameters": core.OctetString(iv)},
-            "encrypted_content": ciphertext,
-        },
-    })
-    return cms.ContentInfo({"content_type": "enveloped_data", "content": enveloped}).dump()
+    recipient = der.sequence(der.integer(0), _issuer_and_serial(recipient_cert), der.algorithm(_RSA_PKCS1),
+                             der.octet_string(public_key.encrypt(content_key, padding.PKCS1v15())))
+    encrypted = der.sequence(der.oid(_DATA), der.algorithm(oid, der.octet_string(iv)),
+                             der.tlv(0x80, ciphertext))  # [0] IMPLICIT OCTET STRING
+    enveloped = der.sequence(der.integer(0), der.set_of([recipient]), encrypted)
+    return der.sequence(der.oid(_ENVELOPED_DATA), der.explicit(0, enveloped))

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import select, true
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from espalier.mdm import attestation
 from espalier.mdm import enrollment as profiles
@@ -118,7 +118,9 @@ def reveal_secret(box: SecretBox, e: OtaEnrollment) -> str:
 
 
 def _by_secret(s: Session, secret: str) -> OtaEnrollment:
-    e = s.scalar(select(OtaEnrollment).where(OtaEnrollment.secret_hash == secret_hash(secret)).with_for_update())
+    # The profile names the push topic: its certificate comes in the same statement.
+    e = s.scalar(select(OtaEnrollment).where(OtaEnrollment.secret_hash == secret_hash(secret))
+                 .options(joinedload(OtaEnrollment.push_certificate)).with_for_update(of=OtaEnrollment))
     if e is None:
         raise NotFound("unknown enrollment")
     return e

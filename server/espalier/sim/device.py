@@ -111,13 +111,26 @@ class SimulatedDevice:
     def enroll(self, enroll_url: str, client: httpx.Client | None = None) -> bool:
         """Profile -> SCEP -> Authenticate -> TokenUpdate. False (reason in `errors`) on failure."""
         self.client = client or self.client
+        return (self.download_profile(enroll_url) and self.request_identity()
+                and self.enrollment_checkin("Authenticate") and self.enrollment_checkin("TokenUpdate"))
+
+    def download_profile(self, enroll_url: str) -> bool:
+        """Enrollment step 1: fetch (and attest for) the enrollment profile and accept it."""
         try:
             profile = self._profile(self._http("GET", enroll_url, params={"serial_number": self.facts.serial,
                                                                           "udid": self.facts.udid}))
             if profile[0].get("PayloadType") == "Profile Service":
                 profile = self._profile(self._attest(profile[0]))
             self.accept_enrollment_profile(*profile)
-            payload = self.scep_payload
+        except EnrollmentError as exc:
+            self.errors.append(str(exc))
+            return False
+        return True
+
+    def request_identity(self) -> bool:
+        """Enrollment step 2: SCEP for the identity certificate the profile asks for."""
+        payload = self.scep_payload
+        try:
             if payload.get("Key Type", "RSA") != "RSA":
                 raise EnrollmentError(f"SCEP: unsupported Key Type {payload['Key Type']!r}")
             size, self.spare_key, spare = int(payload.get("Keysize", 1024)), None, self.spare_key
@@ -131,13 +144,16 @@ class SimulatedDevice:
         self.push_token, self.push_magic = os.urandom(32), str(uuid.uuid4()).upper()
         self.unlock_token = os.urandom(64) if self.facts.platform != "macOS" else b""
         self.unenrolled_by_server = False
-        for message_type in ("Authenticate", "TokenUpdate"):
-            response = self.checkin(message_type)
-            if response is None or response.status_code != 200:
-                if not self.unenrolled_by_server and not self.keep_identity_on_refusal:
-                    self._forget(by_server=False)  # the profile fails to install
-                return False
-        self.enrolled = True
+        return True
+
+    def enrollment_checkin(self, message_type: str) -> bool:
+        """Enrollment steps 3 and 4: Authenticate, then TokenUpdate (which completes it)."""
+        response = self.checkin(message_type)
+        if response is None or response.status_code != 200:
+            if not self.unenrolled_by_server and not self.keep_identity_on_refusal:
+                self._forget(by_server=False)  # the profile fails to install
+            return False
+        self.enrolled = self.enrolled or message_type == "TokenUpdate"
         return True
 
     def _profile(self, response: httpx.Response) -> tuple[dict[str, Any], list[bytes]]:

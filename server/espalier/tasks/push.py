@@ -103,7 +103,7 @@ class PushRetry(Transient):
 def notify_after_commit(s: Session, queue: TaskQueue, device_ids) -> None:
     """Push the devices once ``s`` commits (untracked: a lost push is redone by the sweep)."""
     if device_ids:
-        queue.defer(s, notify_devices, sorted(set(device_ids)), track=False, queue="push")
+        queue.defer(s, notify_devices, sorted(set(device_ids)), track=False, queue="push", merge=True)
 
 
 def notify_tracked(s: Session, queue: TaskQueue, device_ids: list[int]) -> TaskResult:

@@ -46,6 +46,7 @@ class Job:
     task_id: str | None = None  # a tracked job's task_results row
     timeout: int = 600
     job_id: str | None = None  # the queue's id for it: the task id, or a beat run's id
+    merge: bool = False  # untracked, one list of ids: waiting twins may run as one call (in-process)
 
     @property
     def id(self) -> str | None:
@@ -80,15 +81,21 @@ class TaskQueue:
         pass
 
     def defer(self, s: Session, func: Callable, *args: Any, name: str | None = None, track: bool = True,
-              queue: str = "default", timeout: int = 600) -> TaskResult | None:
-        """Run ``func(rt, *args)`` once ``s`` commits; tracked jobs get their task row now."""
+              queue: str = "default", timeout: int = 600, merge: bool = False) -> TaskResult | None:
+        """Run ``func(rt, *args)`` once ``s`` commits; tracked jobs get their task row now.
+
+        ``merge``: ``args`` is one list of ids, and jobs of ``func`` waiting together may run
+        as one call on the union of their lists (pushes of devices enrolling at once).
+        """
+        if merge and (track or len(args) != 1 or not isinstance(args[0], list)):
+            raise ValueError("only an untracked job taking one list of ids can be merged")
         task = None
         if track:
             task = TaskResult(name=name or func.__name__, status="queued", func=func_path(func),
                               args=json.loads(json.dumps(list(args))), queue=queue, timeout=timeout)
             s.add(task)
             s.flush()
-        job = Job(func, args, queue, task.id if task else None, timeout)
+        job = Job(func, args, queue, task.id if task else None, timeout, merge=merge)
         event.listen(s, "after_commit", lambda _s: self.submit_after_commit(job), once=True)
         return task
 
@@ -299,10 +306,21 @@ class InProcessTaskQueue(TaskQueue):
             job = self._q.get()
             if job is None:
                 return
+            twins = self._waiting_twins(job) if job.merge else []
             try:
-                self._run(job)
+                self._run(merged(job, twins) if twins else job)
             finally:
-                self._q.task_done()
+                for _ in (job, *twins):
+                    self._q.task_done()
+
+    def _waiting_twins(self, first: Job) -> list[Job]:
+        """The mergeable jobs of ``first``'s function queued right behind it (order is kept)."""
+        twins = []
+        with self._q.mutex:
+            waiting = self._q.queue
+            while waiting and waiting[0] is not None and waiting[0].merge and waiting[0].func is first.func:
+                twins.append(waiting.popleft())
+        return twins
 
     def _run(self, job: Job) -> None:
         try:
@@ -322,6 +340,12 @@ class InProcessTaskQueue(TaskQueue):
         if self._thread and self._thread.is_alive():
             self._q.put(None)
             self._thread.join(timeout=5)
+
+
+def merged(first: Job, twins: list[Job]) -> Job:
+    """One job for ``first`` and its twins: the sorted union of their id lists."""
+    ids = sorted({i for job in (first, *twins) for i in job.args[0]})
+    return Job(first.func, (ids,), first.queue, timeout=first.timeout, merge=True)
 
 
 def make_queue(settings) -> TaskQueue:

@@ -212,3 +212,32 @@ def test_a_queued_task_whose_worker_died_as_it_took_the_job_is_run_again(runtime
     _work(rq_queue)
     with runtime.db.session() as s:
         assert s.get(TaskResult, task_id).result == {"sum": 12}
+
+
+def collect(rt, ids: list[int]) -> None:
+    rt.calls.append(ids)
+
+
+def test_waiting_push_jobs_run_as_one_call_on_the_union_of_their_ids(runtime):
+    import threading
+
+    q = InProcessTaskQueue()
+    q.bind(runtime)
+    runtime.calls, gate = [], threading.Event()
+    q.submit(Job(lambda rt: gate.wait(5)))  # hold the thread while the others queue up
+    for ids in ([3, 1], [2], [1, 4]):
+        q.submit(Job(collect, (ids,), merge=True))
+    q.submit(Job(collect, ([9],)))  # not mergeable: runs on its own, after them
+    q.submit(Job(collect, ([5],), merge=True))
+    gate.set()
+    q.join()
+    assert runtime.calls == [[1, 2, 3, 4], [9], [5]]
+    q.close()
+
+
+def test_only_untracked_jobs_of_one_id_list_can_be_merged(runtime):
+    with runtime.db.session() as s, s.begin():
+        with pytest.raises(ValueError):
+            runtime.queue.defer(s, collect, [1], merge=True)  # tracked
+        with pytest.raises(ValueError):
+            runtime.queue.defer(s, add, 1, 2, track=False, merge=True)
