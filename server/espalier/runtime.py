@@ -18,6 +18,7 @@ from espalier.db import Database
 from espalier.mdm.context import MdmConfig
 from espalier.pki.secrets import SecretBox
 from espalier.pki.store import DeviceCAStore
+from espalier.services.paging import CountCache
 from espalier.settings import Settings
 
 if TYPE_CHECKING:
@@ -35,6 +36,7 @@ class Runtime:
     ca: DeviceCAStore
     apns: APNsPool
     config: MdmConfig
+    counts: CountCache = field(default_factory=CountCache, repr=False)  # listing totals, a few seconds
     _trust: TrustStore | None = field(default=None, repr=False)
     _trust_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 

@@ -93,13 +93,33 @@ class EnrolledDevice(Base):
         return and_(cls.push_token.is_not(None), cls.push_magic.is_not(None), cls.push_token_invalid_at.is_(None),
                     cls.blocked_at.is_(None), cls.checkout_at.is_(None))
 
-    @property
+    # Whether a secret is escrowed: on a row, and as SQL (a listing reads the flag, not the ciphertext).
+    @hybrid_property
     def bootstrap_token_escrowed(self) -> bool:
         return self.bootstrap_token is not None
 
-    @property
+    @bootstrap_token_escrowed.inplace.expression
+    @classmethod
+    def _bootstrap_token_escrowed_expression(cls):
+        return cls.bootstrap_token.is_not(None)
+
+    @hybrid_property
     def filevault_prk_escrowed(self) -> bool:
         return self.filevault_prk is not None
+
+    @filevault_prk_escrowed.inplace.expression
+    @classmethod
+    def _filevault_prk_escrowed_expression(cls):
+        return cls.filevault_prk.is_not(None)
+
+    @hybrid_property
+    def recovery_password_escrowed(self) -> bool:
+        return self.recovery_password is not None
+
+    @recovery_password_escrowed.inplace.expression
+    @classmethod
+    def _recovery_password_escrowed_expression(cls):
+        return cls.recovery_password.is_not(None)
 
     @property
     def is_mobile(self) -> bool:
