@@ -12,7 +12,7 @@ from __future__ import annotations
 import json as stdjson
 import logging
 from dataclasses import dataclass, field
-from functools import wraps
+from functools import lru_cache, wraps
 from typing import Any, Callable
 
 import orjson
@@ -134,20 +134,22 @@ def _has_nul(value: Any) -> bool:
     return False
 
 
+@lru_cache(maxsize=None)
+def _query_keys(model: type[Schema]) -> tuple[tuple[str, bool], ...]:
+    """Each query parameter of ``model`` and whether it repeats (a list), worked out once."""
+    return tuple((info.alias or name,
+                  getattr(info.annotation, "__origin__", None) is list or "list[" in str(info.annotation))
+                 for name, info in model.model_fields.items())
+
+
 def _query_data(model: type[Schema]) -> dict:
-    data = {}
-    for name, info in model.model_fields.items():
-        key = info.alias or name
-        if key not in request.args:
-            continue
-        many = getattr(info.annotation, "__origin__", None) is list or "list[" in str(info.annotation)
-        data[key] = request.args.getlist(key) if many else request.args.get(key)
-    return data
+    args = request.args
+    return {key: args.getlist(key) if many else args.get(key) for key, many in _query_keys(model) if key in args}
 
 
 def _run(op: Operation, kwargs: dict) -> Response:
     rt = app_runtime()
-    with rt.db.session() as s, s.begin():
+    with (rt.db.read_session if op.method == "GET" else rt.db.session)() as s, s.begin():
         g.caller = authenticate(s, op.permissions)
         if op.query is not None:
             kwargs["query"] = parse(op.query, _query_data(op.query), context=op.rule)
