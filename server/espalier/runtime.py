@@ -1,7 +1,8 @@
 """The wired-up server: the process-wide resources, built once and passed in explicitly.
 
 A ``Runtime`` holds the settings, the database, the secret box, the task queue, the
-built-in device CA, the device trust store and the APNs connections. Entry points (the
+built-in device CA, the device trust store, the APNs connections and the listing totals
+kept a few seconds (``services.paging.CountCache``). Entry points (the
 Flask app factory, ``espalier worker``, CLI commands) build one with ``build()`` and hand
 it down: views read it from their app, jobs receive it as their first argument, services
 and the protocol core take what they need as arguments. Nothing is built at import time

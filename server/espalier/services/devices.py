@@ -46,8 +46,8 @@ def list_devices(s: Session, columns: tuple, *, serial_number: str | None = None
     rows_stmt, count_stmt = _statements(columns, tuple(params), ordering, limit is not None)
     run = s.connection().execute  # Core rows: the ORM layer costs more than the lookup itself
     if limit is None:
-        return list(run(rows_stmt, params)), None
-    rows = list(run(rows_stmt, {**params, "limit": limit + 1, "offset": offset}))
+        return run(rows_stmt, params).all(), None
+    rows = run(rows_stmt, {**params, "limit": limit + 1, "offset": offset}).all()
     return paging.page(rows, limit, offset, lambda: s.scalar(count_stmt, params), counts,
                        ("devices", serial_number, udid, short_name, email))
 

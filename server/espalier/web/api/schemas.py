@@ -3,7 +3,9 @@
 Each response model names its fields once: ``dump(Model, row, **computed)`` reads them from
 an ORM row (a field's ``validation_alias`` names the attribute when it differs), turns
 datetimes into Zentral's ISO 8601 without offset, and takes computed values from the
-caller. The same models make the OpenAPI document.
+caller. ``device()`` does the same for the Device shape, from a row or from the columns a
+listing selects (``DEVICE_COLUMNS``), so a page of devices builds no ORM object. The same
+models make the OpenAPI document.
 """
 from __future__ import annotations
 
