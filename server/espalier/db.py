@@ -50,6 +50,12 @@ class Database:
             event.listen(self.engine, "connect", _sqlite_pragmas)
             event.listen(self.engine, "begin", _sqlite_begin_immediate)
         self.session = sessionmaker(self.engine, expire_on_commit=False)
+        # For requests that only read (the API's GETs): the same use, with no BEGIN and COMMIT
+        # round trips; each statement sees the database as of itself, as under Django's default
+        # autocommit that Zentral runs with. SQLite keeps its transactions (they cost no trip).
+        self.read_engine = self.engine if self.is_sqlite else create_engine(
+            self.url, **{**engine_kwargs, "isolation_level": "AUTOCOMMIT"})
+        self.read_session = sessionmaker(self.read_engine, expire_on_commit=False)
 
     def _prepare_sqlite_path(self) -> None:
         path = self.url.split("///", 1)[-1]
@@ -81,6 +87,7 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        self.read_engine.dispose()
 
 
 class HotStatement:

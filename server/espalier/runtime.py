@@ -1,7 +1,8 @@
 """The wired-up server: the process-wide resources, built once and passed in explicitly.
 
 A ``Runtime`` holds the settings, the database, the secret box, the task queue, the
-built-in device CA, the device trust store and the APNs connections. Entry points (the
+built-in device CA, the device trust store, the APNs connections and the listing totals
+kept a few seconds (``services.paging.CountCache``). Entry points (the
 Flask app factory, ``espalier worker``, CLI commands) build one with ``build()`` and hand
 it down: views read it from their app, jobs receive it as their first argument, services
 and the protocol core take what they need as arguments. Nothing is built at import time
@@ -18,6 +19,7 @@ from espalier.db import Database
 from espalier.mdm.context import MdmConfig
 from espalier.pki.secrets import SecretBox
 from espalier.pki.store import DeviceCAStore
+from espalier.services.paging import CountCache
 from espalier.settings import Settings
 
 if TYPE_CHECKING:
@@ -35,6 +37,7 @@ class Runtime:
     ca: DeviceCAStore
     apns: APNsPool
     config: MdmConfig
+    counts: CountCache = field(default_factory=CountCache, repr=False)  # listing totals, a few seconds
     _trust: TrustStore | None = field(default=None, repr=False)
     _trust_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 

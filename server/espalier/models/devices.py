@@ -13,6 +13,12 @@ from sqlalchemy.ext.hybrid import hybrid_property
 
 from .base import Base, CreatedAt, IntPk, Mapped, Secret, Udid, UpdatedAt, mapped_column
 
+def _escrowed(secret: str) -> hybrid_property:
+    """``secret`` holds a value: True or False on a row, ``IS NOT NULL`` in a query."""
+    return hybrid_property(lambda self: getattr(self, secret) is not None,
+                           expr=lambda cls: getattr(cls, secret).is_not(None))
+
+
 class EnrolledDevice(Base):
     __tablename__ = "enrolled_devices"
 
@@ -93,13 +99,10 @@ class EnrolledDevice(Base):
         return and_(cls.push_token.is_not(None), cls.push_magic.is_not(None), cls.push_token_invalid_at.is_(None),
                     cls.blocked_at.is_(None), cls.checkout_at.is_(None))
 
-    @property
-    def bootstrap_token_escrowed(self) -> bool:
-        return self.bootstrap_token is not None
-
-    @property
-    def filevault_prk_escrowed(self) -> bool:
-        return self.filevault_prk is not None
+    # Whether a secret is escrowed, on a row and as SQL (a listing reads the flag, not the ciphertext).
+    bootstrap_token_escrowed = _escrowed("bootstrap_token")
+    filevault_prk_escrowed = _escrowed("filevault_prk")
+    recovery_password_escrowed = _escrowed("recovery_password")
 
     @property
     def is_mobile(self) -> bool:

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
+import time
 
 from dataclasses import dataclass
 
@@ -53,6 +55,7 @@ def set_password(s: Session, username: str, password: str, permissions: list[str
         for old in s.scalars(select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.name == CONSOLE_TOKEN,
                                                     ApiToken.revoked_at.is_(None))):
             old.revoked_at = utcnow()
+            verified.forget(old.key_hash)
         create_token(s, username, permissions, roles, CONSOLE_TOKEN)
     return user
 
@@ -98,19 +101,64 @@ class Authenticated:
     missing: tuple[str, ...]  # required permissions this token lacks
 
 
+TOKEN_SECONDS = 5.0  # how long a process trusts a token it verified: the bound on revocation
+TOKEN_KEYS = 4096  # verified tokens kept; past that the cache starts again
+
+
+class VerifiedTokens:
+    """Tokens this process verified in the last ``seconds``, by key hash and required permissions.
+
+    A request whose token was verified moments ago skips the database. What a token may do
+    never changes (its permissions are fixed at creation); a token revoked or a user
+    deactivated elsewhere (the CLI, another worker) is refused by every process within
+    ``seconds``, and at once by the process that revoked it (``revoke_token``). Only
+    complete grants are kept: an unknown key, or a token lacking a permission, is looked up
+    every time.
+    """
+
+    def __init__(self, seconds: float = TOKEN_SECONDS, clock=time.monotonic) -> None:
+        self.seconds, self.clock = seconds, clock
+        self._tokens: dict[str, dict[tuple[str, ...], tuple[float, Authenticated]]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key_hash: str, required: tuple[str, ...]) -> Authenticated | None:
+        kept = self._tokens.get(key_hash, {}).get(required)
+        if kept is None or self.clock() - kept[0] > self.seconds:
+            return None
+        return kept[1]
+
+    def put(self, key_hash: str, required: tuple[str, ...], caller: Authenticated) -> None:
+        with self._lock:
+            if len(self._tokens) >= TOKEN_KEYS:
+                self._tokens.clear()
+            self._tokens.setdefault(key_hash, {})[required] = (self.clock(), caller)
+
+    def forget(self, key_hash: str) -> None:
+        with self._lock:
+            self._tokens.pop(key_hash, None)
+
+
+verified = VerifiedTokens()  # per process, like the database pool
+
+
 def authenticate(s: Session, key: str, required: tuple[str, ...] = ()) -> Authenticated | None:
     """The active token for ``key`` and which of ``required`` it lacks, or None.
 
-    One indexed statement: the hash lookup joined with just the required permissions (an
+    A token this process verified in the last seconds is taken from ``verified``; otherwise
+    one indexed statement: the hash lookup joined with just the required permissions (an
     admin token has dozens; loading them all on every request cost half the API's CPU).
     """
+    key_hash = hash_key(key)
+    caller = verified.get(key_hash, required)
+    if caller is not None:
+        return caller
     granted = func.count(ApiTokenPermission.codename)
     row = s.execute(
         select(ApiToken.id, ApiToken.user_id, ApiToken.last_used_at, granted)
         .join(User, User.id == ApiToken.user_id)
         .outerjoin(ApiTokenPermission, and_(ApiTokenPermission.token_id == ApiToken.id,
                                             ApiTokenPermission.codename.in_(required or ("",))))
-        .where(ApiToken.key_hash == hash_key(key), ApiToken.revoked_at.is_(None), User.is_active.is_(True))
+        .where(ApiToken.key_hash == key_hash, ApiToken.revoked_at.is_(None), User.is_active.is_(True))
         .group_by(ApiToken.id, ApiToken.user_id, ApiToken.last_used_at)).first()
     if row is None:
         return None
@@ -122,7 +170,10 @@ def authenticate(s: Session, key: str, required: tuple[str, ...] = ()) -> Authen
     now = utcnow()
     if row[2] is None or (now - row[2]).total_seconds() > 60:  # throttled: reads don't write every call
         s.execute(update(ApiToken).where(ApiToken.id == row[0]).values(last_used_at=now))
-    return Authenticated(token_id=row[0], user_id=row[1], missing=missing)
+    caller = Authenticated(token_id=row[0], user_id=row[1], missing=missing)
+    if not missing:
+        verified.put(key_hash, required, caller)
+    return caller
 
 
 def active_permissions(s: Session, token_id: int) -> frozenset[str] | None:
@@ -154,6 +205,7 @@ def revoke_token(s: Session, prefix: str) -> ApiToken:
     if len(tokens) > 1:
         raise AuthError(f"several tokens start with {prefix[:8]!r}: pass the whole key")
     tokens[0].revoked_at = utcnow()
+    verified.forget(tokens[0].key_hash)
     return tokens[0]
 
 

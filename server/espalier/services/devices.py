@@ -2,15 +2,17 @@
 from __future__ import annotations
 
 import logging
+from functools import lru_cache
 
-from sqlalchemy import false, func, select
+from sqlalchemy import Row, Select, bindparam, false, func, select
 from sqlalchemy.orm import Session
 
 from espalier.models import Blueprint, DeviceCommand, EnrolledDevice, EnrolledUser, TaskResult, utcnow
 from espalier.pki.secrets import SecretError
-from espalier.services import fanout
+from espalier.services import fanout, paging
 from espalier.services.commands import queue_command
 from espalier.services.errors import Conflict, NotFound, ServiceError
+from espalier.services.paging import CountCache
 from espalier.tasks import push
 
 log = logging.getLogger(__name__)
@@ -26,37 +28,56 @@ def get_device(s: Session, device_id: int, *, for_update: bool = False) -> Enrol
     return device
 
 
-def list_devices(s: Session, *, serial_number: str | None = None, udid: str | None = None,
+def list_devices(s: Session, columns: tuple, *, serial_number: str | None = None, udid: str | None = None,
                  short_name: str | None = None, email: str | None = None, ordering: str | None = None,
-                 limit: int | None = None, offset: int = 0) -> tuple[list[EnrolledDevice], int | None]:
-    """Devices by id (or ``ordering``: a field, ``-`` for descending); the count only when paginating.
+                 limit: int | None = None, offset: int = 0, counts: CountCache | None = None
+                 ) -> tuple[list[Row], int | None]:
+    """Rows of ``columns`` (what the caller reads of each device: no ORM objects are built)
+    by id, or by ``ordering`` (a field, ``-`` for descending); the total only when paginating.
 
     Pages are a deferred join: OFFSET walks an index only, then the page's rows are loaded,
-    so a deep page does not build every skipped row. ``email`` matches the enrolled user's
-    email; without realms no device has one, so a non-empty value matches none.
+    so a deep page does not build every skipped row. The total is counted only when the
+    page cannot tell it (``services.paging``; ``counts`` keeps it a few seconds). ``email``
+    matches the enrolled user's email; without realms no device has one, so a non-empty
+    value matches none.
     """
-    filters = []
-    if serial_number is not None:
-        filters.append(EnrolledDevice.serial_number == serial_number)
-    if udid is not None:
-        filters.append(EnrolledDevice.udid == udid)
-    if short_name is not None:
-        filters.append(EnrolledDevice.id.in_(select(EnrolledUser.enrolled_device_id)
-                                             .where(EnrolledUser.short_name == short_name)))
-    if email is not None:
-        filters.append(false())
+    values = {"serial_number": serial_number, "udid": udid, "short_name": short_name, "email": email}
+    params = {name: value for name, value in values.items() if value is not None}
+    rows_stmt, count_stmt = _statements(columns, tuple(params), ordering, limit is not None)
+    run = s.connection().execute  # Core rows: the ORM layer costs more than the lookup itself
+    if limit is None:
+        return run(rows_stmt, params).all(), None
+    rows = run(rows_stmt, {**params, "limit": limit + 1, "offset": offset}).all()
+    return paging.page(rows, limit, offset, lambda: s.scalar(count_stmt, params), counts,
+                       ("devices", serial_number, udid, short_name, email))
+
+
+@lru_cache(maxsize=128)
+def _statements(columns: tuple, filtered_on: tuple[str, ...], ordering: str | None,
+                paginated: bool) -> tuple[Select, Select]:
+    """The rows and count statements of one shape of listing, built once (building them cost
+    a third of a lookup); the filter values, limit and offset are bound parameters."""
+    conditions = {
+        "serial_number": lambda: EnrolledDevice.serial_number == bindparam("serial_number"),
+        "udid": lambda: EnrolledDevice.udid == bindparam("udid"),
+        "short_name": lambda: EnrolledDevice.id.in_(select(EnrolledUser.enrolled_device_id).where(
+            EnrolledUser.short_name == bindparam("short_name"))),
+        "email": false,
+    }
+    filters = [conditions[name]() for name in filtered_on]
     order = [EnrolledDevice.id]
     if ordering:
         column = getattr(EnrolledDevice, ordering.lstrip("-"))
         order = [column.desc() if ordering.startswith("-") else column, EnrolledDevice.id]
-    stmt = select(EnrolledDevice).where(*filters).order_by(*order)
-    if limit is None:
-        return list(s.scalars(stmt)), None
-    count = s.scalar(select(func.count(EnrolledDevice.id)).where(*filters))
+    rows = select(*columns).where(*filters).order_by(*order)
+    count = select(func.count(EnrolledDevice.id)).where(*filters)
+    if not paginated:
+        return rows, count
     if ordering:
-        return list(s.scalars(stmt.limit(limit).offset(offset))), count
-    page_ids = select(EnrolledDevice.id).where(*filters).order_by(EnrolledDevice.id).limit(limit).offset(offset)
-    return list(s.scalars(stmt.where(EnrolledDevice.id.in_(page_ids.scalar_subquery())))), count
+        return rows.limit(bindparam("limit")).offset(bindparam("offset")), count
+    page_ids = (select(EnrolledDevice.id).where(*filters).order_by(EnrolledDevice.id)
+                .limit(bindparam("limit")).offset(bindparam("offset")))
+    return rows.where(EnrolledDevice.id.in_(page_ids.scalar_subquery())), count
 
 
 def block(s: Session, device_id: int) -> EnrolledDevice:

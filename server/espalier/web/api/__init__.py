@@ -12,9 +12,10 @@ from __future__ import annotations
 import json as stdjson
 import logging
 from dataclasses import dataclass, field
-from functools import wraps
+from functools import lru_cache, wraps
 from typing import Any, Callable
 
+import orjson
 from flask import Blueprint, Response, g, json, request
 
 from espalier.services import auth
@@ -39,7 +40,13 @@ class ApiError(Exception):
 
 
 def json_response(data, status: int = 200, headers: dict | None = None) -> Response:
-    return Response(json.dumps(data), status=status, headers=headers, mimetype="application/json")
+    """``data`` as DRF renders it (compact UTF-8); orjson writes a page of 500 devices in a
+    tenth of the stdlib's time. What it refuses (an integer past 64 bits) goes to Flask's."""
+    try:
+        body = orjson.dumps(data, option=orjson.OPT_PASSTHROUGH_DATETIME)  # datetimes: as Flask writes them
+    except TypeError:
+        body = json.dumps(data)
+    return Response(body, status=status, headers=headers, mimetype="application/json")
 
 
 def error_response(status: int, detail: str | None = None, errors: dict | None = None,
@@ -127,20 +134,22 @@ def _has_nul(value: Any) -> bool:
     return False
 
 
+@lru_cache(maxsize=None)
+def _query_keys(model: type[Schema]) -> tuple[tuple[str, bool], ...]:
+    """Each query parameter of ``model`` and whether it repeats (a list), worked out once."""
+    return tuple((info.alias or name,
+                  getattr(info.annotation, "__origin__", None) is list or "list[" in str(info.annotation))
+                 for name, info in model.model_fields.items())
+
+
 def _query_data(model: type[Schema]) -> dict:
-    data = {}
-    for name, info in model.model_fields.items():
-        key = info.alias or name
-        if key not in request.args:
-            continue
-        many = getattr(info.annotation, "__origin__", None) is list or "list[" in str(info.annotation)
-        data[key] = request.args.getlist(key) if many else request.args.get(key)
-    return data
+    args = request.args
+    return {key: args.getlist(key) if many else args.get(key) for key, many in _query_keys(model) if key in args}
 
 
 def _run(op: Operation, kwargs: dict) -> Response:
     rt = app_runtime()
-    with rt.db.session() as s, s.begin():
+    with (rt.db.read_session if op.method == "GET" else rt.db.session)() as s, s.begin():
         g.caller = authenticate(s, op.permissions)
         if op.query is not None:
             kwargs["query"] = parse(op.query, _query_data(op.query), context=op.rule)

@@ -16,7 +16,7 @@ from espalier.services import commands as commands_svc
 
 from espalier.services import convergence_status
 
-from .schemas import (Command, CommandIn, Device, DeviceArtifact, DeviceBlueprintIn, FileVaultPRK, NotifyIn,
+from .schemas import (DEVICE_COLUMNS, Command, CommandIn, Device, DeviceArtifact, DeviceBlueprintIn, FileVaultPRK, NotifyIn,
                       RecoveryPassword, TaskRef, command, device, dump, task_ref)
 
 class DryRunQuery(Schema):
@@ -39,9 +39,10 @@ class DeviceQuery(PageQuery):
 @operation("GET", "/mdm/devices/", "mdm.view_enrolleddevice", query=DeviceQuery, response=[Device], paginated=True)
 def device_list(s, query: DeviceQuery):
     """List enrolled devices (empty filters are ignored, as in Zentral)."""
-    items, count = svc.list_devices(s, serial_number=query.serial_number or None, udid=query.udid or None,
-                                    short_name=query.short_name or None, email=query.email or None,
-                                    ordering=query.ordering, limit=query.limit, offset=query.offset or 0)
+    items, count = svc.list_devices(s, DEVICE_COLUMNS, serial_number=query.serial_number or None,
+                                    udid=query.udid or None, short_name=query.short_name or None,
+                                    email=query.email or None, ordering=query.ordering, limit=query.limit,
+                                    offset=query.offset or 0, counts=runtime().counts)
     return paginated([device(d) for d in items], count, query.limit, query.offset), 200
 
 

@@ -3,16 +3,21 @@
 Each response model names its fields once: ``dump(Model, row, **computed)`` reads them from
 an ORM row (a field's ``validation_alias`` names the attribute when it differs), turns
 datetimes into Zentral's ISO 8601 without offset, and takes computed values from the
-caller. The same models make the OpenAPI document.
+caller. ``device()`` does the same for the Device shape, from a row or from the columns a
+listing selects (``DEVICE_COLUMNS``), so a page of devices builds no ORM object. The same
+models make the OpenAPI document.
 """
 from __future__ import annotations
 
 from datetime import datetime
+from operator import attrgetter
 from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, WithJsonSchema
+from sqlalchemy import DateTime, Row
 
 from espalier.mdm.commands import device_lock, erase_device
+from espalier.models import EnrolledDevice
 from espalier.models.blueprints import ARTIFACT_TYPES, CHANNELS, COLLECTION_OPTIONS, PLATFORMS, REINSTALL_ON_OS_UPDATE
 from espalier.models.enrollments import ATTESTATIONS
 from espalier.validation import (Bool, Dict, Schema, char, choice, choice_list, int_choice, int_list, integer, pk_list,
@@ -86,11 +91,30 @@ class Device(Out):
     updated_at: str
 
 
+# What the Device shape reads, field by field: the EnrolledDevice attribute of the field's
+# name (or its validation_alias), a column or an SQL-capable hybrid (the escrowed flags), so
+# a listing selects exactly these and builds no ORM object. The pin fields read the stored
+# values their rules start from.
+_DEVICE_FIELDS = tuple(Device.model_fields)
+_DEVICE_ATTRS = tuple(info.validation_alias if isinstance(info.validation_alias, str) else name
+                      for name, info in Device.model_fields.items())
+DEVICE_COLUMNS = tuple(getattr(EnrolledDevice, attr).label(attr) for attr in _DEVICE_ATTRS)
+_DEVICE_DATETIMES = tuple(name for name, column in zip(_DEVICE_FIELDS, DEVICE_COLUMNS)
+                          if isinstance(column.type, DateTime))
+_device_values = attrgetter(*_DEVICE_ATTRS)
+
+
 def device(d) -> dict:
-    return dump(Device, d, os_version=d.os_version or "", build_version=d.build_version or "",
-                recovery_password_escrowed=d.recovery_password is not None,
-                pin_required_for_erase=erase_device.pin_required(d),
-                pin_required_for_lock=device_lock.pin_required(d))
+    """The Device JSON of an EnrolledDevice, or of a row of ``DEVICE_COLUMNS`` (same attributes)."""
+    out = dict(zip(_DEVICE_FIELDS, d if isinstance(d, Row) else _device_values(d)))
+    for name in _DEVICE_DATETIMES:
+        if out[name] is not None:
+            out[name] = out[name].isoformat()
+    out["os_version"] = out["os_version"] or ""
+    out["build_version"] = out["build_version"] or ""
+    out["pin_required_for_erase"] = erase_device.pin_required(d)
+    out["pin_required_for_lock"] = device_lock.pin_required(d)
+    return out
 
 
 class Command(Out):
