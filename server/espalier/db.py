@@ -15,7 +15,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, MultipleResultsFound
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -91,9 +91,11 @@ class Database:
 
 
 class HotStatement:
-    """A Core statement for the device hot path, run on PostgreSQL straight on the driver's
-    cursor of the session's connection: compiled once, no cache key, no result metadata (a
-    third of a connect's CPU went to SQLAlchemy's and psycopg's per-statement machinery).
+    """A Core statement for a hot path (device connects, device lookups), run on PostgreSQL
+    straight on the driver's cursor of the session's connection: compiled once, no cache key,
+    no result metadata (a third of a connect's CPU went to SQLAlchemy's and psycopg's
+    per-statement machinery). Only for columns without result processing (no SecretText,
+    no TypeDecorator): the driver's values are returned as they are.
     Rows have the statement's column names as attributes. On other databases (SQLite, the
     embedded default) it runs through SQLAlchemy, whose type processing they need.
 
@@ -109,9 +111,18 @@ class HotStatement:
         self._compiled: dict[str, tuple[str, dict[str, Any]]] = {}
 
     def one_or_none(self, s: Session, params: dict[str, Any]):
+        rows = self._run(s, params, one=True)
+        return rows[0] if rows else None
+
+    def all(self, s: Session, params: dict[str, Any]) -> list:
+        return self._run(s, params, one=False)
+
+    def _run(self, s: Session, params: dict[str, Any], *, one: bool) -> list:
         conn = s.connection()
         if conn.dialect.name != "postgresql":
-            return conn.execute(self.statement, params).one_or_none()
+            result = conn.execute(self.statement, params)
+            row = result.one_or_none() if one else None
+            return ([row] if row is not None else []) if one else result.all()
         sql, constants = self._compiled.get("postgresql") or self._compile(conn.dialect)
         args = {**constants, **params}
         for observe in self.observers:
@@ -120,16 +131,21 @@ class HotStatement:
         try:
             with dbapi_conn.cursor() as cursor:
                 cursor.execute(sql, args)
-                row = cursor.fetchone()
+                rows = cursor.fetchmany(2) if one else cursor.fetchall()
         except conn.dialect.loaded_dbapi.Error as exc:
             lost = conn.dialect.is_disconnect(exc, dbapi_conn, None)
             if lost:
                 conn.invalidate(exc)
             raise DBAPIError.instance(sql, args, exc, conn.dialect.loaded_dbapi.Error, dialect=conn.dialect,
                                       connection_invalidated=lost) from exc
-        return None if row is None else self._row._make(row)
+        if one and len(rows) > 1:
+            raise MultipleResultsFound("Multiple rows were found when one or none was required")
+        return [self._row._make(row) for row in rows]
 
     def _compile(self, dialect) -> tuple[str, dict[str, Any]]:
+        for column in self.statement.exported_columns:
+            if column.type.dialect_impl(dialect).result_processor(dialect, None) is not None:
+                raise TypeError(f"HotStatement cannot return {column.key!r}: its type processes results")
         compiled = self.statement.compile(dialect=dialect)
         # the statement's own literals (bound by SQLAlchemy as parameters); callers bind the rest
         constants = {k: v for k, v in compiled.params.items() if v is not None}

@@ -7,6 +7,7 @@ from functools import lru_cache
 from sqlalchemy import Row, Select, bindparam, false, func, select
 from sqlalchemy.orm import Session
 
+from espalier.db import HotStatement
 from espalier.models import Blueprint, DeviceCommand, EnrolledDevice, EnrolledUser, TaskResult, utcnow
 from espalier.pki.secrets import SecretError
 from espalier.services import fanout, paging
@@ -45,11 +46,16 @@ def list_devices(s: Session, columns: tuple, *, serial_number: str | None = None
     params = {name: value for name, value in values.items() if value is not None}
     rows_stmt, count_stmt = _statements(columns, tuple(params), ordering, limit is not None)
     run = s.connection().execute  # Core rows: the ORM layer costs more than the lookup itself
-    if limit is None:
-        return run(rows_stmt, params).all(), None
+    if limit is None:  # a lookup by serial number or UDID, the scripts' hot path
+        return _hot(rows_stmt).all(s, params), None
     rows = run(rows_stmt, {**params, "limit": limit + 1, "offset": offset}).all()
     return paging.page(rows, limit, offset, lambda: s.scalar(count_stmt, params), counts,
                        ("devices", serial_number, udid, short_name, email))
+
+
+@lru_cache(maxsize=128)
+def _hot(statement: Select) -> HotStatement:
+    return HotStatement(statement)
 
 
 @lru_cache(maxsize=128)

@@ -8,6 +8,7 @@ from datetime import datetime
 import pytest
 from sqlalchemy import event, update
 
+from espalier.db import HotStatement
 from espalier.models import ApiToken, EnrolledDevice
 from espalier.services import auth, paging
 
@@ -20,12 +21,17 @@ def statements(runtime):
     def record(_conn, _cursor, statement, _params, _context, _many):
         sent.append(" ".join(statement.split()))
 
+    def hot(statement):  # db.HotStatement: sent on the driver's cursor, past SQLAlchemy's events
+        sent.append(" ".join(statement.split()))
+
     engines = {runtime.db.engine, runtime.db.read_engine}
     for engine in engines:
         event.listen(engine, "before_cursor_execute", record)
+    HotStatement.observers.append(hot)
     try:
         yield sent
     finally:
+        HotStatement.observers.remove(hot)
         for engine in engines:
             event.remove(engine, "before_cursor_execute", record)
 
@@ -123,7 +129,8 @@ def test_a_page_and_the_detail_give_the_same_device(client, admin, runtime, make
         runtime.secrets.seal(s.get(EnrolledDevice, d.id), "filevault_prk", "ABCD-EFGH")
         runtime.secrets.seal(s.get(EnrolledDevice, d.id), "recovery_password", "hunter2hunter2")
     detail = client.get(f"/api/mdm/devices/{d.id}/", headers=admin).json
-    assert client.get("/api/mdm/devices/", headers=admin).json == [detail]
+    assert client.get("/api/mdm/devices/", headers=admin).json == [detail]  # db.HotStatement rows
+    assert client.get(f"/api/mdm/devices/?serial_number={d.serial_number}", headers=admin).json == [detail]
     assert client.get("/api/mdm/devices/?limit=10", headers=admin).json["results"] == [detail]
     assert (detail["filevault_prk_escrowed"], detail["recovery_password_escrowed"],
             detail["bootstrap_token_escrowed"]) == (True, True, False)

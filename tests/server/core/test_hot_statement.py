@@ -49,3 +49,19 @@ def test_a_lost_server_connection_is_an_operational_error_and_is_not_reused(db):
     with db.session() as s, s.begin():
         assert stmt.one_or_none(s, {"n": 2}).n == 2
         assert s.scalar(text("SELECT pg_backend_pid()")) != pid
+
+
+def test_a_column_whose_type_processes_results_is_refused(db):
+    """The driver's values are returned as they are, so a type that changes them is refused."""
+    from sqlalchemy import String, literal
+    from sqlalchemy.types import TypeDecorator
+
+    class Upper(TypeDecorator):
+        impl, cache_ok = String, True
+
+        def process_result_value(self, value, dialect):
+            return value.upper()
+
+    with db.session() as s, s.begin():
+        with pytest.raises(TypeError, match="'shouted'"):
+            HotStatement(select(literal("x", Upper()).label("shouted"))).all(s, {})

@@ -14,7 +14,7 @@ from operator import attrgetter
 from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, WithJsonSchema
-from sqlalchemy import DateTime, Row
+from sqlalchemy import DateTime
 
 from espalier.mdm.commands import device_lock, erase_device
 from espalier.models import EnrolledDevice
@@ -105,8 +105,9 @@ _device_values = attrgetter(*_DEVICE_ATTRS)
 
 
 def device(d) -> dict:
-    """The Device JSON of an EnrolledDevice, or of a row of ``DEVICE_COLUMNS`` (same attributes)."""
-    out = dict(zip(_DEVICE_FIELDS, d if isinstance(d, Row) else _device_values(d)))
+    """The Device JSON of an EnrolledDevice, or of a row of ``DEVICE_COLUMNS`` (a SQLAlchemy or a
+    ``HotStatement`` row: the same attributes, in that order)."""
+    out = dict(zip(_DEVICE_FIELDS, _device_values(d) if isinstance(d, EnrolledDevice) else d))
     for name in _DEVICE_DATETIMES:
         if out[name] is not None:
             out[name] = out[name].isoformat()
