@@ -30,7 +30,7 @@ import httpx
 import psycopg
 
 from common import (BenchError, Gunicorn, PostgresCpu, bench_database, free_port, load_average, ms,
-                    prepare_server, ratio, stats, stop_on_signals, workdir, write_settings)
+                    prepare_server, ratio, run_main, stats, stop_on_signals, workdir, write_settings)
 
 from espalier.sim.device import CATALOGUE
 
@@ -336,7 +336,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except BenchError as exc:
-        sys.exit(f"bench: {exc}")
+    run_main(main)

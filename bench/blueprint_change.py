@@ -27,13 +27,12 @@ import base64
 import logging
 import os
 import plistlib
-import sys
 import time
 import uuid
 
 from werkzeug.test import Client
 
-from common import BenchError, PostgresCpu, bench_database, load_average, ms, ratio, stop_on_signals
+from common import BenchError, PostgresCpu, bench_database, load_average, ms, ratio, run_main, stop_on_signals
 from connect import Meter
 
 from espalier.sim.wire import mtls_headers
@@ -188,7 +187,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except BenchError as exc:
-        sys.exit(f"bench: {exc}")
+    run_main(main)

@@ -34,7 +34,6 @@ import argparse
 import os
 import random
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -42,8 +41,8 @@ from typing import TYPE_CHECKING
 import httpx
 
 from capacity import print_capacity
-from common import (REPO, BenchError, Gunicorn, PostgresCpu, bench_database, bench_enrollment, fake_apns, free_port,
-                    load_average, prepare_server, stop_on_signals, workdir)
+from common import (REPO, Gunicorn, PostgresCpu, bench_database, bench_enrollment, fake_apns, free_port,
+                    load_average, prepare_server, run_main, stop_on_signals, workdir)
 from connect import enroll, report_enrollment, use_identity
 from load_calibrate import calibrate, print_calibration
 from load_sampler import Meters, Sampler
@@ -132,7 +131,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except BenchError as exc:
-        sys.exit(f"bench: {exc}")
+    run_main(main)
