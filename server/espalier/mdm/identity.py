@@ -124,6 +124,12 @@ def _same_subject(cert: x509.Certificate, header: str) -> bool:
     return _rdn_values(header) == _subject_values(cert)
 
 
+@lru_cache(maxsize=4096)
+def _fingerprint(cert: x509.Certificate) -> str:
+    """SHA-256 of the certificate, hex (cached: a device presents the same one every time)."""
+    return cert.fingerprint(hashes.SHA256()).hex()
+
+
 class TrustStore:
     """The CAs whose device certificates we accept: the built-in CA and an external chain.
 
@@ -134,21 +140,21 @@ class TrustStore:
     def __init__(self, builtin_ca: x509.Certificate, external_chain: list[x509.Certificate]):
         self.builtin_ca = builtin_ca
         self.external_chain = external_chain
-        self._ok: OrderedDict[bytes, datetime] = OrderedDict()
+        self._ok: OrderedDict[str, tuple[datetime, datetime]] = OrderedDict()  # fingerprint -> validity
         self._lock = threading.Lock()
 
     def verify(self, cert: x509.Certificate) -> Identity:
         now = datetime.now(timezone.utc)
-        key = cert.fingerprint(hashes.SHA256())
+        key = _fingerprint(cert)
         with self._lock:
-            until = self._ok.get(key)
-        if until is None or until <= now or cert.not_valid_before_utc > now:
+            valid = self._ok.get(key)
+        if valid is None or not valid[0] <= now < valid[1]:
             self._verify_uncached(cert)
             with self._lock:
-                self._ok[key] = cert.not_valid_after_utc
+                self._ok[key] = (cert.not_valid_before_utc, cert.not_valid_after_utc)
                 if len(self._ok) > 50_000:
                     self._ok.popitem(last=False)
-        return Identity(certificate=cert, fingerprint=key.hex())
+        return Identity(certificate=cert, fingerprint=key)
 
     def _verify_uncached(self, cert: x509.Certificate) -> None:
         errors = []
