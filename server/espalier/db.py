@@ -54,7 +54,7 @@ class Database:
         # round trips; each statement sees the database as of itself, as under Django's default
         # autocommit that Zentral runs with. SQLite keeps its transactions (they cost no trip).
         self.read_engine = self.engine if self.is_sqlite else create_engine(
-            self.url, **{**engine_kwargs, "isolation_level": "AUTOCOMMIT"})
+            self.url, **{**engine_kwargs, "isolation_level": "AUTOCOMMIT", "skip_autocommit_rollback": True})
         self.read_session = sessionmaker(self.read_engine, expire_on_commit=False)
 
     def _prepare_sqlite_path(self) -> None:
