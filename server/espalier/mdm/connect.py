@@ -60,7 +60,7 @@ def _idle(ctx, channel, identity: Identity) -> bytes | None:
     row = lookup.start_session(ctx, channel, identity)
     work = lookup.session_work(ctx, row)
     device = None
-    if inventory.is_due(row, work.inventory_interval or ctx.config.inventory_interval, ctx.now):
+    if inventory.is_due(row, inventory.effective_interval(ctx, work.inventory_interval), ctx.now):
         device = lookup.loaded(ctx, row)
         inventory.queue_inventory(ctx, device)
         ctx.s.flush()

@@ -19,11 +19,15 @@ MANAGED_ONLY = 1
 
 def interval(ctx, blueprint_id: int | None) -> int:
     """Seconds between inventories: the device's blueprint's, else the server's setting."""
+    value = None
     if blueprint_id is not None:
         value = ctx.s.scalar(select(Blueprint.inventory_interval).where(Blueprint.id == blueprint_id))
-        if value:
-            return value
-    return ctx.config.inventory_interval
+    return effective_interval(ctx, value)
+
+
+def effective_interval(ctx, blueprint_interval: int | None) -> int:
+    """``interval`` for a blueprint's interval already read (None: no blueprint)."""
+    return blueprint_interval or ctx.config.inventory_interval
 
 
 def is_due(device: EnrolledDevice, interval: int, now) -> bool:
