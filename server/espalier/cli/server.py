@@ -24,9 +24,9 @@ def serve(ctx: click.Context, bind: str, workers: int, threads: int) -> None:
     rt = runtime_from(ctx)  # fail early and clearly on an unmigrated database
     rt.close()
     from espalier.runtime import configure_logging
-    from espalier.web.masking import MaskingLogger
+    from espalier.web.masking import use_access_log
 
-    MaskingLogger.mode = settings["access_log"]
+    use_access_log(settings["access_log"])
 
     class App(BaseApplication):
         def load_config(self):

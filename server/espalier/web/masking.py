@@ -26,12 +26,19 @@ DEVICE_ROUTES = frozenset(("/mdm/checkin", "/mdm/connect"))
 class MaskingLogger(Logger):
     """gunicorn's logger with enrollment secrets masked in the request line and path."""
 
-    mode = "operator"  # the access_log setting; `espalier serve` sets it before gunicorn forks
+    mode = "operator"  # the access_log setting (use_access_log), read at each request
 
     def access(self, resp, req, environ, request_time):
-        if self.mode == "operator" and environ.get("PATH_INFO") in DEVICE_ROUTES and (resp.status_code or 0) < 400:
+        if self.mode == "off" or (self.mode == "operator" and environ.get("PATH_INFO") in DEVICE_ROUTES
+                                  and (resp.status_code or 0) < 400):
             return
         super().access(resp, req, environ, request_time)
+
+
+def use_access_log(mode: str) -> None:
+    """Apply the ``access_log`` setting to gunicorn's access log, in whichever process loads the
+    app (``espalier serve``'s, or a worker of a gunicorn started with ``espalier.wsgi:make()``)."""
+    MaskingLogger.mode = mode
 
     def atoms(self, resp, req, environ, request_time):
         atoms = super().atoms(resp, req, environ, request_time)

@@ -33,6 +33,8 @@ def _logged(tmp_path, mode: str, path: str, status: int) -> str:
     ("operator", "/mdm/checkin", 500, True),
     ("operator", "/api/mdm/devices/", 200, True),
     ("all", "/mdm/connect", 200, True),
+    ("off", "/api/mdm/devices/", 200, False),
+    ("off", "/mdm/connect", 500, False),
 ])
 def test_the_access_log_keeps_what_the_setting_says(tmp_path, mode, path, status, kept):
     assert (path in _logged(tmp_path, mode, path, status)) is kept
@@ -45,3 +47,19 @@ def test_the_access_log_setting_is_checked(tmp_path):
     path.write_text('{"database_url": "sqlite://", "secret_keys": ["' + "k" * 40 + '"], "access_log": "some"}')
     with pytest.raises(SettingsError, match="access_log: must be one of all, operator, off"):
         load(str(path))
+
+
+def test_gunicorns_app_factory_applies_the_setting(tmp_path, monkeypatch):
+    """gunicorn started with espalier.wsgi:make() (the server role) reads access_log too."""
+    from espalier import wsgi
+    from espalier.web import masking
+
+    seen = []
+    monkeypatch.setattr(masking.MaskingLogger, "mode", "operator")
+    monkeypatch.setattr(wsgi, "create_app", lambda settings: seen.append(settings["access_log"]))
+    monkeypatch.setattr(wsgi, "configure_logging", lambda level: None)
+    path = tmp_path / "s.json"
+    path.write_text('{"database_url": "sqlite://", "secret_keys": ["' + "k" * 40 + '"], "access_log": "all"}')
+    monkeypatch.setenv("ESPALIER_SETTINGS", str(path))
+    wsgi.make()
+    assert seen == ["all"] and masking.MaskingLogger.mode == "all"
