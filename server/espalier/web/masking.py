@@ -34,15 +34,15 @@ class MaskingLogger(Logger):
             return
         super().access(resp, req, environ, request_time)
 
-
-def use_access_log(mode: str) -> None:
-    """Apply the ``access_log`` setting to gunicorn's access log, in whichever process loads the
-    app (``espalier serve``'s, or a worker of a gunicorn started with ``espalier.wsgi:make()``)."""
-    MaskingLogger.mode = mode
-
     def atoms(self, resp, req, environ, request_time):
         atoms = super().atoms(resp, req, environ, request_time)
         for key in ("r", "U", "{raw_uri}e", "{path_info}e"):
             if isinstance(atoms.get(key), str):
                 atoms[key] = mask(atoms[key])
         return atoms
+
+
+def use_access_log(mode: str) -> None:
+    """Apply the ``access_log`` setting to gunicorn's access log, in whichever process loads the
+    app (``espalier serve``'s, or a worker of a gunicorn started with ``espalier.wsgi:make()``)."""
+    MaskingLogger.mode = mode

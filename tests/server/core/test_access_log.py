@@ -63,3 +63,9 @@ def test_gunicorns_app_factory_applies_the_setting(tmp_path, monkeypatch):
     monkeypatch.setenv("ESPALIER_SETTINGS", str(path))
     wsgi.make()
     assert seen == ["all"] and masking.MaskingLogger.mode == "all"
+
+
+def test_enrollment_secrets_are_masked_in_every_mode_that_logs(tmp_path):
+    for mode in ("all", "operator"):
+        line = _logged(tmp_path, mode, "/public/enroll/S3cretEnrollmentLinkValue/", 404)
+        assert "/public/enroll/S3cr…/" in line and "S3cretEnrollmentLinkValue" not in line
