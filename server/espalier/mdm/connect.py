@@ -14,7 +14,7 @@ from typing import Any
 
 from espalier.models import DeviceCommand
 
-from . import commands, convergence, inventory, lookup, queue
+from . import commands, convergence, inventory, lookup, queue, scheduling
 from .errors import Unrecognized
 from .identity import Identity
 from .messages import Report, dump
@@ -49,7 +49,7 @@ def connect(ctx, msg: Report, identity: Identity) -> bytes | None:
     command = queue.next_command(ctx.s, device.id, user_id, now=ctx.now,
                                  session_started_at=channel_row.session_started_at or ctx.now)
     if command is None and user is None:
-        command = convergence.next_command(ctx, device)
+        command = scheduling.next_command(ctx, device)
     return _answer(ctx, device, command)
 
 
@@ -72,7 +72,7 @@ def _idle(ctx, channel, identity: Identity) -> bytes | None:
     if row.blueprint_id is None and not work.has_artifacts:
         return None
     # convergence reads only SESSION_COLUMNS of the device; its commands' payloads none
-    return _answer(ctx, row, convergence.next_command(ctx, row))
+    return _answer(ctx, row, scheduling.next_command(ctx, row))
 
 
 def _answer(ctx, device, command: DeviceCommand | None) -> bytes | None:

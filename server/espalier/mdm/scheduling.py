@@ -1,0 +1,24 @@
+"""What a device is sent once its command queue is drained: each step in turn may queue one
+command for the device's blueprint (artifacts first), the first that does wins.
+
+A step is ``step(ctx, device) -> DeviceCommand | None``. ``device`` is the ORM device, or on
+an Idle connect the session row (``lookup.SESSION_COLUMNS``); a step that needs more of the
+device loads it with ``lookup.loaded`` once it knows it may have work. The blueprint is
+read with ``ctx.s.get(Blueprint, id)``, so every step of a connect shares one SELECT. The
+caller holds the device row lock: a step never queues what a concurrent connect queued.
+"""
+from __future__ import annotations
+
+from espalier.models import DeviceCommand
+
+from . import convergence
+
+STEPS = (convergence.next_command,)
+
+
+def next_command(ctx, device) -> DeviceCommand | None:
+    for step in STEPS:
+        command = step(ctx, device)
+        if command is not None:
+            return command
+    return None
