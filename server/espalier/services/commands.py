@@ -10,6 +10,7 @@ from espalier.mdm import commands as registry
 from espalier.mdm.commands import CommandArgumentError
 from espalier.mdm.queue import add_command, request_hash
 from espalier.models import DeviceCommand, EnrolledDevice, utcnow
+from espalier.services import paging
 from espalier.services.errors import Conflict, NotFound, ServiceError
 from espalier.tasks.push import notify_after_commit
 
@@ -68,8 +69,8 @@ def get_command(s: Session, uuid: str, *, for_update: bool = False) -> DeviceCom
 
 
 def list_commands(s: Session, *, device_id: int | None = None, name: str | None = None, status: str | None = None,
-                  request_hash: str | None = None, limit: int | None = None, offset: int = 0
-                  ) -> tuple[list[DeviceCommand], int | None]:
+                  request_hash: str | None = None, limit: int | None = None, offset: int = 0,
+                  counts: paging.CountCache | None = None) -> tuple[list[DeviceCommand], int | None]:
     """Commands, newest first; ``status`` is a report status or ``pending`` (not answered)."""
     stmt = select(DeviceCommand)
     if request_hash:
@@ -80,9 +81,9 @@ def list_commands(s: Session, *, device_id: int | None = None, name: str | None 
         stmt = stmt.where(DeviceCommand.name == name)
     if status:
         stmt = stmt.where(DeviceCommand.is_pending if status == "pending" else DeviceCommand.status == status)
-    count = None
-    if limit is not None:
-        count = s.scalar(select(func.count()).select_from(stmt.subquery()))
-        stmt = stmt.limit(limit).offset(offset)
-    stmt = stmt.order_by(DeviceCommand.created_at.desc(), DeviceCommand.id.desc())
-    return list(s.scalars(stmt)), count
+    ordered = stmt.order_by(DeviceCommand.created_at.desc(), DeviceCommand.id.desc())
+    if limit is None:
+        return list(s.scalars(ordered)), None
+    rows = list(s.scalars(ordered.limit(limit + 1).offset(offset)))
+    return paging.page(rows, limit, offset, lambda: s.scalar(select(func.count()).select_from(stmt.subquery())),
+                       counts, ("commands", device_id, name, status, request_hash))

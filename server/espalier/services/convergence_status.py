@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from espalier.models import ArtifactVersion, DeviceArtifact
 from espalier.models.base import utcnow
 from espalier.models.blueprints import STATUSES
+from espalier.services import paging
 from espalier.services.errors import NotFound
 
 
@@ -28,7 +29,8 @@ def version_summary(s: Session, version_id: str) -> dict:
 
 def list_device_artifacts(s: Session, *, status: str | None = None, artifact_id: str | None = None,
                           device_id: int | None = None, stale_for: int | None = None, limit: int | None = None,
-                          offset: int = 0) -> tuple[list[DeviceArtifact], int | None]:
+                          offset: int = 0, counts: paging.CountCache | None = None
+                          ) -> tuple[list[DeviceArtifact], int | None]:
     """Fleet-wide artifact rows, oldest change first; ``stale_for``: unchanged for that many seconds
     (a version pending for an hour is one the device has not taken)."""
     stmt = select(DeviceArtifact)
@@ -40,8 +42,9 @@ def list_device_artifacts(s: Session, *, status: str | None = None, artifact_id:
         stmt = stmt.where(DeviceArtifact.enrolled_device_id == device_id)
     if stale_for:
         stmt = stmt.where(DeviceArtifact.updated_at <= utcnow() - timedelta(seconds=stale_for))
-    count = None
-    if limit is not None:
-        count = s.scalar(select(func.count()).select_from(stmt.subquery()))
-        stmt = stmt.limit(limit).offset(offset)
-    return list(s.scalars(stmt.order_by(DeviceArtifact.updated_at, DeviceArtifact.id))), count
+    ordered = stmt.order_by(DeviceArtifact.updated_at, DeviceArtifact.id)
+    if limit is None:
+        return list(s.scalars(ordered)), None
+    rows = list(s.scalars(ordered.limit(limit + 1).offset(offset)))
+    return paging.page(rows, limit, offset, lambda: s.scalar(select(func.count()).select_from(stmt.subquery())),
+                       counts, ("device_artifacts", status, artifact_id, device_id, stale_for))

@@ -191,3 +191,33 @@ def test_the_api_reads_outside_a_transaction_and_writes_inside_one(runtime):
         assert s.connection().connection.driver_connection.autocommit is True
     with runtime.db.session() as s, s.begin():
         assert s.connection().connection.driver_connection.autocommit is False
+
+
+@pytest.mark.parametrize("listing", ["commands", "device_artifacts"])
+def test_command_and_artifact_pages_count_once(client, admin, runtime, make_device, listing):
+    """The commands and device artifacts listings page like the devices: one COUNT(*) for a walk."""
+    from espalier.models import Artifact, ArtifactVersion, DeviceArtifact, DeviceCommand
+
+    device = make_device()
+    with runtime.db.session() as s, s.begin():
+        artifact = Artifact(id="8c1b9e51-0d9f-4b8e-9a51-4c1d3b2a7f10", name="counted", type="Profile", channel="Device")
+        s.add(artifact)
+        for n in range(5):
+            s.add(DeviceCommand(uuid=f"00000000-0000-4000-8000-00000000000{n}", enrolled_device_id=device.id,
+                                name="DeviceInformation"))
+            version = ArtifactVersion(id=f"00000000-0000-4000-9000-00000000000{n}", artifact_id=artifact.id, version=n + 1)
+            s.add(version)
+            s.flush()
+            s.add(DeviceArtifact(enrolled_device_id=device.id, artifact_id=artifact.id, artifact_version_id=version.id,
+                                 status="installed"))
+    path = "/api/mdm/devices/commands/" if listing == "commands" else "/api/mdm/device_artifacts/"
+    table = "device_commands" if listing == "commands" else "device_artifacts"
+    url, seen = f"{path}?limit=2&enrolled_device={device.id}", []
+    with statements(runtime) as sent:
+        while url:
+            page = client.get(url, headers=admin).json
+            assert page["count"] == 5, page
+            seen += page["results"]
+            url = page["next"] and page["next"].replace("http://localhost", "")
+    assert len(seen) == 5
+    assert len([st for st in sent if "count(*)" in st.lower() and table in st]) == 1, sent

@@ -103,5 +103,5 @@ def device_artifact_fleet_list(s, query: DeviceArtifactQuery):
     Espalier's own route."""
     items, count = convergence_status.list_device_artifacts(
         s, status=query.status, artifact_id=query.artifact, device_id=query.enrolled_device,
-        stale_for=query.stale_for, limit=query.limit, offset=query.offset or 0)
+        stale_for=query.stale_for, limit=query.limit, offset=query.offset or 0, counts=runtime().counts)
     return paginated([dump(DeviceArtifact, a) for a in items], count, query.limit, query.offset), 200

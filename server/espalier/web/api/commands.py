@@ -4,6 +4,7 @@ from __future__ import annotations
 from espalier.models.commands import REPORT_STATUSES
 from espalier.services import commands as svc
 from espalier.validation import char, choice, integer
+from espalier.web import runtime
 
 from pydantic import Field
 
@@ -25,7 +26,7 @@ def command_list(s, query: CommandQuery):
     """Commands, newest first; filters enrolled_device, name, status (pending = not answered)."""
     items, count = svc.list_commands(s, device_id=query.enrolled_device, name=query.name or None,
                                      status=query.status, request_hash=query.request_hash or None,
-                                     limit=query.limit, offset=query.offset or 0)
+                                     limit=query.limit, offset=query.offset or 0, counts=runtime().counts)
     return paginated([command(c) for c in items], count, query.limit, query.offset), 200
 
 
