@@ -278,6 +278,8 @@ def next_command(ctx, device) -> DeviceCommand | None:
     token = dset.token
     if token in (device.declarations_token, device.declarations_token_queued):
         return None
+    if len(dset.items) == 1 and device.declarations_token is None and device.declarations_token_queued is None:
+        return None  # only the empty activation: DDM is not turned on for nothing
     if ctx.s.scalar(_PENDING_COMMAND, {"device_id": device.id}) is not None:
         return None
     data = json.dumps({"SyncTokens": {"DeclarationsToken": token, "Timestamp": dset.timestamp}}).encode()
