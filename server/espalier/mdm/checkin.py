@@ -14,12 +14,12 @@ from sqlalchemy import func, select
 
 from espalier.models import EnrolledDevice, EnrolledUser
 
-from . import blocking, enrollment, inventory, lookup, queue
+from . import blocking, ddm, enrollment, inventory, lookup, queue
 from . import identity as ident
 from .errors import Declined, IdentityError, ParseError, Unrecognized
 from .identity import Identity
-from .messages import (Authenticate, CheckinMessage, CheckOut, GetBootstrapToken, SetBootstrapToken, TokenUpdate,
-                       UserAuthenticate, dump)
+from .messages import (Authenticate, CheckinMessage, CheckOut, DeclarativeManagement, GetBootstrapToken,
+                       SetBootstrapToken, TokenUpdate, UserAuthenticate, dump)
 from .platforms import platform_for
 
 log = logging.getLogger(__name__)
@@ -79,6 +79,7 @@ def _forget_previous_enrollment(device: EnrolledDevice) -> None:
     device.enrolled_at = None
     device.awaiting_configuration = None
     device.declarative_management = False
+    device.declarations_token = device.declarations_token_queued = None
 
 
 def token_update(ctx, msg: TokenUpdate, identity: Identity) -> None:
@@ -152,6 +153,7 @@ HANDLERS = {
     SetBootstrapToken: set_bootstrap_token,
     GetBootstrapToken: get_bootstrap_token,
     UserAuthenticate: user_authenticate,
+    DeclarativeManagement: ddm.handle,
 }
 
 

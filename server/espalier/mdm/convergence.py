@@ -65,7 +65,7 @@ def next_command(ctx, device) -> DeviceCommand | None:
     for r in rows:
         by_artifact[r.DeviceArtifact.artifact_id].append(r)
     key = device.serial_number or device.udid
-    desired = _desired(candidates, device, key, tags)
+    desired = scope.newest_in_scope(candidates, device, key, tags)
     installed = {a for a, rs in by_artifact.items() if any(r.DeviceArtifact.status == "installed" for r in rs)}
 
     for artifact_id, (artifact, version, profile) in desired.items():
@@ -86,22 +86,6 @@ def next_command(ctx, device) -> DeviceCommand | None:
             if r.DeviceArtifact.status == "installed":
                 return _remove(ctx, device, r)
     return None
-
-
-def _desired(candidates, device, key: str, tags: set[int]) -> dict[str, tuple]:
-    """artifact id -> (artifact, newest in-scope version, its profile)."""
-    out: dict[str, tuple] = {}
-    rejected: set[str] = set()
-    for ba, artifact, version, profile in candidates:
-        if artifact.id in out or artifact.id in rejected:
-            continue
-        if device.platform not in (artifact.platforms or ()) or not scope.in_scope(
-                ba, artifact.id, device.platform, device.os_version, key, tags):
-            rejected.add(artifact.id)
-            continue
-        if scope.in_scope(version, artifact.id, device.platform, device.os_version, key, tags):
-            out[artifact.id] = (artifact, version, profile)
-    return out
 
 
 def _satisfied(mine, version_id: str, auto_update: bool, live: set[str]) -> bool:

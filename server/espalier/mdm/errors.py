@@ -36,3 +36,9 @@ class Declined(MDMError):
 
 class PayloadTooLarge(MDMError):
     status = 413
+
+
+class NotFound(MDMError):
+    """What the device asked for does not exist (a DDM declaration or endpoint)."""
+
+    status = 404

@@ -19,9 +19,10 @@ from .messages import Channel
 _LOCK_DEVICE = select(EnrolledDevice).where(EnrolledDevice.udid == bindparam("udid")).with_for_update()
 _DEVICES = EnrolledDevice.__table__.c
 # What an Idle connect needs to decide whether it has work: the binding, the block, the
-# inventory schedule, and what convergence scopes on.
+# inventory schedule, what convergence scopes on, and the DDM sync tokens.
 SESSION_COLUMNS = ("id", "udid", "serial_number", "platform", "os_version", "blueprint_id", "cert_fingerprint",
-                   "blocked_at", "enrolled_at", "last_inventory_at", "inventory_queued_at")
+                   "blocked_at", "enrolled_at", "last_inventory_at", "inventory_queued_at",
+                   "declarations_token", "declarations_token_queued")
 # An Idle connect starts a session: one Core UPDATE ... RETURNING locks, stamps and reads the row.
 _START_SESSION = HotStatement(
     update(EnrolledDevice.__table__).where(_DEVICES.udid == bindparam("b_udid"))

@@ -251,8 +251,10 @@ class DeclarativeManagement:
 
 
 CHECKIN_TYPES: dict[str, type] = {cls.__name__: cls for cls in (
-    Authenticate, TokenUpdate, CheckOut, SetBootstrapToken, GetBootstrapToken, UserAuthenticate)}
-CheckinMessage = Authenticate | TokenUpdate | CheckOut | SetBootstrapToken | GetBootstrapToken | UserAuthenticate
+    Authenticate, TokenUpdate, CheckOut, SetBootstrapToken, GetBootstrapToken, UserAuthenticate,
+    DeclarativeManagement)}
+CheckinMessage = (Authenticate | TokenUpdate | CheckOut | SetBootstrapToken | GetBootstrapToken | UserAuthenticate
+                  | DeclarativeManagement)
 
 
 def decode_checkin(msg: dict) -> CheckinMessage:

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from espalier.models import DeviceCommand
 
-from . import convergence
+from . import convergence, ddm
 
-STEPS = (convergence.next_command,)
+STEPS = (convergence.next_command, ddm.next_command)
 
 
 def next_command(ctx, device) -> DeviceCommand | None:

@@ -46,3 +46,21 @@ def in_scope(item, artifact_id: str, platform: str | None, os_version: str | Non
     tag_limits = [ts["shard"] for ts in item.tag_shards or () if ts["tag"] in tags]
     limit = max(tag_limits) if tag_limits else item.default_shard
     return shard(artifact_id, device_key, item.shard_modulo) < limit
+
+
+def newest_in_scope(candidates, device, key: str, tags: set[int]) -> dict[str, tuple]:
+    """artifact id -> (artifact, newest in-scope version, its content row), from rows of
+    (blueprint artifact, artifact, version, content) ordered by blueprint artifact then
+    version descending; an artifact whose blueprint item is out of scope gets nothing."""
+    out: dict[str, tuple] = {}
+    rejected: set[str] = set()
+    for ba, artifact, version, content in candidates:
+        if artifact.id in out or artifact.id in rejected:
+            continue
+        if device.platform not in (artifact.platforms or ()) or not in_scope(
+                ba, artifact.id, device.platform, device.os_version, key, tags):
+            rejected.add(artifact.id)
+            continue
+        if in_scope(version, artifact.id, device.platform, device.os_version, key, tags):
+            out[artifact.id] = (artifact, version, content)
+    return out

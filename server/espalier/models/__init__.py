@@ -1,8 +1,9 @@
 """All models, imported once so metadata and Alembic see every table."""
 from .auth import ApiToken, ApiTokenPermission, User
 from .base import Base, utcnow
-from .blueprints import Artifact, ArtifactVersion, Blueprint, BlueprintArtifact, DeviceArtifact, Profile
+from .blueprints import Artifact, ArtifactVersion, Blueprint, BlueprintArtifact, Declaration, DeviceArtifact, Profile
 from .commands import DeviceCommand
+from .declarative import DeclarativeReport, DeviceDeclaration
 from .devices import BlockedDevice, EnrolledDevice, EnrolledUser
 from .enrollments import EnrollmentSession, OtaEnrollment
 from .pki import CertificateAuthority, IssuedCertificate
@@ -11,6 +12,6 @@ from .tags import MachineTag, Tag, Taxonomy
 from .tasks import TaskResult
 
 __all__ = ["ApiToken", "ApiTokenPermission", "Artifact", "ArtifactVersion", "Base", "BlockedDevice", "Blueprint",
-           "BlueprintArtifact", "DeviceArtifact", "MachineTag", "Profile", "Tag", "Taxonomy", "CertificateAuthority", "DeviceCommand",
+           "BlueprintArtifact", "Declaration", "DeclarativeReport", "DeviceArtifact", "DeviceDeclaration", "MachineTag", "Profile", "Tag", "Taxonomy", "CertificateAuthority", "DeviceCommand",
            "EnrolledDevice", "EnrolledUser", "EnrollmentSession", "IssuedCertificate", "OtaEnrollment",
            "PushCertificate", "TaskResult", "User", "utcnow"]

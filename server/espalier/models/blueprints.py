@@ -3,7 +3,8 @@
 A device points at one blueprint. A blueprint lists artifacts (``BlueprintArtifact``),
 each scoped by platform, OS version, tags and shards; an artifact has versions
 (``ArtifactVersion``, scoped the same way), the newest in-scope one is what a device gets.
-A profile version carries its ``.mobileconfig`` (``Profile``). ``DeviceArtifact`` is the
+A profile version carries its ``.mobileconfig`` (``Profile``), a declaration version its
+DDM declaration (``Declaration``, its twin). ``DeviceArtifact`` is the
 state of one version on one device. Excluded tags and tag shards are JSON lists of tag ids
 (``[{"tag": id, "shard": n}]``) so that scoping reads them with the row, no join per item.
 """
@@ -16,7 +17,10 @@ from .base import Base, CreatedAt, IntPk, JsonValue, Mapped, Secret, UpdatedAt, 
 
 PLATFORMS = ("iOS", "iPadOS", "macOS", "tvOS")  # Zentral's Platform values; fields are their lower case
 CHANNELS = ("Device", "User")
-ARTIFACT_TYPES = ("Profile",)
+# Declaration artifacts: the kind of their declarations (the word after ``com.apple.``).
+DECLARATION_KINDS = {"Activation": "activation", "Asset": "asset", "Configuration": "configuration",
+                     "Management": "management"}
+ARTIFACT_TYPES = ("Profile", *DECLARATION_KINDS)
 REINSTALL_ON_OS_UPDATE = ("No", "Major", "Minor", "Patch")
 COLLECTION_OPTIONS = (0, 1, 2)  # no, managed only, all
 STATUSES = ("pending", "installed", "failed", "removed")
@@ -31,6 +35,8 @@ class Blueprint(Base):
     collect_apps: Mapped[int] = mapped_column(default=0, server_default="0")
     collect_certificates: Mapped[int] = mapped_column(default=0, server_default="0")
     collect_profiles: Mapped[int] = mapped_column(default=0, server_default="0")
+    # declaration artifacts listed (kept by services/declarations.recount): 0 = no DDM work, no query
+    declaration_count: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[CreatedAt]
     updated_at: Mapped[UpdatedAt]
 
@@ -96,6 +102,7 @@ class ArtifactVersion(FilteredItem, Base):
 
     artifact: Mapped[Artifact] = relationship()
     profile: Mapped[Profile | None] = relationship(back_populates="artifact_version", uselist=False)
+    declaration: Mapped[Declaration | None] = relationship(back_populates="artifact_version", uselist=False)
 
 
 class Profile(Base):
@@ -116,6 +123,24 @@ class Profile(Base):
     payload_description: Mapped[str] = mapped_column(String(2048), default="")
 
     artifact_version: Mapped[ArtifactVersion] = relationship(back_populates="profile")
+
+
+class Declaration(Base):
+    """A DDM declaration version. ``source`` is the JSON ``{"Type", "Identifier", "Payload"}``,
+    encrypted at rest (declarations carry credentials); ``server_token`` is a keyed hash of it,
+    so it changes exactly when the content does."""
+
+    __tablename__ = "declarations"
+
+    id: Mapped[IntPk]
+    artifact_version_id: Mapped[str] = mapped_column(ForeignKey("artifact_versions.id", ondelete="CASCADE"),
+                                                     unique=True)
+    type: Mapped[str] = mapped_column(String(256))
+    identifier: Mapped[str] = mapped_column(String(64), index=True)
+    server_token: Mapped[str] = mapped_column(String(64))
+    source: Mapped[Secret]
+
+    artifact_version: Mapped[ArtifactVersion] = relationship(back_populates="declaration")
 
 
 class DeviceArtifact(Base):

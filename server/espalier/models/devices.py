@@ -45,6 +45,10 @@ class EnrolledDevice(Base):
     # management state
     awaiting_configuration: Mapped[bool | None]
     declarative_management: Mapped[bool] = mapped_column(default=False)
+    # DDM sync: the DeclarationsToken the device last fetched, and the one of the last
+    # DeclarativeManagement command queued (never two commands for one token)
+    declarations_token: Mapped[str | None] = mapped_column(String(64))
+    declarations_token_queued: Mapped[str | None] = mapped_column(String(64))
     dep_enrollment: Mapped[bool | None]
     user_enrollment: Mapped[bool | None]
     user_approved_enrollment: Mapped[bool | None]

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import and_, delete, exists, false, or_, select, update
 from sqlalchemy.orm import Session
 
+from espalier.mdm import ddm
 from espalier.mdm.commands.profiles import MAX_PROFILE, escrow_payload_types, read_profile
 from espalier.models import Artifact, ArtifactVersion, BlueprintArtifact, DeviceArtifact, DeviceCommand, Profile, Tag
 from espalier.models.blueprints import PLATFORMS
@@ -51,6 +52,9 @@ def save_artifact(s: Session, rt, data: dict[str, Any], artifact_id: str | None 
             if pk == artifact.id or s.get(Artifact, pk) is None:
                 errors["requires"] = [f'Invalid pk "{pk}" - object does not exist.']
                 break
+        if artifact_id and data.get("type") not in (None, artifact.type) and s.scalar(
+                select(ArtifactVersion.id).where(ArtifactVersion.artifact_id == artifact.id).limit(1)):
+            errors["type"] = ["The type of an artifact with versions cannot change."]
     if errors:
         raise _invalid(errors)
     for field, value in data.items():
@@ -59,6 +63,8 @@ def save_artifact(s: Session, rt, data: dict[str, Any], artifact_id: str | None 
     s.add(artifact)
     s.flush()
     if artifact_id:
+        ddm.recount_blueprints(s, list(s.scalars(select(BlueprintArtifact.blueprint_id).where(
+            BlueprintArtifact.artifact_id == artifact.id))))
         fanout.push_artifact_devices(s, rt, [artifact.id])
     return artifact
 

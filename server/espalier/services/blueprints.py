@@ -7,7 +7,7 @@ from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session
 
 from espalier.models import Artifact, Blueprint, BlueprintArtifact, EnrolledDevice, OtaEnrollment
-from espalier.services import fanout
+from espalier.services import declarations, fanout
 from espalier.services.artifacts import FILTER_FIELDS, validate_filtered
 from espalier.services.errors import ServiceError
 from espalier.services.rows import by_name, get_or_404
@@ -76,6 +76,7 @@ def save_item(s: Session, rt, data: dict[str, Any], item_id: int | None = None) 
         setattr(item, field, data[field])
     s.add(item)
     s.flush()
+    declarations.recount(s, blueprint_ids=[item.blueprint_id, previous[0]])
     _push(s, rt, [item.blueprint_id, previous[0]], [item.artifact_id, previous[1]])
     return item
 
@@ -85,6 +86,7 @@ def delete_item(s: Session, rt, item_id: int) -> None:
     blueprint_id, artifact_id = item.blueprint_id, item.artifact_id
     s.delete(item)
     s.flush()
+    declarations.recount(s, blueprint_ids=[blueprint_id])
     _push(s, rt, [blueprint_id], [artifact_id])
 
 

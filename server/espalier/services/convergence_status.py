@@ -1,4 +1,5 @@
-"""What the operators see of convergence: a device's artifacts, a version's counts by status."""
+"""What the operators see of convergence: a device's artifacts and DDM declaration status, a
+version's counts by status."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -6,7 +7,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from espalier.models import ArtifactVersion, DeviceArtifact
+from espalier.models import ArtifactVersion, DeviceArtifact, DeviceDeclaration
 from espalier.models.base import utcnow
 from espalier.models.blueprints import STATUSES
 from espalier.services import paging
@@ -48,3 +49,9 @@ def list_device_artifacts(s: Session, *, status: str | None = None, artifact_id:
     rows = list(s.scalars(ordered.limit(limit + 1).offset(offset)))
     return paging.page(rows, limit, offset, lambda: s.scalar(select(func.count()).select_from(stmt.subquery())),
                        counts, ("device_artifacts", status, artifact_id, device_id, stale_for))
+
+
+def device_declarations(s: Session, device_id: int) -> list[DeviceDeclaration]:
+    """What the device last reported of each declaration."""
+    return list(s.scalars(select(DeviceDeclaration).where(DeviceDeclaration.enrolled_device_id == device_id)
+                          .order_by(DeviceDeclaration.kind, DeviceDeclaration.identifier)))

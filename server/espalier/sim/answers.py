@@ -7,6 +7,7 @@ InstallProfile are read with `profiles.read_profile`, as the enrollment profile 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -243,13 +244,27 @@ def _acknowledge(device: SimulatedDevice, command: dict[str, Any]) -> Answer:
     return "Acknowledged", {}
 
 
+def _declarative_management(device: SimulatedDevice, command: dict[str, Any]) -> Answer:
+    """Turns DDM on; the sync runs once the session ends (`SimulatedDevice.connect`)."""
+    data = command.get("Data")
+    if data is not None:
+        try:
+            tokens = json.loads(data) if isinstance(data, bytes) else None
+        except ValueError:
+            tokens = None
+        if not isinstance(tokens, dict):
+            return "Error", error_chain(12021, "MCMDMErrorDomain", "Data is not a JSON object")
+    device.ddm_enabled = device.ddm_sync_requested = True
+    return "Acknowledged", {}
+
+
 HANDLERS: dict[str, Callable[[SimulatedDevice, dict[str, Any]], Answer]] = {
     "DeviceInformation": _device_information, "SecurityInfo": _security_info,
     "ProfileList": _profile_list, "CertificateList": _certificate_list,
     "InstalledApplicationList": _installed_applications, "InstallProfile": _install_profile,
     "RemoveProfile": _remove_profile, "EraseDevice": _erase_device, "DeviceLock": _device_lock,
     "RestartDevice": _power, "ShutDownDevice": _power, "DeviceConfigured": _device_configured,
-    "DeclarativeManagement": _acknowledge, "Settings": _settings,
+    "DeclarativeManagement": _declarative_management, "Settings": _settings,
     "RotateFileVaultKey": _rotate_filevault_key, "SetRecoveryLock": _set_recovery_lock,
     "AvailableOSUpdates": lambda d, c: ("Acknowledged", {"AvailableOSUpdates": []}),
     "ManagedApplicationList": lambda d, c: ("Acknowledged", {"ManagedApplicationList": {}}),

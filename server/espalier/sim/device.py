@@ -19,7 +19,7 @@ import httpx
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from espalier.sim import answers
+from espalier.sim import answers, declarative
 from espalier.sim.attestation import SIGNED_ATTRIBUTES_TYPE, signed_attributes
 from espalier.sim.facts import CATALOGUE, DeviceFacts
 from espalier.sim.profiles import ProfileError, new_recovery_key, read_profile
@@ -49,7 +49,7 @@ class SimulatedDevice:
                  signature_digest: str = "sha256", scep_cipher: str = "aes256",
                  identity_mode: str | None = None, client: httpx.Client | None = None,
                  apple_identity: tuple[x509.Certificate, rsa.RSAPrivateKey] | None = None,
-                 keep_identity_on_refusal: bool = False) -> None:
+                 keep_identity_on_refusal: bool = False, reject_declarations: set[str] | None = None) -> None:
         self.facts = facts
         self.locked, self.fail_commands = locked, set(fail_commands or ())
         self.signature_digest, self.scep_cipher = signature_digest, scep_cipher
@@ -75,6 +75,14 @@ class SimulatedDevice:
         self.firmware_password: str | None = None
         self.bootstrap_token: bytes | None = None
         self.spare_key: rsa.RSAPrivateKey | None = None  # made ahead (benchmarks), used if the size fits
+        # Declarative Device Management (sim/declarative.py)
+        self.reject_declarations = set(reject_declarations or ())  # identifiers it refuses (valid: invalid)
+        self.ddm_enabled = self.ddm_sync_requested = False
+        self.declarations: dict[str, dict[str, Any]] = {}  # Identifier -> the declaration fetched (+ "kind")
+        self.declarations_token: str | None = None
+        self.declaration_fetches: list[str] = []  # identifiers fetched, in order
+        self.ddm_token_checks = 0  # `tokens` requests
+        self.status_reports: list[dict[str, Any]] = []
 
     @classmethod
     def flavour(cls, name: str, *, supervised: bool = False, dep: bool = False, filevault: bool = False,
@@ -285,6 +293,8 @@ class SimulatedDevice:
         self.push_token, self.push_magic = b"", ""
         self.profiles.clear()
         self.profile_signers.clear()
+        self.declarations.clear()
+        self.declarations_token, self.ddm_enabled = None, False
 
     # ---- check-in and connect ---------------------------------------------------------
 
@@ -345,10 +355,21 @@ class SimulatedDevice:
             report = {"UDID": self.facts.udid, "Status": status, "CommandUUID": command_uuid, **result}
         else:
             self.errors.append(f"connect: more than {MAX_COMMANDS_PER_SESSION} commands in one session")
+        if self.ddm_sync_requested:  # the device syncs once the session is over
+            self.ddm_sync_requested = False
+            declarative.sync(self)
         if self.remove_after_session:  # RemoveProfile named the MDM profile
             self.remove_after_session = False
             self.checkout(send=bool(self.mdm_payload.get("CheckOutWhenRemoved")))
         return handled
+
+    def ddm_sync(self) -> bool:
+        """Sync the declarations now (as after a DeclarativeManagement command)."""
+        return declarative.sync(self)
+
+    def install_os_update(self) -> bool:
+        """Install the OS update an active enforcement asks for, and report the new state."""
+        return declarative.install_os_update(self)
 
     def checkout(self, send: bool = True) -> bool:
         """Remove the MDM profile: send CheckOut (unless `send` is False) and forget the enrollment."""

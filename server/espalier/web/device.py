@@ -70,6 +70,8 @@ def _mdm_view() -> Response:
         return _mdm_error(exc)
     if not answer:
         return Response(b"", 200)
+    if isinstance(msg, messages.DeclarativeManagement):  # DDM answers are JSON
+        return Response(answer, 200, mimetype="application/json")
     return Response(answer, 200, mimetype="application/xml")
 
 

@@ -96,3 +96,15 @@ def test_a_blocked_device_is_refused_and_its_session_stamp_rolled_back(enrolled,
     with runtime.db.session() as s:
         assert s.get(EnrolledDevice, device_id).session_started_at == before
 
+
+
+def test_ddm_costs_a_blueprint_device_without_declarations_no_statement_of_its_own(
+        enrolled, client, admin, enrollment, counted):
+    bp = client.post("/api/mdm/blueprints/", headers=admin, json={"name": "Plain"}).json
+    client.put(f"/api/mdm/ota_enrollments/{enrollment['id']}/", headers=admin, json={"blueprint": bp["id"]})
+    sim, _ = enrolled("mac")  # DDM-capable
+    sim.connect()
+    with counted() as seen:
+        assert sim.connect() == [], sim.errors
+    assert not any("declaration" in s or "device_commands" in s for s in seen["statements"][2:]), seen["statements"]
+    assert sum(s.startswith("SELECT blueprints.") for s in seen["statements"]) == 1  # the steps' shared read

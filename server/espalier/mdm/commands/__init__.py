@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from .base import Command, CommandArgumentError
 from .custom import CustomCommand
+from .declarative_management import DeclarativeManagement
 from .device_information import DeviceInformation
 from .device_lock import DeviceLock
 from .erase_device import EraseDevice
@@ -12,7 +13,7 @@ from .profiles import InstallProfile, RemoveProfile
 from .security_info import SecurityInfo
 
 REGISTRY: dict[str, type[Command]] = {cls.request_type: cls for cls in (
-    CertificateList, CustomCommand, DeviceConfigured, DeviceInformation, DeviceLock, EraseDevice,
+    CertificateList, CustomCommand, DeclarativeManagement, DeviceConfigured, DeviceInformation, DeviceLock, EraseDevice,
     InstallProfile, InstalledApplicationList, ProfileList, RemoveProfile, RestartDevice, SecurityInfo,
     ShutDownDevice)}
 

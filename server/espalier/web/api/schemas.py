@@ -399,6 +399,35 @@ class ProfileIn(FilteredItemIn):
     source: char(4 * 1024 * 1024) = Field(description="base64 of the .mobileconfig (signed or not)")
 
 
+class DeclarationOut(FilteredItem):
+    id: str = Field(validation_alias="artifact_version_id")
+    artifact: str
+    version: int
+    type: str
+    identifier: str
+    server_token: str
+    source: dict = Field(description="the declaration as stored: Type, Identifier, Payload (no ServerToken)")
+    created_at: str
+    updated_at: str
+
+
+class DeclarationIn(FilteredItemIn):
+    artifact: uuid_pk()
+    version: integer(1)
+    source: Dict = Field(description='{"Type": "com.apple.<kind>.…", "Identifier": "…", "Payload": {…}}; '
+                                     "a ServerToken is ignored (the server computes it)")
+
+
+class DeviceDeclaration(Out):
+    identifier: str
+    kind: str
+    server_token: str
+    valid: str
+    active: bool
+    reasons: list | None
+    updated_at: str
+
+
 class Tag(Out):
     id: int
     taxonomy: int | None = Field(validation_alias="taxonomy_id")
@@ -463,6 +492,12 @@ def artifact(a) -> dict:
 
 def blueprint_artifact(item) -> dict:
     return dump(BlueprintArtifact, item)
+
+
+def declaration(d, source: dict) -> dict:
+    v = d.artifact_version
+    return dump(DeclarationOut, v, id=v.id, artifact=v.artifact_id, type=d.type, identifier=d.identifier,
+                server_token=d.server_token, source=source)
 
 
 def profile(p, source: str) -> dict:
