@@ -137,7 +137,7 @@ def main():
             name=dict(type='str', required=True),
             escrow_location_display_name=dict(type='str'),
             at_login_only=dict(type='bool'),
-            bypass_attempts=dict(type='int'),
+            bypass_attempts=dict(type='int', no_log=False),
             show_recovery_key=dict(type='bool'),
             destroy_key_on_standby=dict(type='bool'),
             prk_rotation_interval_days=dict(type='int'),
