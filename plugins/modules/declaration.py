@@ -191,8 +191,9 @@ def _version(module, client, artifact, declaration, platforms):
         keys = changed_fields(newest, scope)
         if not keys:
             return False, newest, None
-        body = dict({k: newest.get(k) for k in scope}, artifact=artifact['id'], version=newest['version'],
-                    source=declaration, **scope)
+        # a PUT is whole: the version's other scope fields go back as they are
+        kept = {k: newest[k] for k in ('shard_modulo', 'default_shard', 'excluded_tags', 'tag_shards') if k in newest}
+        body = dict(kept, artifact=artifact['id'], version=newest['version'], source=declaration, **scope)
         after = dict(newest, **scope)
         if not module.check_mode:
             after = dict(client.put(object_path(DECLARATIONS_PATH, newest['id']), body), source_sha256=sha)

@@ -55,7 +55,9 @@ software_update_enforcements:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.espalier.mdm.plugins.module_utils.api import api_argument_spec, run_module
-from ansible_collections.espalier.mdm.plugins.module_utils.objects import SOFTWARE_UPDATE_ENFORCEMENTS_PATH, TAGS_PATH, find_one
+from ansible_collections.espalier.mdm.plugins.module_utils.objects import (
+    SOFTWARE_UPDATE_ENFORCEMENTS_PATH, TAGS_PATH, find_one,
+)
 
 
 def run(module, client):

@@ -75,7 +75,8 @@ def test_scope_change_updates_the_newest_version_in_place(fake_api, run_module):
     assert result['changed'] is True and result['version']['version'] == 1
     assert result['diff']['after']['version'] == dict(macos_min_version='14.0')
     assert len(fake_api.calls_to('POST', r'/declarations/$')) == 1
-    assert fake_api.calls_to('PUT', r'/declarations/')[0][3]['source'] == PASSCODE
+    put = fake_api.calls_to('PUT', r'/declarations/')[0][3]
+    assert put['source'] == PASSCODE and put['version'] == 1 and put['shard_modulo'] == 100
 
 
 def test_the_artifact_type_follows_the_declaration(fake_api, run_module):

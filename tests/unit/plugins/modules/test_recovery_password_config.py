@@ -86,8 +86,8 @@ def test_switching_from_dynamic_to_static_needs_the_password(fake_api, run_modul
     run_module(recovery_password_config, name='Lab')
     assert 'static_password: required' in run_module(recovery_password_config, name='Lab', dynamic_password=False)['msg']
     switched = run_module(recovery_password_config, update_password='on_create', diff=True, **STATIC)
-    assert switched['changed'] is True and switched['diff']['after'] == dict(dynamic_password=False,
-                                                                            static_password='********')
+    assert switched['changed'] is True
+    assert switched['diff']['after'] == dict(dynamic_password=False, static_password='********')
     back = run_module(recovery_password_config, name='Lab', dynamic_password=True, diff=True)
     assert back['changed'] is True and back['recovery_password_config']['static_password_set'] is False
     assert fake_api.calls_to('PUT', r'recovery_password_configs/')[-1][3]['static_password'] is None
