@@ -78,6 +78,8 @@ notes:
   - The API stores the C(collect_*) options as Zentral's numbers (0 none, 1 managed only, 2 all); RV(blueprint) shows them so.
   - In check mode, a configuration or an enforcement that does not exist yet stands for itself, by name, with a warning
     (an earlier task of the run would create it); for real, an unknown name fails.
+  - The task fails when it sets O(filevault_config), O(recovery_password_config), O(software_update_enforcements) or
+    O(legacy_profiles_via_ddm) and the server's blueprints do not have that field (a server that does not implement it).
   - Needs the permissions C(mdm.view_blueprint) and C(mdm.add_blueprint), C(mdm.change_blueprint) or C(mdm.delete_blueprint),
     and the view permission of the configurations and enforcements it names.
 seealso:
@@ -117,7 +119,7 @@ blueprint:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.espalier.mdm.plugins.module_utils.api import api_argument_spec, run_module
+from ansible_collections.espalier.mdm.plugins.module_utils.api import EspalierModuleError, api_argument_spec, run_module
 from ansible_collections.espalier.mdm.plugins.module_utils.objects import (
     BLUEPRINTS_PATH, CLEARED, FILEVAULT_CONFIGS_PATH, RECOVERY_PASSWORD_CONFIGS_PATH, SOFTWARE_UPDATE_ENFORCEMENTS_PATH,
     ensure, ensure_absent, find_by_name, id_of,
@@ -151,6 +153,18 @@ def _enforcements(module, client):
     return sorted(set(ids), key=lambda i: (isinstance(i, str), i))
 
 
+def _unanswered(blueprint, desired):
+    return [f for f in WRITABLE[len(FIELDS):] if desired.get(f) is not None and f not in blueprint]
+
+
+def _implemented(current, desired):
+    """A server whose blueprints lack a declared field would ignore it, and every run would report a change."""
+    unknown = _unanswered(current, desired) if current is not None else []
+    if unknown:
+        raise EspalierModuleError("the server's blueprints have no %s: it does not implement %s"
+                                  % (', '.join(unknown), 'them' if len(unknown) > 1 else 'it'))
+
+
 def run(module, client):
     p = module.params
     name = p['name'].strip()
@@ -165,7 +179,12 @@ def run(module, client):
                        recovery_password_config=_config(module, client, 'recovery_password_config'),
                        software_update_enforcements=_enforcements(module, client),
                        legacy_profiles_via_ddm=p['legacy_profiles_via_ddm'])
+        _implemented(current, desired)
         result = ensure(module, client, BLUEPRINTS_PATH, current, desired, 'blueprint', WRITABLE)
+        if current is None and not module.check_mode:
+            unknown = _unanswered(result['object'], desired)
+            if unknown:
+                module.warn("the server's blueprints have no %s: it ignored them" % ', '.join(unknown))
     result['blueprint'] = result.pop('object')
     return result
 

@@ -45,7 +45,8 @@ options:
     elements: str
   channel:
     description:
-      - V(Device) for the device channel, V(User) for the user channel of a Mac.
+      - V(Device) for the device channel, V(User) for the user channel of a Mac (Espalier sends declarations on the
+        device channel only and refuses V(User)).
     type: str
     choices: [Device, User]
     default: Device

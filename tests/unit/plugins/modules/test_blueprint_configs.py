@@ -74,3 +74,11 @@ def test_a_server_without_the_fields_gets_none_of_them_back(fake_api, run_module
     assert run_module(blueprint, name='Staff', inventory_interval=14400)['changed'] is True
     put = fake_api.calls_to('PUT', r'/blueprints/%d/$' % bp['id'])[-1][3]
     assert set(put) == {'name', 'inventory_interval', 'collect_apps', 'collect_certificates', 'collect_profiles'}
+
+
+def test_a_field_the_server_does_not_have_fails_instead_of_changing_every_run(fake_api, run_module):
+    bp = fake_api.fleet.add('api/mdm/blueprints', name='Staff')
+    del fake_api.fleet.blueprints[bp['id']]['legacy_profiles_via_ddm']
+    failed = run_module(blueprint, name='Staff', legacy_profiles_via_ddm=True, check_mode=True)
+    assert failed['failed'] is True and 'have no legacy_profiles_via_ddm' in failed['msg']
+    assert not fake_api.calls_to('PUT', r'.')
