@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 
 from ansible_collections.espalier.mdm.plugins.module_utils.api import EspalierModuleError
 
@@ -21,8 +22,25 @@ BLUEPRINTS_PATH = 'api/mdm/blueprints/'
 ARTIFACTS_PATH = 'api/mdm/artifacts/'
 PROFILES_PATH = 'api/mdm/profiles/'
 BLUEPRINT_ARTIFACTS_PATH = 'api/mdm/blueprint_artifacts/'
+DECLARATIONS_PATH = 'api/mdm/declarations/'
+FILEVAULT_CONFIGS_PATH = 'api/mdm/filevault_configs/'
+RECOVERY_PASSWORD_CONFIGS_PATH = 'api/mdm/recovery_password_configs/'
+SOFTWARE_UPDATE_ENFORCEMENTS_PATH = 'api/mdm/software_update_enforcements/'
 # Zentral's platform names; the scope fields of a blueprint artifact or a version are their lower case
 PLATFORMS = ('iOS', 'iPadOS', 'macOS', 'tvOS')
+# the artifact type of each kind of declaration (its Type is com.apple.<kind>.<name>)
+DECLARATION_ARTIFACT_TYPES = dict(activation='Activation', asset='Asset', configuration='Configuration',
+                                  management='Management')
+
+
+class _Cleared:
+    """A declared null (a relation taken off), as opposed to None: not declared."""
+
+    def __repr__(self):
+        return 'CLEARED'
+
+
+CLEARED = _Cleared()
 
 
 def object_path(path, object_id=None):
@@ -67,7 +85,13 @@ def changed_fields(current, desired):
     return sorted(k for k, v in desired.items() if v is not None and _same(v) != _same((current or {}).get(k)))
 
 
+def _declared(value):
+    return None if value is CLEARED else value
+
+
 def _same(value):
+    if value is CLEARED:
+        return None
     if isinstance(value, list):
         return sorted((_same(v) for v in value), key=repr)
     if isinstance(value, dict):
@@ -75,31 +99,57 @@ def _same(value):
     return value
 
 
-def ensure(module, client, path, current, desired, what, writable, label=None):
+def ensure(module, client, path, current, desired, what, writable, label=None, implied=None):
     """Create or update the object so the declared fields hold: the result dict of the module.
 
-    writable: the fields the API's PUT takes; it is sent whole (current values, then the declared ones).
+    writable: the fields the API's PUT takes; it is sent whole (the current values the object has, then
+    implied, then the declared ones). implied: values the declared ones call for but that are not
+    compared (the fields of another mode that the server wants cleared), sent on creation and update.
     """
     label = label or desired.get('name')
     keys = changed_fields(current, desired)
     if current is not None and not keys:
         return dict(changed=False, object=current, msg="%s '%s' is as declared" % (what, label))
-    declared = {k: v for k, v in desired.items() if v is not None}
+    declared = {k: _declared(v) for k, v in desired.items() if v is not None}
+    implied = {k: v for k, v in (implied or {}).items() if k not in declared}
     if current is None:
-        body = declared
+        body = dict(implied, **declared)
         after = dict(dict.fromkeys(('id',) + tuple(writable)), **body) if module.check_mode else None
         if not module.check_mode:
             after = client.post(path, body)
         before_view, after_view = dict(state='absent'), dict({k: after.get(k) for k in sorted(declared)}, state='present')
         verb = 'created'
     else:
-        body = dict({k: current.get(k) for k in writable}, **declared)
-        after = dict(current, **declared) if module.check_mode else client.put(object_path(path, current['id']), body)
+        body = dict({k: current[k] for k in writable if k in current}, **dict(implied, **declared))
+        if module.check_mode:
+            after = dict(current, **dict(implied, **declared))
+        else:
+            after = client.put(object_path(path, current['id']), body)
         before_view = {k: current.get(k) for k in keys}
         after_view = {k: after.get(k) for k in keys}
         verb = 'updated'
     return dict(changed=True, object=after, diff=dict(before=before_view, after=after_view),
                 msg="%s '%s' %s%s" % (what, label, verb, ' (check mode)' if module.check_mode else ''))
+
+
+def without_secret(obj, field):
+    """The object as a result shows it: a secret field (a static password) replaced by <field>_set."""
+    if not obj:
+        return obj
+    out = {k: v for k, v in obj.items() if k != field}
+    out[field + '_set'] = bool(obj.get(field))
+    return out
+
+
+def find_one(client, path, object_id=None, name=None):
+    """The objects of an _info module: the one with this id or name (none when there is none), or all."""
+    if object_id is not None:
+        found = [client.get_or_none(object_path(path, object_id))]
+    elif name is not None:
+        found = [find_by_name(client, path, name.strip())]
+    else:
+        found = client.list_all(path)
+    return [o for o in found if o]
 
 
 def ensure_absent(module, client, path, current, what, label, view_keys):
@@ -136,5 +186,33 @@ def versions_of(client, artifact_id):
             continue
         version = dict(version)
         version['source_sha256'] = hashlib.sha256(base64.b64decode(version.pop('source', '') or '')).hexdigest()
+        out.append(version)
+    return sorted(out, key=lambda v: v.get('version') or 0, reverse=True)
+
+
+def canonical_declaration(declaration):
+    """A declaration as compared and sent: a dict without ServerToken (the server makes its own)."""
+    if not isinstance(declaration, dict):
+        raise EspalierModuleError('a declaration is a JSON object, not %s' % type(declaration).__name__)
+    return {k: v for k, v in declaration.items() if k != 'ServerToken'}
+
+
+def declaration_sha256(declaration):
+    """SHA-256 of the canonical JSON of a declaration: key order and spacing do not count."""
+    try:
+        text = json.dumps(canonical_declaration(declaration), sort_keys=True, separators=(',', ':'), ensure_ascii=False)
+    except (TypeError, ValueError) as ex:  # a YAML date, a set...: what JSON cannot carry
+        raise EspalierModuleError('the declaration is not JSON data: %s' % ex)
+    return hashlib.sha256(text.encode('utf-8')).hexdigest()
+
+
+def declaration_versions_of(client, artifact_id):
+    """The declaration versions of an artifact, newest first, each with source_sha256 instead of its source."""
+    out = []
+    for version in client.list_all(DECLARATIONS_PATH):
+        if version.get('artifact') != artifact_id:
+            continue
+        version = dict(version)
+        version['source_sha256'] = declaration_sha256(version.pop('source', None) or {})
         out.append(version)
     return sorted(out, key=lambda v: v.get('version') or 0, reverse=True)

@@ -10,7 +10,8 @@ module: blueprint_artifact
 short_description: Put an artifact on a blueprint of Espalier, with its scope
 version_added: 0.3.0
 description:
-  - Declares that the devices of O(blueprint) get O(artifact) (a profile of M(espalier.mdm.profile)), on the
+  - Declares that the devices of O(blueprint) get O(artifact) (a profile of M(espalier.mdm.profile) or a declaration of
+    M(espalier.mdm.declaration)), on the
     platforms, tags and share of the fleet given. Devices converge at their next contact; the server pushes them.
   - Matched by the pair O(blueprint), O(artifact). A second run with the same options reports no change.
 author:
@@ -77,6 +78,7 @@ notes:
 seealso:
   - module: espalier.mdm.blueprint_artifact_info
   - module: espalier.mdm.profile
+  - module: espalier.mdm.declaration
   - module: espalier.mdm.tag
 '''
 

@@ -177,4 +177,92 @@ def case_token_info(api):
     assert isinstance(info['permissions'], list) and all('.' in p for p in info['permissions'])
 
 
+# -- FileVault, recovery password, OS update enforcements, declarations: the shapes the modules of
+# filevault_config, recovery_password_config, software_update_enforcement, declaration and blueprint rely
+# on. Pending: the fake keeps them now; rename pending_case_ to case_ when the server has the routes, so the
+# server suite runs them too.
+
+def _listed(answer):
+    status, body = answer
+    assert status == 200
+    return body['results'] if isinstance(body, dict) else body
+
+
+def pending_case_filevault_configs_follow_zentral(api):
+    status, config = api.call('POST', '/api/mdm/filevault_configs/', body={'name': 'FV', 'escrow_location_display_name': 'IT'})
+    assert status == 201
+    assert {k: config[k] for k in ('at_login_only', 'bypass_attempts', 'show_recovery_key', 'destroy_key_on_standby',
+                                   'prk_rotation_interval_days')} == {
+        'at_login_only': False, 'bypass_attempts': -1, 'show_recovery_key': False, 'destroy_key_on_standby': False,
+        'prk_rotation_interval_days': 0}
+    path = '/api/mdm/filevault_configs/%d/' % config['id']
+    body = {'name': 'FV', 'escrow_location_display_name': 'IT', 'at_login_only': False, 'bypass_attempts': 1}
+    assert api.call('PUT', path, body=body) == (400, {'bypass_attempts': ['Must be -1 when at_login_only is False']})
+    assert [c['id'] for c in _listed(api.call('GET', '/api/mdm/filevault_configs/', {'name': 'FV'}))] == [config['id']]
+    assert _listed(api.call('GET', '/api/mdm/filevault_configs/', {'name': 'nope'})) == []
+    status, blueprint = api.call('POST', '/api/mdm/blueprints/', body={'name': 'FV blueprint', 'filevault_config': config['id']})
+    assert status == 201 and blueprint['filevault_config'] == config['id']
+    assert api.call('DELETE', path) == (400, ['This FileVault configuration cannot be deleted'])
+
+
+def pending_case_recovery_password_configs_follow_zentral(api):
+    path = '/api/mdm/recovery_password_configs/'
+    assert api.call('POST', path, body={'name': 'RP', 'dynamic_password': False}) == (
+        400, {'static_password': ['Required when dynamic_password is false']})
+    status, config = api.call('POST', path, body={'name': 'RP', 'dynamic_password': False, 'static_password': '12345678'})
+    assert status == 201 and config['static_password'] in ('12345678', None)  # Zentral returns it; None: kept hidden
+    assert set(config) >= {'id', 'name', 'dynamic_password', 'static_password', 'rotation_interval_days',
+                           'rotate_firmware_password', 'created_at', 'updated_at'}
+    status, dynamic = api.call('PUT', '%s%d/' % (path, config['id']), body={
+        'name': 'RP', 'dynamic_password': True, 'rotation_interval_days': 17, 'rotate_firmware_password': True})
+    assert status == 200 and dynamic['static_password'] is None and dynamic['rotation_interval_days'] == 17
+
+
+def pending_case_software_update_enforcements_write_times_with_seconds(api):
+    path = '/api/mdm/software_update_enforcements/'
+    status, one_time = api.call('POST', path, body={'name': 'One', 'platforms': ['macOS'], 'os_version': '14.1.1',
+                                                    'local_datetime': '2023-11-28T09:30'})
+    assert status == 201
+    assert {k: one_time[k] for k in ('local_datetime', 'max_os_version', 'delay_days', 'local_time', 'build_version',
+                                     'tags', 'details_url')} == {
+        'local_datetime': '2023-11-28T09:30:00', 'max_os_version': '', 'delay_days': None, 'local_time': None,
+        'build_version': '', 'tags': [], 'details_url': ''}
+    status, latest = api.call('POST', path, body={'name': 'Latest', 'platforms': ['iOS'], 'max_os_version': '18',
+                                                  'local_time': '11:11'})
+    assert status == 201 and latest['delay_days'] == 14 and latest['local_time'] == '11:11:00'
+    assert latest['os_version'] == '' and latest['local_datetime'] is None
+    assert api.call('POST', path, body={'name': 'Both', 'platforms': ['macOS'], 'max_os_version': '15',
+                                        'os_version': '14.1'}) == (
+        400, {'non_field_errors': ['os_version and max_os_version cannot be both set']})
+    assert api.call('POST', path, body={'name': 'Bad', 'platforms': ['macOS'], 'max_os_version': 'ABC'}) == (
+        400, {'max_os_version': ['Not a valid OS version']})
+
+
+def pending_case_blueprints_have_the_config_fields(api):
+    status, blueprint = api.call('POST', '/api/mdm/blueprints/', body={'name': 'Plain'})
+    assert status == 201
+    assert {k: blueprint[k] for k in ('filevault_config', 'recovery_password_config', 'software_update_enforcements',
+                                      'legacy_profiles_via_ddm')} == {
+        'filevault_config': None, 'recovery_password_config': None, 'software_update_enforcements': [],
+        'legacy_profiles_via_ddm': True}
+
+
+def pending_case_declaration_versions_drop_the_server_token(api):
+    status, artifact = api.call('POST', '/api/mdm/artifacts/', body={
+        'name': 'Echo', 'type': 'Configuration', 'channel': 'Device', 'platforms': ['macOS', 'iOS']})
+    assert status == 201
+    source = {'Type': 'com.apple.configuration.management.test', 'Identifier': 'com.example.echo',
+              'ServerToken': 'mine', 'Payload': {'Echo': 'hello'}}
+    status, version = api.call('POST', '/api/mdm/declarations/', body={
+        'artifact': artifact['id'], 'version': 1, 'macos': True, 'source': source})
+    assert status == 201
+    assert version['source'] == {k: v for k, v in source.items() if k != 'ServerToken'}
+    assert version['type'] == source['Type'] and version['identifier'] == source['Identifier']
+    assert version['server_token'] and version['server_token'] != 'mine'
+    assert version['artifact'] == artifact['id'] and version['version'] == 1 and version['macos'] is True
+    listed = [v for v in _listed(api.call('GET', '/api/mdm/declarations/')) if v['artifact'] == artifact['id']]
+    assert [v['id'] for v in listed] == [version['id']]
+
+
 CASES = [value for name, value in sorted(globals().items()) if name.startswith('case_')]
+PENDING_CASES = [value for name, value in sorted(globals().items()) if name.startswith('pending_case_')]

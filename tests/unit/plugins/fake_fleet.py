@@ -3,8 +3,9 @@
 # Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
 
 """The fleet declaration part of the fake operator API: tags, machine tags, blueprints, artifacts,
-profile versions, blueprint artifacts and device artifact rows, with the server's shapes,
-defaults and the refusals the modules meet (duplicate names, unknown references)."""
+profile and declaration versions, blueprint artifacts, device artifact rows, FileVault and recovery
+password configurations and software update enforcements, with the server's shapes, defaults and the
+refusals the modules meet (duplicate names, unknown references, Zentral's validation rules)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,11 @@ SCOPE_DEFAULTS = dict(
      for s in ('', '_min_version', '_max_version')},
     shard_modulo=100, default_shard=100, excluded_tags=[], tag_shards=[])
 STAMPS = dict(created_at='2024-06-01T00:00:00', updated_at='2024-06-01T00:00:00')
+DECLARATION_TYPES = ('Activation', 'Asset', 'Configuration', 'Management')
+ARTIFACT_TYPES = ('Profile',) + DECLARATION_TYPES
+COLLECTIONS_RE = (r'/(api/(?:inventory/tags|mdm/blueprints|mdm/artifacts|mdm/profiles|mdm/declarations'
+                  r'|mdm/blueprint_artifacts|mdm/filevault_configs|mdm/recovery_password_configs'
+                  r'|mdm/software_update_enforcements))/(?:([^/]+)/)?')
 
 
 class FakeFleet:
@@ -28,12 +34,23 @@ class FakeFleet:
         self.profiles = {}
         self.blueprint_artifacts = {}
         self.device_artifacts = {}  # device id -> rows
+        self.declarations = {}
+        self.filevault_configs = {}
+        self.recovery_password_configs = {}
+        self.software_update_enforcements = {}
+        # Zentral returns a static password in the clear; False: a server that keeps it to itself (null)
+        self.reveal_static_password = True
         self.collections = {
             'api/inventory/tags': (self.tags, self._tag),
             'api/mdm/blueprints': (self.blueprints, self._blueprint),
             'api/mdm/artifacts': (self.artifacts, self._artifact),
             'api/mdm/profiles': (self.profiles, self._profile),
             'api/mdm/blueprint_artifacts': (self.blueprint_artifacts, self._blueprint_artifact),
+            'api/mdm/declarations': (self.declarations, self._declaration),
+            'api/mdm/filevault_configs': (self.filevault_configs, self._filevault_config),
+            'api/mdm/recovery_password_configs': (self.recovery_password_configs, self._recovery_password_config),
+            'api/mdm/software_update_enforcements': (self.software_update_enforcements,
+                                                     self._software_update_enforcement),
         }
 
     # -- what the tests set up ----------------------------------------------------------------
@@ -69,8 +86,7 @@ class FakeFleet:
                 if field in query:
                     rows = [r for r in rows if str(r[field]) == str(query[field])]
             return 'list', rows
-        m = re.fullmatch(r'/(api/(?:inventory/tags|mdm/blueprints|mdm/artifacts|mdm/profiles|mdm/blueprint_artifacts))/'
-                         r'(?:([^/]+)/)?', path)
+        m = re.fullmatch(COLLECTIONS_RE, path)
         if not m:
             return None
         objects, make = self.collections[m.group(1)]
@@ -78,18 +94,18 @@ class FakeFleet:
         if key is None:
             if method == 'GET':
                 found = [o for o in objects.values() if not query.get('name') or o.get('name') == query['name']]
-                return 'list', found
+                return 'list', [self._shown(m.group(1), o) for o in found]
             if method == 'POST':
-                return make(None, data)
+                return self._answer(m.group(1), make(None, data))
             return 405, {'detail': 'Method "%s" not allowed.' % method}
         key = int(key) if key.isdigit() else key
         obj = objects.get(key)
         if obj is None:
             return 404, {'detail': 'Not found.'}
         if method == 'GET':
-            return 200, obj
+            return 200, self._shown(m.group(1), obj)
         if method == 'PUT':
-            return make(obj, data)
+            return self._answer(m.group(1), make(obj, data))
         if method == 'DELETE':
             refusal = self._refuse_delete(m.group(1), obj)
             if refusal:
@@ -97,6 +113,16 @@ class FakeFleet:
             del objects[key]
             return 204, None
         return 405, {'detail': 'Method "%s" not allowed.' % method}
+
+    def _shown(self, collection, obj):
+        """An object as the API answers it (a static password only when the server reveals it)."""
+        if collection == 'api/mdm/recovery_password_configs' and not self.reveal_static_password:
+            return dict(obj, static_password=None)
+        return obj
+
+    def _answer(self, collection, reply):
+        status, obj = reply
+        return (status, self._shown(collection, obj)) if status in (200, 201) else reply
 
     def device_action(self, method, device, action, data):
         """The device routes of the fleet: PATCH (blueprint) and artifacts/; None for the others."""
@@ -155,14 +181,29 @@ class FakeFleet:
         if error:
             return 400, error
         fields = {k: data[k] for k in ('name', 'inventory_interval', 'collect_apps', 'collect_certificates',
-                                       'collect_profiles') if data.get(k) is not None}
-        return self._save(self.blueprints, obj, fields, dict(inventory_interval=86400, collect_apps=0,
-                                                             collect_certificates=0, collect_profiles=0), self._int_id)
+                                       'collect_profiles', 'legacy_profiles_via_ddm') if data.get(k) is not None}
+        for field, objects in (('filevault_config', self.filevault_configs),
+                               ('recovery_password_config', self.recovery_password_configs)):
+            if field in data:
+                if data[field] is not None and data[field] not in objects:
+                    return 400, {field: ['Invalid pk "%s" - object does not exist.' % data[field]]}
+                fields[field] = data[field]
+        if 'software_update_enforcements' in data:
+            for pk in data['software_update_enforcements'] or []:
+                if pk not in self.software_update_enforcements:
+                    return 400, {'software_update_enforcements': ['Invalid pk "%s" - object does not exist.' % pk]}
+            fields['software_update_enforcements'] = list(data['software_update_enforcements'] or [])
+        return self._save(self.blueprints, obj, fields, dict(
+            inventory_interval=86400, collect_apps=0, collect_certificates=0, collect_profiles=0, default_location=None,
+            filevault_config=None, recovery_password_config=None, software_update_enforcements=[],
+            legacy_profiles_via_ddm=True), self._int_id)
 
     def _artifact(self, obj, data):
         error = self._unique_name(self.artifacts, obj, data, 'artifact')
         if error:
             return 400, error
+        if data.get('type') is not None and data['type'] not in ARTIFACT_TYPES:
+            return 400, {'type': ['"%s" is not a valid choice.' % data['type']]}
         fields = {k: v for k, v in data.items() if v is not None and k in (
             'name', 'type', 'channel', 'platforms', 'requires', 'install_during_setup_assistant', 'auto_update',
             'reinstall_interval', 'reinstall_on_os_update')}
@@ -183,6 +224,118 @@ class FakeFleet:
         fields = dict(self._scope(data), artifact=data['artifact'], version=data['version'], source=data['source'])
         return self._save(self.profiles, obj, fields, {}, self._uuid)
 
+    def _declaration(self, obj, data):
+        artifact = self.artifacts.get(data.get('artifact'))
+        if artifact is None:
+            return 400, {'artifact': ['Invalid pk "%s" - object does not exist.' % data.get('artifact')]}
+        if artifact['type'] not in DECLARATION_TYPES:
+            return 400, {'artifact': ['Not a declaration artifact']}
+        if any(d['artifact'] == data['artifact'] and d['version'] == data.get('version') and d is not obj
+               for d in self.declarations.values()):
+            return 400, {'version': ['A version of this artifact with the same version number already exists']}
+        source = data.get('source')
+        if not isinstance(source, dict) or not source.get('Type') or not source.get('Identifier'):
+            return 400, {'source': ['Invalid declaration']}
+        kind = source['Type'].split('.')[2] if source['Type'].count('.') >= 3 else ''
+        if kind.capitalize() != artifact['type']:
+            return 400, {'source': ['A %s declaration in a %s artifact' % (source['Type'], artifact['type'])]}
+        source = {k: v for k, v in source.items() if k != 'ServerToken'}
+        fields = dict(self._scope(data), artifact=data['artifact'], version=data['version'], source=source,
+                      type=source['Type'], identifier=source['Identifier'])
+        status, saved = self._save(self.declarations, obj, fields, {}, self._uuid)
+        saved['server_token'] = '%s-%s' % (saved['id'], self._uuid()[:8])  # a new token at every save
+        return status, saved
+
+    def _filevault_config(self, obj, data):
+        error = self._unique_name(self.filevault_configs, obj, data, 'FileVault configuration')
+        if error:
+            return 400, error
+        if not data.get('escrow_location_display_name'):
+            return 400, {'escrow_location_display_name': ['This field is required.']}
+        fields = {k: data[k] for k in ('name', 'escrow_location_display_name', 'at_login_only', 'bypass_attempts',
+                                       'show_recovery_key', 'destroy_key_on_standby', 'prk_rotation_interval_days')
+                  if k in data}
+        bypass = data.get('bypass_attempts', -1)
+        if data.get('at_login_only', False):
+            if bypass < 0:
+                return 400, {'bypass_attempts': ['Must be >= 0 when at_login_only is True']}
+        elif bypass > -1:
+            return 400, {'bypass_attempts': ['Must be -1 when at_login_only is False']}
+        if not 0 <= data.get('prk_rotation_interval_days', 0) <= 365:
+            return 400, {'prk_rotation_interval_days': ['Ensure this value is less than or equal to 365.']}
+        return self._save(self.filevault_configs, obj, fields, dict(
+            at_login_only=False, bypass_attempts=-1, show_recovery_key=False, destroy_key_on_standby=False,
+            prk_rotation_interval_days=0), self._int_id)
+
+    def _recovery_password_config(self, obj, data):
+        error = self._unique_name(self.recovery_password_configs, obj, data, 'recovery password configuration')
+        if error:
+            return 400, error
+        dynamic = data.get('dynamic_password', True)
+        static = data.get('static_password')
+        rotation, rotate_firmware = data.get('rotation_interval_days'), data.get('rotate_firmware_password')
+        errors = {}
+        if dynamic:
+            if static:
+                errors['static_password'] = ['Cannot be set when dynamic_password is true']
+        else:
+            if not static:
+                errors['static_password'] = ['Required when dynamic_password is false']
+            if rotation:
+                errors['rotation_interval_days'] = ['Cannot be set with a static password']
+            if rotate_firmware:
+                errors['rotate_firmware_password'] = ['Cannot be set with a static password']
+        if rotate_firmware and not rotation:
+            errors['rotate_firmware_password'] = ['Cannot be set without a rotation interval']
+        if errors:
+            return 400, errors
+        fields = {k: data[k] for k in ('name', 'dynamic_password', 'rotation_interval_days', 'rotate_firmware_password')
+                  if data.get(k) is not None}
+        fields['static_password'] = static or None  # as Zentral's update: what the request says, null otherwise
+        return self._save(self.recovery_password_configs, obj, fields, dict(
+            dynamic_password=True, static_password=None, rotation_interval_days=0, rotate_firmware_password=False),
+            self._int_id)
+
+    def _software_update_enforcement(self, obj, data):
+        error = self._unique_name(self.software_update_enforcements, obj, data, 'software update enforcement')
+        if error:
+            return 400, error
+        if not data.get('platforms'):
+            return 400, {'platforms': ['This field is required.']}
+        for pk in data.get('tags') or []:
+            if pk not in self.tags:
+                return 400, {'tags': ['Invalid pk "%s" - object does not exist.' % pk]}
+        max_os, os_version = data.get('max_os_version'), data.get('os_version')
+        for field in ('max_os_version', 'os_version'):
+            if data.get(field) and not re.fullmatch(r'\d+(\.\d+){0,2}', data[field]):
+                return 400, {field: ['Not a valid OS version']}
+        if max_os and os_version:
+            return 400, {'non_field_errors': ['os_version and max_os_version cannot be both set']}
+        if not max_os and not os_version:
+            return 400, {'non_field_errors': ['os_version or max_os_version are required']}
+        mode, required, others = (('max_os_version', (), ('os_version', 'build_version', 'local_datetime')) if max_os
+                                  else ('os_version', ('local_datetime',), ('max_os_version', 'delay_days', 'local_time')))
+        errors = {f: ['This field is required if %s is used' % mode] for f in required if not data.get(f)}
+        errors.update({f: ['This field cannot be set if %s is used' % mode] for f in others if data.get(f)})
+        if errors:
+            return 400, errors
+        fields = {k: data.get(k) for k in ('name', 'platforms', 'os_version', 'build_version', 'max_os_version',
+                                           'delay_days', 'local_time', 'local_datetime')}
+        fields.update(details_url=data.get('details_url') or '', tags=sorted(data.get('tags') or []))
+        for field in others:
+            fields[field] = '' if field not in ('delay_days', 'local_time', 'local_datetime') else None
+        for field in ('os_version', 'build_version', 'max_os_version'):
+            fields[field] = fields[field] or ''
+        if max_os:  # Zentral's model defaults
+            fields['delay_days'] = 14 if fields['delay_days'] is None else fields['delay_days']
+            fields['local_time'] = fields['local_time'] or '09:30'
+        # DRF writes times with seconds
+        if fields['local_time'] and fields['local_time'].count(':') == 1:
+            fields['local_time'] += ':00'
+        if fields['local_datetime'] and fields['local_datetime'].count(':') == 1:
+            fields['local_datetime'] += ':00'
+        return self._save(self.software_update_enforcements, obj, fields, {}, self._int_id)
+
     def _blueprint_artifact(self, obj, data):
         if data.get('blueprint') not in self.blueprints:
             return 400, {'blueprint': ['Invalid pk "%s" - object does not exist.' % data.get('blueprint')]}
@@ -194,11 +347,20 @@ class FakeFleet:
         return self._save(self.blueprint_artifacts, obj, fields, {}, self._int_id)
 
     def _refuse_delete(self, collection, obj):
+        uses = dict(filevault_configs=('filevault_config', 'FileVault configuration'),
+                    recovery_password_configs=('recovery_password_config', 'recovery password configuration'))
+        kind = collection.rsplit('/', 1)[-1]
+        if kind in uses and any(b.get(uses[kind][0]) == obj['id'] for b in self.blueprints.values()):
+            return 'This %s cannot be deleted' % uses[kind][1]
+        if kind == 'software_update_enforcements' and any(
+                obj['id'] in (b.get('software_update_enforcements') or []) for b in self.blueprints.values()):
+            return 'This software update enforcement cannot be deleted'
         if collection == 'api/mdm/blueprints' and any(
                 d.get('blueprint') == obj['id'] for d in self.api.devices.values()):
             return 'This blueprint cannot be deleted'
         if collection == 'api/mdm/artifacts' and (
                 any(i['artifact'] == obj['id'] for i in self.blueprint_artifacts.values())
+                or any(d['artifact'] == obj['id'] for d in self.declarations.values())
                 or any(r['artifact'] == obj['id'] for rows in self.device_artifacts.values() for r in rows)):
             return 'This artifact cannot be deleted'
         return None
