@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 _MODELS = ("enrolleddevice", "devicecommand", "pushcertificate", "otaenrollment", "blueprint",
-           "depvirtualserver", "location", "locationasset", "softwareupdate", "enrolleduser",
+           "depvirtualserver", "location", "locationasset", "softwareupdate", "softwareupdateenforcement", "enrolleduser",
            "artifact", "blueprintartifact", "profile", "deviceartifact")
 _INVENTORY_MODELS = ("tag", "taxonomy", "machinetag")
 _ACTIONS = ("view", "add", "change", "delete")

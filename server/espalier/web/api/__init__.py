@@ -204,6 +204,6 @@ def require(s, codename: str) -> None:
 
 def register(app) -> None:
     from . import (artifacts, blocked, blueprints, commands, devices, docs, enrollments, push_certificates,  # noqa: F401
-                   tags, tasks)
+                   software_updates, tags, tasks)
 
     app.register_blueprint(bp)
