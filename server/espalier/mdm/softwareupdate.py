@@ -234,14 +234,15 @@ def _failure(value) -> dict | None:
         text = value.get(key)
         if isinstance(text, str) and "\x00" not in text:
             out[key] = text[:limit]
-    return out
+    return out or None
 
 
 def _reasons(value) -> list | None:
     reasons = value.get("reason") if isinstance(value, dict) else value
     if not isinstance(reasons, list):
         return None
-    return [r[:64] for r in reasons[:20] if isinstance(r, str) and "\x00" not in r]
+    kept = [r[:64] for r in reasons[:20] if isinstance(r, str) and "\x00" not in r]
+    return kept if kept or not reasons else None
 
 
 def record_status(ctx, device, status_items: dict) -> None:
