@@ -303,7 +303,11 @@ def naive_datetime(*, allow_null: bool = False):
         if offset and offset != "Z":
             sign = -1 if offset[0] == "-" else 1
             digits = offset[1:].replace(":", "")
-            parsed -= sign * _dt.timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+            try:
+                parsed -= sign * _dt.timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+            except OverflowError:
+                _fail("Datetime has wrong format. Use one of these formats instead: "
+                      "YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z].")
         return parsed
 
     return Annotated[Any, BeforeValidator(check),

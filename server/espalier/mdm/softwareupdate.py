@@ -157,7 +157,11 @@ def target(s, enforcement: SoftwareUpdateEnforcement, *, platform: str | None, c
         return None
     delay = DEFAULT_DELAY_DAYS if enforcement.delay_days is None else enforcement.delay_days
     local_time = enforcement.local_time or DEFAULT_LOCAL_TIME
-    return Target(su.os_version, su.build, datetime.combine(su.posting_date, local_time) + timedelta(days=delay))
+    try:
+        due = datetime.combine(su.posting_date, local_time) + timedelta(days=delay)
+    except OverflowError:  # a delay of millions of days: past year 9999
+        due = datetime.max
+    return Target(su.os_version, su.build, due)
 
 
 def is_below(os_version: str | None, goal: Target) -> bool:

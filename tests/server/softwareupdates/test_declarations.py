@@ -251,3 +251,10 @@ def test_device_information_records_the_catalogue_id(runtime, make_device):
                                          {"QueryResponses": {"SoftwareUpdateDeviceID": "J274AP"}})
     with runtime.db.session() as s:
         assert s.get(DeviceSoftwareUpdate, device.id).software_update_device_id == "J274AP"
+
+
+def test_a_huge_delay_does_not_overflow(runtime, make_device, blueprint, catalogue):
+    enforce(runtime, blueprint, max_os_version="15", delay_days=2**31 - 1)
+    device = make_device(blueprint_id=blueprint, os_version="14.0")
+    set_catalogue_id(runtime, device.id, "J274AP")
+    assert declarations(runtime, device.id)[0]["Payload"]["TargetLocalDateTime"] == "9999-12-31T23:59:59"
