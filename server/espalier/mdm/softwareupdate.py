@@ -92,9 +92,12 @@ def choose(candidates, platform: str | None, device_tags: set[int], serial_numbe
 def _choice_rows(s, device):
     """Query 1: the blueprint's enforcements with each tag, whether the device has it, and the
     device's catalogue id (the same on every row)."""
-    device_id = (select(DeviceSoftwareUpdate.software_update_device_id)
-                 .where(DeviceSoftwareUpdate.enrolled_device_id == device.id).scalar_subquery())
-    stmt = (select(SoftwareUpdateEnforcement, SoftwareUpdateEnforcementTag.tag_id, MachineTag.tag_id, device_id)
+    def state(column):
+        return select(column).where(DeviceSoftwareUpdate.enrolled_device_id == device.id).scalar_subquery()
+
+    stmt = (select(SoftwareUpdateEnforcement, SoftwareUpdateEnforcementTag.tag_id, MachineTag.tag_id,
+                   state(DeviceSoftwareUpdate.software_update_device_id), state(DeviceSoftwareUpdate.os_version),
+                   state(DeviceSoftwareUpdate.os_extra))
             .join(BlueprintSoftwareUpdateEnforcement,
                   BlueprintSoftwareUpdateEnforcement.enforcement_id == SoftwareUpdateEnforcement.id)
             .outerjoin(SoftwareUpdateEnforcementTag,
@@ -107,17 +110,26 @@ def _choice_rows(s, device):
 
 
 def _applicable(s, device):
-    """(the enforcement that applies, the device's catalogue id) from one query."""
+    """(the enforcement that applies, the device's catalogue id, its current version) from one query."""
     candidates: dict[int, tuple] = {}
     device_tags: set[int] = set()
-    catalogue_id = None
-    for enforcement, tag_id, device_tag, catalogue_id in _choice_rows(s, device):
+    catalogue_id = reported = extra = None
+    for enforcement, tag_id, device_tag, catalogue_id, reported, extra in _choice_rows(s, device):
         entry = candidates.setdefault(enforcement.id, (enforcement, set()))
         if tag_id is not None:
             entry[1].add(tag_id)
         if device_tag is not None:
             device_tags.add(device_tag)
-    return choose(candidates.values(), device.platform, device_tags, device.serial_number), catalogue_id
+    chosen = choose(candidates.values(), device.platform, device_tags, device.serial_number)
+    return chosen, catalogue_id, current_version(device.os_version, reported, extra)
+
+
+def current_version(os_version: str | None, reported: str | None = None, extra: str | None = None) -> str | None:
+    """The device's version with its background security improvement (``15.1 (a)``), when the
+    status report that named it is about the version the device row holds."""
+    if os_version and extra and reported == os_version:
+        return f"{os_version} {extra}"
+    return os_version
 
 
 # -- target ----------------------------------------------------------------------------------
@@ -188,7 +200,7 @@ def declarations(ctx, device) -> list[dict]:
     current = os_version_tuple(device.os_version)
     if device.blueprint_id is None or minimum is None or current is None or current[:3] < minimum:
         return []
-    enforcement, catalogue_id = _applicable(ctx.s, device)
+    enforcement, catalogue_id, version = _applicable(ctx.s, device)
     if enforcement is None:
         return []
     goal = target(ctx.s, enforcement, platform=device.platform, catalogue_id=catalogue_id,
@@ -196,7 +208,7 @@ def declarations(ctx, device) -> list[dict]:
     if goal is None:
         log.info("device %s: enforcement %s has no target (empty or expired catalogue?)", device.id, enforcement.id)
         return []
-    if not is_below(device.os_version, goal):
+    if not is_below(version, goal):
         return []
     return [declaration(device.blueprint_id, goal, enforcement.details_url)]
 
@@ -256,17 +268,20 @@ def record_status(ctx, device, status_items: dict) -> None:
         return
     system = status_items.get("device")
     system = system.get("operating-system") if isinstance(system, dict) else None
+    changes: dict = {}
     if isinstance(system, dict):
         version = system.get("version")
         if _short(version) and os_version_tuple(version):
             device.os_version = version
+            supplemental = system.get("supplemental")
+            extra = _short(supplemental.get("extra-version"), 16) if isinstance(supplemental, dict) else None
+            changes.update(os_version=version, os_extra=extra)
         build = _short(system.get("build-version"))
         if build:
             device.build_version = build
     items = status_items.get("softwareupdate")
     if not isinstance(items, dict):
-        return
-    changes: dict = {}
+        items = {}
     if "install-state" in items and (state := _short(items["install-state"])) is not None:
         changes["install_state"] = state
     pending = items.get("pending-version")

@@ -110,6 +110,9 @@ class DeviceSoftwareUpdate(Base):
     install_state: Mapped[str | None] = mapped_column(String(32))
     pending_os_version: Mapped[str | None] = mapped_column(String(32))
     pending_build_version: Mapped[str | None] = mapped_column(String(32))
+    # a background security improvement: "(a)" on top of os_version (device.operating-system.supplemental)
+    os_version: Mapped[str | None] = mapped_column(String(32))
+    os_extra: Mapped[str | None] = mapped_column(String(16))
     failure_reason: Mapped[JsonValue]  # {"count", "reason", "timestamp"}
     install_reason: Mapped[JsonValue]  # ["system-security", ...]
     reported_at: Mapped[datetime | None]  # the last status report that named any of these

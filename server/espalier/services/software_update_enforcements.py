@@ -196,7 +196,9 @@ def devices_below_target(s: Session, enforcement_id: int, now) -> list[dict]:
             targets[key] = softwareupdate.target(s, enforcement, platform=device.platform, catalogue_id=catalogue_id,
                                                  build=device.build_version, now=now)
         goal = targets[key]
-        if goal is None or not softwareupdate.is_below(device.os_version, goal):
+        version = softwareupdate.current_version(device.os_version, state.os_version if state else None,
+                                                 state.os_extra if state else None)
+        if goal is None or not softwareupdate.is_below(version, goal):
             continue
         out.append({
             "id": device.id, "serial_number": device.serial_number, "udid": device.udid, "platform": device.platform,

@@ -258,3 +258,20 @@ def test_a_huge_delay_does_not_overflow(runtime, make_device, blueprint, catalog
     device = make_device(blueprint_id=blueprint, os_version="14.0")
     set_catalogue_id(runtime, device.id, "J274AP")
     assert declarations(runtime, device.id)[0]["Payload"]["TargetLocalDateTime"] == "9999-12-31T23:59:59"
+
+
+def test_a_device_on_the_background_security_improvement_is_at_the_target(runtime, make_device, blueprint,
+                                                                           catalogue):
+    enforce(runtime, blueprint, max_os_version="16")
+    device = make_device(blueprint_id=blueprint, os_version="15.1", build_version="24B83")
+    set_catalogue_id(runtime, device.id, "J274AP")
+    assert declarations(runtime, device.id)[0]["Payload"]["TargetOSVersion"] == "15.1 (a)"
+    record(runtime, device.id, {"device": {"operating-system": {
+        "version": "15.1", "build-version": "24B83", "supplemental": {"extra-version": "(a)",
+                                                                      "build-version": "24B83a"}}}})
+    statements = []
+    assert declarations(runtime, device.id, statements=statements) == []
+    assert len(statements) == 2
+    # a later report without the supplemental part: the device is back on plain 15.1
+    record(runtime, device.id, {"device": {"operating-system": {"version": "15.1", "build-version": "24B83"}}})
+    assert declarations(runtime, device.id)[0]["Payload"]["TargetOSVersion"] == "15.1 (a)"

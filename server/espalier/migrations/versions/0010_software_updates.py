@@ -92,6 +92,8 @@ def upgrade() -> None:
     sa.Column('install_state', sa.String(length=32), nullable=True),
     sa.Column('pending_os_version', sa.String(length=32), nullable=True),
     sa.Column('pending_build_version', sa.String(length=32), nullable=True),
+    sa.Column('os_version', sa.String(length=32), nullable=True),
+    sa.Column('os_extra', sa.String(length=16), nullable=True),
     sa.Column('failure_reason', sa.JSON(), nullable=True),
     sa.Column('install_reason', sa.JSON(), nullable=True),
     sa.Column('reported_at', sa.DateTime(), nullable=True),
