@@ -13,7 +13,7 @@ import json
 import re
 import ssl
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
 
@@ -158,7 +158,7 @@ def parse(feed: dict) -> list[Entry]:
                 entry = _entry(platform, public, set_name, info)
                 previous = entries.get(entry.key)
                 if previous is not None:
-                    entry = Entry(**{**previous.__dict__, "device_ids": previous.device_ids | entry.device_ids})
+                    entry = replace(previous, device_ids=previous.device_ids | entry.device_ids)
                 entries[entry.key] = entry
                 if len(entries) > MAX_ENTRIES:
                     raise FeedError(f"the feed has more than {MAX_ENTRIES} entries")

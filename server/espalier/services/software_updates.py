@@ -12,7 +12,6 @@ from collections import defaultdict
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from espalier.apple.gdmf import Entry
 from espalier.models import SoftwareUpdate, SoftwareUpdateDeviceID
 
 _FIELDS = ("platform", "major", "minor", "patch", "extra", "prerequisite_build", "build", "public", "posting_date",
@@ -23,8 +22,9 @@ def _key(su: SoftwareUpdate) -> tuple:
     return tuple(getattr(su, f) for f in _FIELDS)
 
 
-def sync(s: Session, entries: list[Entry]) -> dict:
-    """Make the table the feed's ``entries``; the counts. The caller commits."""
+def sync(s: Session, entries: list) -> dict:
+    """Make the table the feed's ``entries`` (``apple.gdmf.Entry``: the fields, ``key``,
+    ``device_ids``); the counts. The caller commits."""
     existing = {}
     for su in s.scalars(select(SoftwareUpdate).with_for_update()):
         if _key(su) in existing:  # a twin left by a concurrent sync: one is enough

@@ -208,3 +208,13 @@ def test_apple_root_ca_is_the_default_bundle():
     (root,) = x509.load_pem_x509_certificates(client.APPLE_ROOT_CA.read_bytes())
     assert root.subject == root.issuer and "Apple Root CA" in root.subject.rfc4514_string()
     assert client.ssl_context(None).get_ca_certs()[0]["subject"][-1] == (("commonName", "Apple Root CA"),)
+
+
+def test_an_entry_listed_twice_is_one_with_both_device_lists():
+    from espalier.apple import gdmf as client
+
+    entry = {"ProductVersion": "14.7", "Build": "23H124", "PostingDate": "2024-09-16", "SupportedDevices": ["A1"]}
+    feed = {"AssetSets": {"macOS": [entry, {**entry, "SupportedDevices": ["B2", "A1"]}]}}
+    (parsed,) = client.parse(feed)
+    assert parsed.device_ids == {"A1", "B2"} and (parsed.major, parsed.minor, parsed.patch) == (14, 7, 0)
+    assert parsed.public is False and parsed.expiration_date is None
