@@ -9,7 +9,8 @@ entry below ``max_os_version`` (excluded, as Zentral) that MDM may enforce (``As
 background security improvement), available today, offered to the device's
 ``SoftwareUpdateDeviceID`` (all of its platform's when the device has not said it), due
 ``delay_days`` after its posting date at ``local_time``. No declaration for a device at or
-above its target or below the declaration's minimum OS.
+above its target, below the declaration's minimum OS, user-enrolled, or a Mac known not to be
+supervised (Apple's allowed enrollments for it).
 
 ``declarations`` runs on DDM check-ins: one query for the choice (enforcements, their tags,
 the device's matching machine tags and its catalogue id, joined), one more for "latest".
@@ -199,6 +200,9 @@ def declarations(ctx, device) -> list[dict]:
     minimum = MINIMUM_OS.get(device.platform)
     current = os_version_tuple(device.os_version)
     if device.blueprint_id is None or minimum is None or current is None or current[:3] < minimum:
+        return []
+    # Apple's allowed enrollments: not user enrollments; on macOS, supervised only
+    if device.user_enrollment or (device.platform == "macOS" and device.supervised is False):
         return []
     enforcement, catalogue_id, version = _applicable(ctx.s, device)
     if enforcement is None:

@@ -106,6 +106,9 @@ def test_no_declaration_at_or_above_the_target_or_without_ddm_support(runtime, m
         device = make_device(blueprint_id=blueprint, os_version=os_version)
         assert declarations(runtime, device.id) == [], os_version
     assert declarations(runtime, make_device(os_version="14.0").id) == []  # no blueprint
+    assert declarations(runtime, make_device(blueprint_id=blueprint, os_version="14.0", user_enrollment=True).id) == []
+    assert declarations(runtime, make_device(blueprint_id=blueprint, os_version="14.0", supervised=False).id) == []
+    assert declarations(runtime, make_device(blueprint_id=blueprint, os_version="14.0", supervised=True).id) != []
     assert declarations(runtime, make_device(blueprint_id=blueprint, os_version="14.0").id) != []
     # the enforcement is for macOS: an iPhone on the same blueprint gets none
     assert declarations(runtime, make_device(blueprint_id=blueprint, platform="iOS", os_version="17.1",
