@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 _MODELS = ("enrolleddevice", "devicecommand", "pushcertificate", "otaenrollment", "blueprint",
-           "depvirtualserver", "location", "locationasset", "softwareupdate", "enrolleduser",
-           "artifact", "blueprintartifact", "profile", "deviceartifact", "declaration")
+           "depvirtualserver", "location", "locationasset", "softwareupdate", "softwareupdateenforcement",
+           "enrolleduser", "artifact", "blueprintartifact", "profile", "deviceartifact", "declaration")
 _INVENTORY_MODELS = ("tag", "taxonomy", "machinetag")
 _ACTIONS = ("view", "add", "change", "delete")
 

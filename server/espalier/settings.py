@@ -45,6 +45,10 @@ def _url_scheme(*schemes: str):
     return check
 
 
+def _file(value: str) -> str | None:
+    return None if os.path.isfile(value) else "no such file"
+
+
 MDM_SCHEMA: dict[str, Any] = {
     "scep_ca_fullchain": Field(str),  # PEM chain of an external SCEP CA; the built-in CA is always trusted
     "apple_device_ca_fullchain": Field(str),  # attestation anchors; default: Apple's device CA chain (mdm/data)
@@ -66,6 +70,13 @@ MDM_SCHEMA: dict[str, Any] = {
         "inventory_seconds": Field(int, 900, nullable=False, check=_positive),
         # None: a queued task is lost after 60 s, a started one after its timeout + 60 s
         "task_lost_after_seconds": Field(int, None, check=_positive),
+    },
+    "software_updates": {  # Apple's software update catalogue (apple/gdmf.py, tasks/software_updates.py)
+        "url": Field(str, "https://gdmf.apple.com/v2/pmv", nullable=False, check=_url_scheme("https")),
+        "ca_bundle": Field(str, check=_file),  # PEM file; default: Apple Root CA (apple/data)
+        "sync_seconds": Field(int, 86400, nullable=False, check=_positive),
+        "timeout_seconds": Field(int, 60, nullable=False, check=_positive),
+        "max_bytes": Field(int, 32 * 1024 * 1024, nullable=False, check=_positive),
     },
 }
 

@@ -260,3 +260,77 @@ def uuid_pk():
         return str(_uuid.UUID(value.strip()))
 
     return Annotated[str, BeforeValidator(check), WithJsonSchema({"type": "string", "format": "uuid"})]
+
+
+_TIME = re.compile(r"\s*([01]?\d|2[0-3]):([0-5]\d)(?::([0-5]\d)(?:\.(\d{1,6}))?)?\s*")
+_DATETIME = re.compile(r"\s*(\d{4})-(\d{2})-(\d{2})[T ]([01]?\d|2[0-3]):([0-5]\d)(?::([0-5]\d)(?:\.(\d{1,6}))?)?"
+                       r"\s*(Z|[+-]\d{2}:?\d{2})?\s*")
+
+
+def time_of_day(*, allow_null: bool = False):
+    """DRF TimeField: ``hh:mm[:ss[.uuuuuu]]``."""
+    import datetime as _dt
+
+    def check(value):
+        if value is None:
+            return None if allow_null else _fail(NOT_NULL)
+        match = _TIME.fullmatch(value) if isinstance(value, str) else None
+        if match is None:
+            _fail("Time has wrong format. Use one of these formats instead: hh:mm[:ss[.uuuuuu]].")
+        return _dt.time(int(match[1]), int(match[2]), int(match[3] or 0), int((match[4] or "0").ljust(6, "0")))
+
+    return Annotated[Any, BeforeValidator(check),
+                     WithJsonSchema({"type": ["string", "null"] if allow_null else "string", "format": "time"})]
+
+
+def naive_datetime(*, allow_null: bool = False):
+    """DRF DateTimeField with Zentral's ``USE_TZ = False``: an offset is converted to UTC and dropped."""
+    import datetime as _dt
+
+    def check(value):
+        if value is None:
+            return None if allow_null else _fail(NOT_NULL)
+        match = _DATETIME.fullmatch(value) if isinstance(value, str) else None
+        try:
+            if match is None:
+                raise ValueError
+            parsed = _dt.datetime(int(match[1]), int(match[2]), int(match[3]), int(match[4]), int(match[5]),
+                                  int(match[6] or 0), int((match[7] or "0").ljust(6, "0")))
+        except ValueError:
+            _fail("Datetime has wrong format. Use one of these formats instead: "
+                  "YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z].")
+        offset = match[8]
+        if offset and offset != "Z":
+            sign = -1 if offset[0] == "-" else 1
+            digits = offset[1:].replace(":", "")
+            try:
+                parsed -= sign * _dt.timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+            except OverflowError:
+                _fail("Datetime has wrong format. Use one of these formats instead: "
+                      "YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z].")
+        return parsed
+
+    return Annotated[Any, BeforeValidator(check),
+                     WithJsonSchema({"type": ["string", "null"] if allow_null else "string", "format": "date-time"})]
+
+
+_URL = re.compile(r"https?://[^\s/?#:@]+(?::\d{1,5})?(?:[/?#][^\s]*)?", re.IGNORECASE)
+
+
+def url(max_length: int = 200):
+    """DRF URLField (blank allowed, as Django's ``URLField(blank=True)``)."""
+    def check(value):
+        _not_null(value)
+        if not isinstance(value, str):
+            _fail("Not a valid string.")
+        text = value.strip()
+        if len(text) > max_length:
+            _fail(f"Ensure this field has no more than {max_length} characters.")
+        if text:
+            host = text.split("/")[2].split(":")[0].lower() if _URL.fullmatch(text) else ""
+            if "\x00" in text or not ("." in host.strip(".") or host == "localhost"):
+                _fail("Enter a valid URL.")
+        return text
+
+    return Annotated[str, BeforeValidator(check), WithJsonSchema({"type": "string", "format": "uri",
+                                                                  "maxLength": max_length})]

@@ -8,10 +8,14 @@ from .devices import BlockedDevice, EnrolledDevice, EnrolledUser
 from .enrollments import EnrollmentSession, OtaEnrollment
 from .pki import CertificateAuthority, IssuedCertificate
 from .push import PushCertificate
+from .software_updates import (BlueprintSoftwareUpdateEnforcement, DeviceSoftwareUpdate, SoftwareUpdate,
+                               SoftwareUpdateDeviceID, SoftwareUpdateEnforcement, SoftwareUpdateEnforcementTag)
 from .tags import MachineTag, Tag, Taxonomy
 from .tasks import TaskResult
 
 __all__ = ["ApiToken", "ApiTokenPermission", "Artifact", "ArtifactVersion", "Base", "BlockedDevice", "Blueprint",
            "BlueprintArtifact", "Declaration", "DeclarativeReport", "DeviceArtifact", "DeviceDeclaration", "MachineTag", "Profile", "Tag", "Taxonomy", "CertificateAuthority", "DeviceCommand",
            "EnrolledDevice", "EnrolledUser", "EnrollmentSession", "IssuedCertificate", "OtaEnrollment",
-           "PushCertificate", "TaskResult", "User", "utcnow"]
+           "PushCertificate", "TaskResult", "User", "utcnow", "BlueprintSoftwareUpdateEnforcement",
+           "DeviceSoftwareUpdate", "SoftwareUpdate", "SoftwareUpdateDeviceID", "SoftwareUpdateEnforcement",
+           "SoftwareUpdateEnforcementTag"]

@@ -7,7 +7,7 @@ from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session
 
 from espalier.models import Artifact, Blueprint, BlueprintArtifact, EnrolledDevice, OtaEnrollment
-from espalier.services import declarations, fanout
+from espalier.services import declarations, fanout, software_update_enforcements
 from espalier.services.artifacts import FILTER_FIELDS, validate_filtered
 from espalier.services.errors import ServiceError
 from espalier.services.rows import by_name, get_or_404
@@ -23,15 +23,26 @@ def list_all(s: Session, name: str | None = None) -> list[Blueprint]:
 
 def save(s: Session, rt, data: dict[str, Any], blueprint_id: int | None = None) -> Blueprint:
     blueprint = get(s, blueprint_id) if blueprint_id is not None else Blueprint()
+    data = dict(data)
+    enforcement_ids = data.pop("software_update_enforcements", None)
     with s.no_autoflush:
         if s.scalar(select(Blueprint.id).where(Blueprint.name == data["name"], Blueprint.id != (blueprint.id or 0))):
             raise ServiceError("duplicate name", {"name": ["blueprint with this name already exists."]})
+        if enforcement_ids:
+            software_update_enforcements.check_ids(s, enforcement_ids)
     for field, value in data.items():
         if value is not None:
             setattr(blueprint, field, value)
     s.add(blueprint)
     s.flush()
+    if enforcement_ids is not None:
+        software_update_enforcements.set_for_blueprint(s, blueprint.id, enforcement_ids)
     return blueprint
+
+
+def enforcement_ids(s: Session, blueprints: list[Blueprint]) -> dict[int, list[int]]:
+    """Each blueprint's ``software_update_enforcements`` (one query for a page)."""
+    return software_update_enforcements.of_blueprints(s, [b.id for b in blueprints])
 
 
 def delete(s: Session, blueprint_id: int) -> None:

@@ -72,6 +72,8 @@ class FakeApi:
         self.devices = {}
         self.commands = []
         self.tasks = {}
+        self.software_updates = []  # the catalogue, newest first per platform (as the server lists it)
+        self.sync_counts = dict(created=0, deleted=0, present=0)  # what the next sync task answers
         self.calls = []
         self.injected = []
         self.command_script = {}  # uuid -> statuses taken on successive reads
@@ -198,6 +200,11 @@ class FakeApi:
             return self._cancel(m.group(1)) if m.group(2) else self._get_command(m.group(1))
         if path == '/api/mdm/devices/notify/' and method == 'POST':
             return self._notify(data or {})
+        if path == '/api/mdm/software_updates/sync/' and method == 'POST':
+            return self._sync_software_updates()
+        if path == '/api/mdm/software_updates/' and method == 'GET':
+            updates = [u for u in self.software_updates if not query.get('platform') or u['platform'] == query['platform']]
+            return self._list(updates, query, path)
         m = re.fullmatch(r'/api/mdm/blocked_devices/(?:(\d+)/)?', path)
         if m:
             return self._blocked_devices(method, int(m.group(1)) if m.group(1) else None, query, data or {})
@@ -420,6 +427,22 @@ class FakeApi:
         task_id = str(uuidlib.uuid4())
         self.tasks[task_id] = dict(id=task_id, name='notify_devices', status='PENDING', devices=sorted(set(ids)))
         return self._reply(201, dict(task_id=task_id, task_result_url='/api/task_result/%s/' % task_id))
+
+    def _sync_software_updates(self):
+        task_id = str(uuidlib.uuid4())
+        self.tasks[task_id] = dict(id=task_id, name='sync_software_updates', status='PENDING',
+                                   result=dict(self.sync_counts))
+        return self._reply(201, dict(task_id=task_id, task_result_url='/api/task_result/%s/' % task_id))
+
+    def add_software_update(self, platform='macOS', version='15.1', build='24B83', public=False, **fields):
+        major, minor, patch = (list(map(int, version.split('.'))) + [0, 0])[:3]
+        update = dict(id=self._new_id(), platform=platform, major=major, minor=minor, patch=patch, extra='',
+                      prerequisite_build='', build=build, public=public, posting_date='2024-10-28',
+                      expiration_date=None, supported_devices=['J274AP'], created_at='2024-10-29T00:00:00',
+                      updated_at='2024-10-29T00:00:00')
+        update.update(fields)
+        self.software_updates.append(update)
+        return update
 
     # -- OTA enrollments, as server/espalier/services/enrollments.py -----------------------
 

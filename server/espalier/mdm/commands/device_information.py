@@ -10,6 +10,7 @@ from typing import Annotated
 from pydantic import BeforeValidator
 from pydantic_core import PydanticCustomError
 
+from espalier.mdm import softwareupdate
 from espalier.mdm.platforms import platform_for
 from espalier.validation import Schema
 
@@ -68,5 +69,6 @@ class DeviceInformation(Command):
         platform = platform_for(product, device.model)
         if platform and not (platform == "iOS" and device.platform == "iPadOS"):
             device.platform = platform
+        softwareupdate.record_device_id(ctx, device, answers.get("SoftwareUpdateDeviceID"))
         device.last_inventory_at = ctx.now
         return None

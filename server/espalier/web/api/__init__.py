@@ -204,6 +204,6 @@ def require(s, codename: str) -> None:
 
 def register(app) -> None:
     from . import (artifacts, blocked, blueprints, commands, declarations, devices, docs, enrollments,  # noqa: F401
-                   push_certificates, tags, tasks)
+                   push_certificates, software_updates, tags, tasks)
 
     app.register_blueprint(bp)

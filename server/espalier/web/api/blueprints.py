@@ -9,28 +9,33 @@ from .pagination import NameQuery, PageQuery, paginate_list
 from .schemas import Blueprint, BlueprintArtifact, BlueprintArtifactIn, BlueprintIn, blueprint_artifact, dump
 
 
+def _blueprints(s, blueprints: list) -> list[dict]:
+    enforcements = svc.enforcement_ids(s, blueprints)
+    return [dump(Blueprint, b, software_update_enforcements=enforcements.get(b.id, [])) for b in blueprints]
+
+
 @operation("GET", "/mdm/blueprints/", "mdm.view_blueprint", query=NameQuery, response=[Blueprint], paginated=True)
 def blueprint_list(s, query: NameQuery):
     """Blueprints; filter ``name``."""
-    return paginate_list([dump(Blueprint, b) for b in svc.list_all(s, query.name or None)], query), 200
+    return paginate_list(_blueprints(s, svc.list_all(s, query.name or None)), query), 200
 
 
 @operation("POST", "/mdm/blueprints/", "mdm.add_blueprint", body=BlueprintIn, response=Blueprint, status=201)
 def blueprint_create(s, body: BlueprintIn):
     """Create a blueprint."""
-    return dump(Blueprint, svc.save(s, runtime(), body.model_dump(exclude_unset=True))), 201
+    return _blueprints(s, [svc.save(s, runtime(), body.model_dump(exclude_unset=True))])[0], 201
 
 
 @operation("GET", "/mdm/blueprints/<int:blueprint_id>/", "mdm.view_blueprint", response=Blueprint)
 def blueprint_detail(s, blueprint_id: int):
     """One blueprint."""
-    return dump(Blueprint, svc.get(s, blueprint_id)), 200
+    return _blueprints(s, [svc.get(s, blueprint_id)])[0], 200
 
 
 @operation("PUT", "/mdm/blueprints/<int:blueprint_id>/", "mdm.change_blueprint", body=BlueprintIn, response=Blueprint)
 def blueprint_update(s, blueprint_id: int, body: BlueprintIn):
-    """Update a blueprint."""
-    return dump(Blueprint, svc.save(s, runtime(), body.model_dump(exclude_unset=True), blueprint_id)), 200
+    """Update a blueprint (``software_update_enforcements``: the list replaces the blueprint's)."""
+    return _blueprints(s, [svc.save(s, runtime(), body.model_dump(exclude_unset=True), blueprint_id)])[0], 200
 
 
 @operation("DELETE", "/mdm/blueprints/<int:blueprint_id>/", "mdm.delete_blueprint", status=204,

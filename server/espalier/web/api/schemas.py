@@ -20,8 +20,8 @@ from espalier.mdm.commands import device_lock, erase_device
 from espalier.models import EnrolledDevice
 from espalier.models.blueprints import ARTIFACT_TYPES, CHANNELS, COLLECTION_OPTIONS, PLATFORMS, REINSTALL_ON_OS_UPDATE
 from espalier.models.enrollments import ATTESTATIONS
-from espalier.validation import (Bool, Dict, Schema, char, choice, choice_list, int_choice, int_list, integer, pk_list,
-                                 uuid_pk)
+from espalier.validation import (Bool, Dict, Schema, char, choice, choice_list, int_choice, int_list, integer,
+                                 naive_datetime, pk_list, time_of_day, url, uuid_pk)
 
 
 class Out(BaseModel):
@@ -272,6 +272,7 @@ class Blueprint(Out):
     collect_apps: int
     collect_certificates: int
     collect_profiles: int
+    software_update_enforcements: list[int] = Field(description="ids of software update enforcements")
     created_at: str
     updated_at: str
 
@@ -282,6 +283,7 @@ class BlueprintIn(Schema):
     collect_apps: int_choice(*COLLECTION_OPTIONS) = None
     collect_certificates: int_choice(*COLLECTION_OPTIONS) = None
     collect_profiles: int_choice(*COLLECTION_OPTIONS) = None
+    software_update_enforcements: pk_list() = None
 
 
 class Artifact(Out):
@@ -503,3 +505,79 @@ def declaration(d, source: dict) -> dict:
 def profile(p, source: str) -> dict:
     v = p.artifact_version
     return dump(ProfileOut, v, id=v.id, artifact=v.artifact_id, source=source)
+
+
+# -- software updates ----------------------------------------------------------------------
+
+class SoftwareUpdate(Out):
+    id: int
+    platform: str
+    major: int
+    minor: int
+    patch: int
+    extra: str
+    prerequisite_build: str
+    build: str
+    public: bool
+    posting_date: str
+    expiration_date: str | None
+    supported_devices: list[str] = Field(description="SoftwareUpdateDeviceID values the update is offered to")
+    created_at: str
+    updated_at: str
+
+
+class SoftwareUpdateEnforcement(Out):
+    id: int
+    name: str
+    details_url: str
+    platforms: list[str]
+    tags: list[int]
+    max_os_version: str
+    delay_days: int | None
+    local_time: str | None
+    os_version: str
+    build_version: str
+    local_datetime: str | None
+    created_at: str
+    updated_at: str
+
+
+class SoftwareUpdateEnforcementIn(Schema):
+    name: char(256)
+    details_url: url(200) = None
+    platforms: choice_list(*PLATFORMS)
+    tags: pk_list() = None
+    max_os_version: char(32, allow_blank=True) = None
+    delay_days: integer(0, allow_null=True) = None
+    local_time: time_of_day(allow_null=True) = None
+    os_version: char(32, allow_blank=True) = None
+    build_version: char(32, allow_blank=True) = None
+    local_datetime: naive_datetime(allow_null=True) = None
+
+
+class DeviceBelowTarget(Out):
+    id: int
+    serial_number: str | None
+    udid: str
+    platform: str | None
+    os_version: str | None
+    build_version: str | None
+    target_os_version: str
+    target_build_version: str
+    target_local_datetime: str
+    install_state: str | None
+    pending_os_version: str | None
+    pending_build_version: str | None
+    failure_reason: Any = None
+    install_reason: Any = None
+    reported_at: str | None
+
+
+def software_update_enforcement(e, tag_ids: list[int]) -> dict:
+    return dump(SoftwareUpdateEnforcement, e, tags=tag_ids,
+                local_time=e.local_time.isoformat() if e.local_time is not None else None)
+
+
+def software_update(su, device_ids: list[str]) -> dict:
+    return dump(SoftwareUpdate, su, supported_devices=device_ids, posting_date=su.posting_date.isoformat(),
+                expiration_date=su.expiration_date.isoformat() if su.expiration_date else None)
