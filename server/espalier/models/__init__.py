@@ -1,4 +1,5 @@
 """All models, imported once so metadata and Alembic see every table."""
+from .audit import AuditEvent
 from .auth import ApiToken, ApiTokenPermission, User
 from .base import Base, utcnow
 from .blueprints import Artifact, ArtifactVersion, Blueprint, BlueprintArtifact, DeviceArtifact, Profile
@@ -7,10 +8,11 @@ from .devices import BlockedDevice, EnrolledDevice, EnrolledUser
 from .enrollments import EnrollmentSession, OtaEnrollment
 from .pki import CertificateAuthority, IssuedCertificate
 from .push import PushCertificate
+from .security_configs import FileVaultConfig, RecoveryPasswordConfig
 from .tags import MachineTag, Tag, Taxonomy
 from .tasks import TaskResult
 
-__all__ = ["ApiToken", "ApiTokenPermission", "Artifact", "ArtifactVersion", "Base", "BlockedDevice", "Blueprint",
+__all__ = ["ApiToken", "AuditEvent", "FileVaultConfig", "RecoveryPasswordConfig", "ApiTokenPermission", "Artifact", "ArtifactVersion", "Base", "BlockedDevice", "Blueprint",
            "BlueprintArtifact", "DeviceArtifact", "MachineTag", "Profile", "Tag", "Taxonomy", "CertificateAuthority", "DeviceCommand",
            "EnrolledDevice", "EnrolledUser", "EnrollmentSession", "IssuedCertificate", "OtaEnrollment",
            "PushCertificate", "TaskResult", "User", "utcnow"]
