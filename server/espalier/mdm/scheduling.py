@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from espalier.models import DeviceCommand
 
-from . import convergence
+from . import convergence, filevault, recovery_password
 
-STEPS = (convergence.next_command,)
+# Artifacts first, then FileVault (profile, PRK, rotation), then the recovery lock / firmware password.
+STEPS = (convergence.next_command, filevault.next_command, recovery_password.next_command)
 
 
 def next_command(ctx, device) -> DeviceCommand | None:

@@ -110,6 +110,7 @@ def test_rotate_filevault_key_seals_a_new_key_to_the_reply_certificate(escrow):
     device = SimulatedDevice.mac(filevault=True)
     old = device.recovery_key
     status, result = answer(device, {"RequestType": "RotateFileVaultKey", "KeyType": "personal",
+                                     "FileVaultUnlock": {"Password": old},
                                      "ReplyEncryptionCertificate": escrow[0].public_bytes(serialization.Encoding.DER)})
     assert status == "Acknowledged" and device.recovery_key != old
     sealed = result["RotateResult"]["EncryptedNewRecoveryKey"]
