@@ -12,11 +12,6 @@ from espalier.models import DeviceCommand, EnrolledDevice
 
 
 @pytest.fixture
-def mdm_settings():
-    return {"mtls_proxy": True}
-
-
-@pytest.fixture
 def blueprint(client, admin, enrollment):
     fv = client.post("/api/mdm/filevault_configs/", headers=admin, json={
         "name": "FV", "escrow_location_display_name": "Espalier IT", "prk_rotation_interval_days": 90}).json

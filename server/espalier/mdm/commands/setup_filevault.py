@@ -27,7 +27,8 @@ class SetupFileVault(ServerOnlyCommand):
     def process_result(cls, ctx, device, command, report):
         """The profile is on: record which one, and ask for the PRK (FileVault may be on already)."""
         device.filevault_profile_token = queue.command_arguments(ctx.secrets, command)["Token"]
-        queue.add_command(ctx.s, ctx.secrets, device.id, "SecurityInfo", {})
+        if not device.filevault_prk:
+            queue.add_command(ctx.s, ctx.secrets, device.id, "SecurityInfo", {})
         return None
 
 
