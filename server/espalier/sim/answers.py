@@ -83,6 +83,7 @@ def _security_info(device: SimulatedDevice, command: dict[str, Any]) -> Answer:
             "PasscodeCompliantWithProfiles": True, "ManagementStatus": status}}
     status.update(EnrolledViaDEP=f.dep, UserApprovedEnrollment=True, IsActivationLockManageable=f.supervised)
     fde = filevault_on(device)
+    f.filevault = fde  # once on, FileVault stays on (removing the profile does not decrypt the disk)
     info: dict[str, Any] = {
         "FDE_Enabled": fde, "FDE_HasPersonalRecoveryKey": fde, "FDE_HasInstitutionalRecoveryKey": False,
         "SystemIntegrityProtectionEnabled": True, "AuthenticatedRootVolumeEnabled": True,
