@@ -170,7 +170,7 @@ def orm_device(ctx, device) -> EnrolledDevice:
 
 
 def blueprint_of(ctx, device) -> Blueprint | None:
-    return ctx.s.get(Blueprint, device.blueprint_id) if device.blueprint_id is not None else None
+    return ctx.blueprint(device.blueprint_id)
 
 
 def last_command(ctx, device_id: int, names: tuple[str, ...]) -> DeviceCommand | None:
