@@ -26,8 +26,11 @@ class SetupFileVault(ServerOnlyCommand):
     @classmethod
     def process_result(cls, ctx, device, command, report):
         """The profile is on: record which one, and ask for the PRK (FileVault may be on already)."""
+        from espalier.mdm import filevault
+
         device.filevault_profile_token = queue.command_arguments(ctx.secrets, command)["Token"]
-        if not device.filevault_prk:
+        last = filevault.last_command(ctx, device.id, ("SecurityInfo",))
+        if not device.filevault_prk and (last is None or not last.is_pending):
             queue.add_command(ctx.s, ctx.secrets, device.id, "SecurityInfo", {})
         return None
 
