@@ -3,7 +3,8 @@ from __future__ import annotations
 
 _MODELS = ("enrolleddevice", "devicecommand", "pushcertificate", "otaenrollment", "blueprint",
            "depvirtualserver", "location", "locationasset", "softwareupdate", "softwareupdateenforcement",
-           "enrolleduser", "artifact", "blueprintartifact", "profile", "deviceartifact", "declaration")
+           "enrolleduser", "artifact", "blueprintartifact", "profile", "deviceartifact", "declaration",
+           "filevaultconfig", "recoverypasswordconfig")
 _INVENTORY_MODELS = ("tag", "taxonomy", "machinetag")
 _ACTIONS = ("view", "add", "change", "delete")
 
@@ -14,11 +15,15 @@ SECRET_READS = frozenset({"mdm.view_filevault_prk", "mdm.view_recovery_password"
 RAW_COMMANDS = "mdm.add_raw_devicecommand"
 # Enrollment secrets and links: whoever holds one can enroll a device.
 ENROLLMENT_SECRETS = "mdm.view_enrollment_secret"
+# The stored audit events (who revealed which secret, who released which device): Espalier's own.
+VIEW_AUDIT_EVENTS = "mdm.view_auditevent"
+# Recovery password configurations show their static password (as in Zentral): not for viewers.
+_PASSWORD_READS = frozenset({"mdm.view_recoverypasswordconfig"})
 
 PERMISSIONS: frozenset[str] = frozenset(
     {f"mdm.{action}_{model}" for model in _MODELS for action in _ACTIONS}
     | {f"inventory.{action}_{model}" for model in _INVENTORY_MODELS for action in _ACTIONS}
-    | SECRET_READS | {RAW_COMMANDS, ENROLLMENT_SECRETS}
+    | SECRET_READS | {RAW_COMMANDS, ENROLLMENT_SECRETS, VIEW_AUDIT_EVENTS}
 )
 
 # Secrets are never part of a role by accident: viewers see no keys, passwords or enrollment links.
@@ -26,7 +31,7 @@ ROLES: dict[str, frozenset[str]] = {
     "admin": PERMISSIONS,
     "operator": frozenset(p for p in PERMISSIONS if p not in SECRET_READS and p != RAW_COMMANDS),
     "viewer": frozenset(p for p in PERMISSIONS if p.startswith(("mdm.view_", "inventory.view_"))
-                        and p not in SECRET_READS and p != ENROLLMENT_SECRETS),
+                        and p not in SECRET_READS | _PASSWORD_READS and p != ENROLLMENT_SECRETS),
 }
 
 

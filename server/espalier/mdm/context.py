@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from espalier.models import utcnow
+from espalier.models import Blueprint, utcnow
 from espalier.pki.secrets import SecretBox
 from espalier.pki.store import DeviceCAStore, StoredCA
 
@@ -37,6 +37,16 @@ class Context:
     config: MdmConfig
     now: datetime = field(default_factory=utcnow)
     pushes: set[int] = field(default_factory=set)  # devices to wake once the transaction commits
+    _blueprints: dict[int, Blueprint | None] = field(default_factory=dict, repr=False)
+
+    def blueprint(self, blueprint_id: int | None) -> Blueprint | None:
+        """A blueprint read once per context (the scheduling steps share it; the session's
+        identity map alone would forget it between steps, it holds objects weakly)."""
+        if blueprint_id is None:
+            return None
+        if blueprint_id not in self._blueprints:
+            self._blueprints[blueprint_id] = self.s.get(Blueprint, blueprint_id)
+        return self._blueprints[blueprint_id]
 
     @property
     def ca(self) -> StoredCA:

@@ -30,7 +30,7 @@ from espalier.models import (Artifact, ArtifactVersion, Blueprint, BlueprintArti
                              DeviceCommand, EnrolledDevice, MachineTag)
 from espalier.models.blueprints import DECLARATION_KINDS
 
-from . import lookup, queue, scope
+from . import lookup, queue, scope, softwareupdate
 from .errors import NotFound
 from .identity import Identity
 from .messages import DeclarativeManagement
@@ -53,12 +53,12 @@ BlueprintCounter = Callable[[Session, list[int]], dict[int, int]]
 # Extra declarations for a device, each {"Type", "Identifier", "ServerToken", "Payload"}:
 # served, listed and counted in the token like the blueprint's own; configurations among
 # them are activated. The blueprint's declaration artifacts and the activation are built in.
-DECLARATION_SOURCES: tuple[DeclarationSource, ...] = ()
+DECLARATION_SOURCES: tuple[DeclarationSource, ...] = (softwareupdate.declarations,)
 # Called with a status report's StatusItems once it is stored.
-STATUS_LISTENERS: tuple[StatusListener, ...] = ()
+STATUS_LISTENERS: tuple[StatusListener, ...] = (softwareupdate.record_status,)
 # What else makes a blueprint's devices need DDM ({blueprint id: count}) for a source whose
 # declarations are not declaration artifacts: added to Blueprint.declaration_count by recount.
-BLUEPRINT_COUNTERS: tuple[BlueprintCounter, ...] = ()
+BLUEPRINT_COUNTERS: tuple[BlueprintCounter, ...] = (softwareupdate.enforcements_by_blueprint,)
 
 
 def kind_of(declaration_type: str) -> str | None:

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from espalier.models import DeviceCommand
 
-from . import convergence, ddm
+from . import convergence, ddm, filevault, recovery_password
 
-STEPS = (convergence.next_command, ddm.next_command)
+# Artifacts first, then FileVault (profile, PRK, rotation), the recovery lock / firmware
+# password, then a DDM sync when the device's declaration set changed.
+STEPS = (convergence.next_command, filevault.next_command, recovery_password.next_command, ddm.next_command)
 
 
 def next_command(ctx, device) -> DeviceCommand | None:

@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import and_, exists, func, or_, select
 
 from espalier.models import (BlueprintSoftwareUpdateEnforcement, DeviceSoftwareUpdate, MachineTag, SoftwareUpdate,
                              SoftwareUpdateDeviceID, SoftwareUpdateEnforcement, SoftwareUpdateEnforcementTag)
@@ -304,3 +304,11 @@ def record_status(ctx, device, status_items: dict) -> None:
     for field, value in changes.items():
         setattr(row, field, value)
     row.reported_at = ctx.now
+
+
+def enforcements_by_blueprint(s, blueprint_ids: list[int]) -> dict[int, int]:
+    """How many enforcements each blueprint lists: the DDM module counts them with its
+    declaration artifacts (``Blueprint.declaration_count``), so their devices are synced."""
+    return dict(s.execute(select(BlueprintSoftwareUpdateEnforcement.blueprint_id, func.count()).where(
+        BlueprintSoftwareUpdateEnforcement.blueprint_id.in_(blueprint_ids))
+        .group_by(BlueprintSoftwareUpdateEnforcement.blueprint_id)).all())

@@ -1,4 +1,5 @@
 """All models, imported once so metadata and Alembic see every table."""
+from .audit import AuditEvent
 from .auth import ApiToken, ApiTokenPermission, User
 from .base import Base, utcnow
 from .blueprints import Artifact, ArtifactVersion, Blueprint, BlueprintArtifact, Declaration, DeviceArtifact, Profile
@@ -10,10 +11,11 @@ from .pki import CertificateAuthority, IssuedCertificate
 from .push import PushCertificate
 from .software_updates import (BlueprintSoftwareUpdateEnforcement, DeviceSoftwareUpdate, SoftwareUpdate,
                                SoftwareUpdateDeviceID, SoftwareUpdateEnforcement, SoftwareUpdateEnforcementTag)
+from .security_configs import FileVaultConfig, RecoveryPasswordConfig
 from .tags import MachineTag, Tag, Taxonomy
 from .tasks import TaskResult
 
-__all__ = ["ApiToken", "ApiTokenPermission", "Artifact", "ArtifactVersion", "Base", "BlockedDevice", "Blueprint",
+__all__ = ["ApiToken", "AuditEvent", "FileVaultConfig", "RecoveryPasswordConfig", "ApiTokenPermission", "Artifact", "ArtifactVersion", "Base", "BlockedDevice", "Blueprint",
            "BlueprintArtifact", "Declaration", "DeclarativeReport", "DeviceArtifact", "DeviceDeclaration", "MachineTag", "Profile", "Tag", "Taxonomy", "CertificateAuthority", "DeviceCommand",
            "EnrolledDevice", "EnrolledUser", "EnrollmentSession", "IssuedCertificate", "OtaEnrollment",
            "PushCertificate", "TaskResult", "User", "utcnow", "BlueprintSoftwareUpdateEnforcement",

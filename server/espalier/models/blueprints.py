@@ -13,6 +13,8 @@ from __future__ import annotations
 from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import relationship
 
+from .security_configs import FileVaultConfig, RecoveryPasswordConfig
+
 from .base import Base, CreatedAt, IntPk, JsonValue, Mapped, Secret, UpdatedAt, UuidStr, mapped_column
 
 PLATFORMS = ("iOS", "iPadOS", "macOS", "tvOS")  # Zentral's Platform values; fields are their lower case
@@ -37,8 +39,15 @@ class Blueprint(Base):
     collect_profiles: Mapped[int] = mapped_column(default=0, server_default="0")
     # declaration artifacts listed (kept by services/declarations.recount): 0 = no DDM work, no query
     declaration_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    filevault_config_id: Mapped[int | None] = mapped_column(ForeignKey("filevault_configs.id"), index=True)
+    recovery_password_config_id: Mapped[int | None] = mapped_column(ForeignKey("recovery_password_configs.id"),
+                                                                    index=True)
     created_at: Mapped[CreatedAt]
     updated_at: Mapped[UpdatedAt]
+
+    # Joined: the scheduling steps read the blueprint once (``ctx.s.get``) and its configs with it.
+    filevault_config: Mapped[FileVaultConfig | None] = relationship(lazy="joined")
+    recovery_password_config: Mapped[RecoveryPasswordConfig | None] = relationship(lazy="joined")
 
 
 class FilteredItem:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint, and_
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint, and_
 from sqlalchemy.ext.hybrid import hybrid_property
 
 from .base import Base, CreatedAt, IntPk, Mapped, Secret, Udid, UpdatedAt, mapped_column
@@ -63,6 +63,18 @@ class EnrolledDevice(Base):
     filevault_prk: Mapped[Secret]
     recovery_password: Mapped[Secret]
     unlock_token: Mapped[Secret]
+
+    # FileVault: the per-device escrow key (its certificate is public), the profile installed
+    # (``mdm/filevault.profile_token``), when the current PRK was escrowed
+    filevault_escrow_key: Mapped[Secret]
+    filevault_escrow_certificate: Mapped[str | None] = mapped_column(Text)  # PEM
+    filevault_profile_token: Mapped[str | None] = mapped_column(String(80))
+    filevault_prk_escrowed_at: Mapped[datetime | None]
+    # Recovery lock / firmware password: when the current one was set; a firmware password
+    # the Mac acknowledged that applies at its next restart (``mdm/recovery_password.py``)
+    recovery_password_updated_at: Mapped[datetime | None]
+    pending_recovery_password: Mapped[Secret]
+    pending_recovery_password_at: Mapped[datetime | None]
 
     # push
     topic: Mapped[str | None] = mapped_column(String(256))

@@ -6,7 +6,8 @@ from typing import Any
 from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session
 
-from espalier.models import Artifact, Blueprint, BlueprintArtifact, EnrolledDevice, OtaEnrollment
+from espalier.models import (Artifact, Blueprint, BlueprintArtifact, EnrolledDevice, FileVaultConfig, OtaEnrollment,
+                             RecoveryPasswordConfig)
 from espalier.services import declarations, fanout, software_update_enforcements
 from espalier.services.artifacts import FILTER_FIELDS, validate_filtered
 from espalier.services.errors import ServiceError
@@ -21,22 +22,42 @@ def list_all(s: Session, name: str | None = None) -> list[Blueprint]:
     return by_name(s, Blueprint, name, Blueprint.name, Blueprint.created_at)
 
 
+# The configuration a blueprint points at (null: none; absent from an update: unchanged).
+CONFIGS = {"filevault_config": FileVaultConfig, "recovery_password_config": RecoveryPasswordConfig}
+
+
 def save(s: Session, rt, data: dict[str, Any], blueprint_id: int | None = None) -> Blueprint:
     blueprint = get(s, blueprint_id) if blueprint_id is not None else Blueprint()
     data = dict(data)
     enforcement_ids = data.pop("software_update_enforcements", None)
+    errors = {}
     with s.no_autoflush:
         if s.scalar(select(Blueprint.id).where(Blueprint.name == data["name"], Blueprint.id != (blueprint.id or 0))):
-            raise ServiceError("duplicate name", {"name": ["blueprint with this name already exists."]})
-        if enforcement_ids:
-            software_update_enforcements.check_ids(s, enforcement_ids)
+            errors["name"] = ["blueprint with this name already exists."]
+        for field, model in CONFIGS.items():
+            if data.get(field) is not None and s.get(model, data[field]) is None:
+                errors[field] = [f'Invalid pk "{data[field]}" - object does not exist.']
+    if errors:
+        raise ServiceError("invalid blueprint", errors)
+    if enforcement_ids:
+        software_update_enforcements.check_ids(s, enforcement_ids)
+    before = (blueprint.filevault_config_id, blueprint.recovery_password_config_id)
     for field, value in data.items():
-        if value is not None:
+        if field in CONFIGS:
+            setattr(blueprint, f"{field}_id", value)
+        elif value is not None:
             setattr(blueprint, field, value)
     s.add(blueprint)
     s.flush()
+    enforcements_changed = False
     if enforcement_ids is not None:
-        software_update_enforcements.set_for_blueprint(s, blueprint.id, enforcement_ids)
+        enforcements_changed = software_update_enforcements.set_for_blueprint(s, blueprint.id, enforcement_ids)
+        declarations.recount(s, blueprint_ids=[blueprint.id])  # its devices' DDM set counts enforcements
+    configs_changed = before != (blueprint.filevault_config_id, blueprint.recovery_password_config_id)
+    if configs_changed:
+        s.expire(blueprint, ["filevault_config", "recovery_password_config"])
+    if blueprint_id is not None and (configs_changed or enforcements_changed):
+        fanout.push_blueprint_devices(s, rt, [blueprint.id])  # FileVault, recovery lock, DDM: converge now
     return blueprint
 
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from espalier.db import HotStatement
 from espalier.models import Blueprint, DeviceCommand, EnrolledDevice, EnrolledUser, TaskResult, utcnow
 from espalier.pki.secrets import SecretError
-from espalier.services import fanout, paging
+from espalier.services import audit, fanout, paging
 from espalier.services.commands import queue_command
 from espalier.services.errors import Conflict, NotFound, ServiceError
 from espalier.services.paging import CountCache
@@ -139,13 +139,21 @@ def notify(s: Session, rt, device_ids: list[int]) -> TaskResult:
     return push.notify_tracked(s, rt.queue, device_ids)
 
 
-def reveal_secret(s: Session, secrets, device_id: int, field: str) -> tuple[EnrolledDevice, str | None]:
+def reveal_secret(s: Session, secrets, device_id: int, field: str,
+                  actor: audit.Actor) -> tuple[EnrolledDevice, str | None]:
+    """The decrypted secret and its audit event (``<field>_viewed``), in the caller's
+    transaction: no reveal without its event. Nothing to reveal (none escrowed): no event,
+    as Zentral posts none."""
     if field not in REVEALABLE:
         raise ValueError(field)
     device = get_device(s, device_id)
     try:
-        return device, secrets.open_str(device, field)
+        value = secrets.open_str(device, field)
     except SecretError as exc:  # another row's value, or tampered: never shown, never a 500
         log.error("device %s: stored %s cannot be decrypted: %s", device.id, field, exc)
         raise Conflict(f"the stored {field} cannot be decrypted (it belongs to another row, or was "
                        "tampered with)") from None
+    if value:
+        audit.record(s, actor, f"{field}_viewed", audit.DEVICE, device.id, serial_number=device.serial_number,
+                     udid=device.udid, field=field)
+    return device, value

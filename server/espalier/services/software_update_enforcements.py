@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from espalier.mdm import softwareupdate
 from espalier.models import (BlueprintSoftwareUpdateEnforcement, DeviceSoftwareUpdate, EnrolledDevice, MachineTag,
                              SoftwareUpdateEnforcement, SoftwareUpdateEnforcementTag, Tag)
+from espalier.services import fanout
 from espalier.services.errors import ServiceError
 from espalier.services.rows import by_name, get_or_404
 
@@ -116,6 +117,14 @@ def save(s: Session, data: dict[str, Any], enforcement_id: int | None = None) ->
     return enforcement
 
 
+def update(s: Session, rt, data: dict[str, Any], enforcement_id: int) -> SoftwareUpdateEnforcement:
+    """Save an existing enforcement and push the devices of the blueprints listing it: their
+    declaration (a new target, date or details URL) is synced at their next connect."""
+    enforcement = save(s, data, enforcement_id)
+    fanout.push_blueprint_devices(s, rt, blueprints_of(s, enforcement_id))
+    return enforcement
+
+
 def delete_one(s: Session, enforcement_id: int) -> None:
     """Refused while a blueprint lists it (Zentral: ``can_be_deleted``)."""
     enforcement = get(s, enforcement_id)
@@ -144,11 +153,22 @@ def check_ids(s: Session, enforcement_ids: list[int]) -> None:
         raise ServiceError("invalid blueprint", {"software_update_enforcements": missing})
 
 
-def set_for_blueprint(s: Session, blueprint_id: int, enforcement_ids: list[int]) -> None:
+def set_for_blueprint(s: Session, blueprint_id: int, enforcement_ids: list[int]) -> bool:
+    """Whether the blueprint's list changed."""
+    if sorted(set(enforcement_ids)) == of_blueprints(s, [blueprint_id]).get(blueprint_id, []):
+        return False
     s.execute(delete(BlueprintSoftwareUpdateEnforcement).where(
         BlueprintSoftwareUpdateEnforcement.blueprint_id == blueprint_id))
-    s.add_all(BlueprintSoftwareUpdateEnforcement(blueprint_id=blueprint_id, enforcement_id=e) for e in enforcement_ids)
+    s.add_all(BlueprintSoftwareUpdateEnforcement(blueprint_id=blueprint_id, enforcement_id=e)
+              for e in sorted(set(enforcement_ids)))
     s.flush()
+    return True
+
+
+def blueprints_of(s: Session, enforcement_id: int) -> list[int]:
+    """The blueprints listing an enforcement: their devices are pushed when it changes."""
+    return list(s.scalars(select(BlueprintSoftwareUpdateEnforcement.blueprint_id).where(
+        BlueprintSoftwareUpdateEnforcement.enforcement_id == enforcement_id)))
 
 
 # -- devices below the target ----------------------------------------------------------------

@@ -84,6 +84,7 @@ def _security_info(device: SimulatedDevice, command: dict[str, Any]) -> Answer:
             "PasscodeCompliantWithProfiles": True, "ManagementStatus": status}}
     status.update(EnrolledViaDEP=f.dep, UserApprovedEnrollment=True, IsActivationLockManageable=f.supervised)
     fde = filevault_on(device)
+    f.filevault = fde  # once on, FileVault stays on (removing the profile does not decrypt the disk)
     info: dict[str, Any] = {
         "FDE_Enabled": fde, "FDE_HasPersonalRecoveryKey": fde, "FDE_HasInstitutionalRecoveryKey": False,
         "SystemIntegrityProtectionEnabled": True, "AuthenticatedRootVolumeEnabled": True,
@@ -97,7 +98,7 @@ def _security_info(device: SimulatedDevice, command: dict[str, Any]) -> Answer:
         info["IsRecoveryLockEnabled"] = device.recovery_lock is not None
     else:
         info["FirmwarePasswordStatus"] = {"PasswordExists": device.firmware_password is not None,
-                                          "ChangePending": False, "AllowOroms": True}
+                                          "ChangePending": device.firmware_change_pending, "AllowOroms": True}
     return "Acknowledged", {"SecurityInfo": info}
 
 
@@ -153,6 +154,8 @@ def _install_profile(device: SimulatedDevice, command: dict[str, Any]) -> Answer
              "USEnglishDescription": problem}]}
     device.profiles[profile["PayloadIdentifier"]] = profile
     device.profile_signers[profile["PayloadIdentifier"]] = signers
+    if device.facts.platform == "macOS" and filevault_on(device):
+        device.facts.filevault = True  # the user logged in and enabled it: it stays on if the profile goes
     return "Acknowledged", {}
 
 
@@ -208,6 +211,9 @@ def _power(device: SimulatedDevice, command: dict[str, Any]) -> Answer:
     if device.facts.platform != "macOS" and not device.facts.supervised:
         return "Error", error_chain(12081, "MCMDMErrorDomain", "The device is not supervised.")
     device.actions.append((command["RequestType"], None))
+    if device.firmware_change_pending:  # the restart applies the new firmware password
+        device.firmware_password, device.pending_firmware_password = device.pending_firmware_password, None
+        device.firmware_change_pending = False
     return "Acknowledged", {}
 
 
@@ -226,18 +232,58 @@ def _settings(device: SimulatedDevice, command: dict[str, Any]) -> Answer:
 
 
 def _rotate_filevault_key(device: SimulatedDevice, command: dict[str, Any]) -> Answer:
-    if not filevault_on(device) or "ReplyEncryptionCertificate" not in command:
+    unlock = command.get("FileVaultUnlock")
+    if not filevault_on(device) or "ReplyEncryptionCertificate" not in command or command.get("KeyType") != "personal":
         return "Error", error_chain(12070, "MCMDMErrorDomain", "FileVault key cannot be rotated.")
+    if not isinstance(unlock, dict) or unlock.get("Password") != device.recovery_key:
+        return "Error", error_chain(12071, "MCMDMErrorDomain", "The FileVault unlock credentials are incorrect.")
     device.recovery_key = new_recovery_key()
     sealed = seal_recovery_key(device.recovery_key, load_cert(command["ReplyEncryptionCertificate"]))
     return "Acknowledged", {"RotateResult": {"EncryptedNewRecoveryKey": sealed}}
 
 
+def _firmware_text(value: Any) -> bool:
+    """What EFI can type: low-ASCII printable characters (0x20-0x7E), "" clears."""
+    return isinstance(value, str) and len(value) <= 32 and all(0x20 <= ord(c) <= 0x7E for c in value)
+
+
 def _set_recovery_lock(device: SimulatedDevice, command: dict[str, Any]) -> Answer:
     if not device.facts.apple_silicon or command.get("CurrentPassword") != device.recovery_lock:
         return "Error", error_chain(12076, "MCMDMErrorDomain", "Recovery Lock cannot be set.")
+    if not _firmware_text(command.get("NewPassword")):
+        return "Error", error_chain(12077, "MCMDMErrorDomain", "The new Recovery Lock password is invalid.")
     device.recovery_lock = command.get("NewPassword") or None
     return "Acknowledged", {}
+
+
+def _set_firmware_password(device: SimulatedDevice, command: dict[str, Any]) -> Answer:
+    """Intel Macs: the change applies at the next restart (ChangePending until then)."""
+    f = device.facts
+    if f.platform != "macOS" or f.apple_silicon:
+        return "Error", error_chain(12021, "MCMDMErrorDomain", "SetFirmwarePassword is not supported on this Mac.")
+    if device.firmware_change_pending:
+        return "Error", error_chain(12078, "MCMDMErrorDomain", "A firmware password change is pending a restart.")
+    if device.firmware_password is not None and command.get("CurrentPassword") != device.firmware_password:
+        return "Error", error_chain(12079, "MCMDMErrorDomain", "The current firmware password is incorrect.")
+    if not _firmware_text(command.get("NewPassword")):
+        return "Error", error_chain(12080, "MCMDMErrorDomain", "The new firmware password is invalid.")
+    device.pending_firmware_password = command["NewPassword"] or None
+    device.firmware_change_pending = True
+    return "Acknowledged", {"SetFirmwarePassword": {"PasswordChanged": True}}
+
+
+def _verify_firmware_password(device: SimulatedDevice, command: dict[str, Any]) -> Answer:
+    if device.facts.platform != "macOS" or device.facts.apple_silicon:
+        return "Error", error_chain(12021, "MCMDMErrorDomain", "VerifyFirmwarePassword is not supported on this Mac.")
+    verified = device.firmware_password is not None and command.get("Password") == device.firmware_password
+    return "Acknowledged", {"PasswordVerified": verified}
+
+
+def _verify_recovery_lock(device: SimulatedDevice, command: dict[str, Any]) -> Answer:
+    if not device.facts.apple_silicon:
+        return "Error", error_chain(12021, "MCMDMErrorDomain", "VerifyRecoveryLock is not supported on this Mac.")
+    verified = device.recovery_lock is not None and command.get("Password") == device.recovery_lock
+    return "Acknowledged", {"PasswordVerified": verified}
 
 
 def _acknowledge(device: SimulatedDevice, command: dict[str, Any]) -> Answer:
@@ -266,6 +312,8 @@ HANDLERS: dict[str, Callable[[SimulatedDevice, dict[str, Any]], Answer]] = {
     "RestartDevice": _power, "ShutDownDevice": _power, "DeviceConfigured": _device_configured,
     "DeclarativeManagement": _declarative_management, "Settings": _settings,
     "RotateFileVaultKey": _rotate_filevault_key, "SetRecoveryLock": _set_recovery_lock,
+    "SetFirmwarePassword": _set_firmware_password, "VerifyFirmwarePassword": _verify_firmware_password,
+    "VerifyRecoveryLock": _verify_recovery_lock,
     "AvailableOSUpdates": lambda d, c: ("Acknowledged", {"AvailableOSUpdates": []}),
     "ManagedApplicationList": lambda d, c: ("Acknowledged", {"ManagedApplicationList": {}}),
 }

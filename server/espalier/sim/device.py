@@ -73,6 +73,12 @@ class SimulatedDevice:
         self.recovery_key = new_recovery_key()
         self.recovery_lock: str | None = None
         self.firmware_password: str | None = None
+        # A FileVault2 payload with Defer turns FileVault on at the user's next login: until
+        # then (the tests' knob) it stays off; by default the user logs in at once.
+        self.filevault_deferred = False
+        # Intel: SetFirmwarePassword takes effect at the next restart (RestartDevice here)
+        self.firmware_change_pending = False
+        self.pending_firmware_password: str | None = None
         self.bootstrap_token: bytes | None = None
         self.spare_key: rsa.RSAPrivateKey | None = None  # made ahead (benchmarks), used if the size fits
         # Declarative Device Management (sim/declarative.py)

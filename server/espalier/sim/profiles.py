@@ -102,9 +102,9 @@ def installed_payloads(device: SimulatedDevice) -> list[dict[str, Any]]:
 
 def filevault_on(device: SimulatedDevice) -> bool:
     """FileVault is on, or a FileVault2 payload turned it on (the user logged in since)."""
-    return device.facts.filevault or any(
+    return device.facts.filevault or (not device.filevault_deferred and any(
         p.get("PayloadType") == "com.apple.MCX.FileVault2" and p.get("Enable") == "On"
-        for p in installed_payloads(device))
+        for p in installed_payloads(device)))
 
 
 def load_cert(data: bytes) -> x509.Certificate:

@@ -192,7 +192,10 @@ def test_release_is_gated_audited_documented_and_idempotent(client, make_token, 
         resp = client.post(f"/api/mdm/devices/{d.id}/release/", headers=admin)
     assert resp.status_code == 200 and resp.json["released_at"]
     [record] = [r for r in caplog.records if r.name == "espalier.audit"]
-    assert "device released" in record.getMessage() and "C02REL00001" in record.getMessage()
+    assert "device_released" in record.getMessage() and "C02REL00001" in record.getMessage()
+    events = client.get(f"/api/mdm/audit_events/?enrolled_device={d.id}", headers=admin).json
+    assert [(e["action"], e["object_id"], e["details"]["serial_number"]) for e in events] == [
+        ("device_released", str(d.id), "C02REL00001")]
     again = client.post(f"/api/mdm/devices/{d.id}/release/", headers=admin)
     assert again.json["released_at"] == resp.json["released_at"]
     doc = client.get("/api/openapi.json").json

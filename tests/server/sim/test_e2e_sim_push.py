@@ -73,7 +73,9 @@ def test_pushes_wake_devices_at_enrollment_and_for_a_queued_lock(client, admin, 
     assert all(not d.errors for d in fleet.devices) and fleet.unknown_pushes == 0 and fleet.connects == 4
 
 
-def test_filevault_prk_is_escrowed_to_the_server(client, admin, http, enrollment):
+def test_a_prk_sealed_to_any_certificate_but_the_devices_escrow_certificate_is_not_stored(client, admin, http,
+                                                                                        enrollment):
+    """PRKs are escrowed to a per-device key (tests/server/security/): not to the device CA's."""
     device = SimulatedDevice.mac(filevault=True)
     assert device.enroll(enrollment["enroll_url"], http), device.errors
     ca_der = http.get("/scep/espalier", params={"operation": "GetCACert"}).content
@@ -90,4 +92,4 @@ def test_filevault_prk_is_escrowed_to_the_server(client, admin, http, enrollment
     assert ("SecurityInfo", "Acknowledged") in device.connect()
     resp = client.get(f"/api/mdm/devices/{_device_id(client, admin, device)}/filevault_prk/", headers=admin)
     assert resp.status_code == 200, resp.json
-    assert device.recovery_key in str(resp.json)
+    assert resp.json["filevault_prk"] is None

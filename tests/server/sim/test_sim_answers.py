@@ -110,6 +110,7 @@ def test_rotate_filevault_key_seals_a_new_key_to_the_reply_certificate(escrow):
     device = SimulatedDevice.mac(filevault=True)
     old = device.recovery_key
     status, result = answer(device, {"RequestType": "RotateFileVaultKey", "KeyType": "personal",
+                                     "FileVaultUnlock": {"Password": old},
                                      "ReplyEncryptionCertificate": escrow[0].public_bytes(serialization.Encoding.DER)})
     assert status == "Acknowledged" and device.recovery_key != old
     sealed = result["RotateResult"]["EncryptedNewRecoveryKey"]
@@ -225,3 +226,65 @@ def test_every_answer_is_a_plist_report(request_type, flavour):
     assert status in {"Acknowledged", "Error", "CommandFormatError"}
     report = {"UDID": device.facts.udid, "Status": status, "CommandUUID": "c", **result}
     assert plistlib.loads(plistlib.dumps(report)) == report
+
+
+def test_firmware_password_applies_at_the_restart_and_verifies(escrow):
+    mac = SimulatedDevice.intel_mac()
+    status, result = answer(mac, {"RequestType": "SetFirmwarePassword", "NewPassword": "abcdefgh"})
+    assert (status, result) == ("Acknowledged", {"SetFirmwarePassword": {"PasswordChanged": True}})
+    info = answer(mac, {"RequestType": "SecurityInfo"})[1]["SecurityInfo"]["FirmwarePasswordStatus"]
+    assert (info["PasswordExists"], info["ChangePending"]) == (False, True)
+    assert answer(mac, {"RequestType": "SetFirmwarePassword", "NewPassword": "x"})[0] == "Error"  # pending
+    assert answer(mac, {"RequestType": "VerifyFirmwarePassword", "Password": "abcdefgh"})[1] == {
+        "PasswordVerified": False}
+    assert answer(mac, {"RequestType": "RestartDevice", "NotifyUser": True})[0] == "Acknowledged"
+    info = answer(mac, {"RequestType": "SecurityInfo"})[1]["SecurityInfo"]["FirmwarePasswordStatus"]
+    assert (info["PasswordExists"], info["ChangePending"]) == (True, False)
+    assert answer(mac, {"RequestType": "VerifyFirmwarePassword", "Password": "abcdefgh"})[1] == {
+        "PasswordVerified": True}
+    # a change needs the current password
+    assert answer(mac, {"RequestType": "SetFirmwarePassword", "NewPassword": "newpass1"})[0] == "Error"
+    assert answer(mac, {"RequestType": "SetFirmwarePassword", "CurrentPassword": "wrong",
+                        "NewPassword": "newpass1"})[0] == "Error"
+    assert answer(mac, {"RequestType": "SetFirmwarePassword", "CurrentPassword": "abcdefgh",
+                        "NewPassword": "newpass\u00e9"})[0] == "Error"  # not typable in EFI
+    assert answer(mac, {"RequestType": "SetFirmwarePassword", "CurrentPassword": "abcdefgh",
+                        "NewPassword": "newpass1"})[0] == "Acknowledged"
+    assert answer(SimulatedDevice.mac(), {"RequestType": "SetFirmwarePassword", "NewPassword": "x"})[0] == "Error"
+    assert answer(SimulatedDevice.mac(), {"RequestType": "VerifyFirmwarePassword", "Password": "x"})[0] == "Error"
+
+
+def test_recovery_lock_on_apple_silicon_only_with_the_current_password():
+    mac = SimulatedDevice.mac()
+    assert answer(mac, {"RequestType": "SetRecoveryLock", "NewPassword": "lock1234"})[0] == "Acknowledged"
+    assert answer(mac, {"RequestType": "VerifyRecoveryLock", "Password": "lock1234"})[1] == {"PasswordVerified": True}
+    assert answer(mac, {"RequestType": "VerifyRecoveryLock", "Password": "nope"})[1] == {"PasswordVerified": False}
+    assert answer(mac, {"RequestType": "SetRecoveryLock", "NewPassword": "x2"})[0] == "Error"
+    assert answer(mac, {"RequestType": "SetRecoveryLock", "CurrentPassword": "lock1234",
+                        "NewPassword": "lock5678"})[0] == "Acknowledged" and mac.recovery_lock == "lock5678"
+    intel = SimulatedDevice.intel_mac()
+    assert answer(intel, {"RequestType": "SetRecoveryLock", "NewPassword": "lock1234"})[0] == "Error"
+    assert answer(intel, {"RequestType": "VerifyRecoveryLock", "Password": "x"})[0] == "Error"
+
+
+def test_rotation_needs_the_current_recovery_key(escrow):
+    device = SimulatedDevice.mac(filevault=True)
+    cert = escrow[0].public_bytes(serialization.Encoding.DER)
+    for unlock in (None, {"Password": "WRONG-KEY"}):
+        command = {"RequestType": "RotateFileVaultKey", "KeyType": "personal", "ReplyEncryptionCertificate": cert}
+        if unlock:
+            command["FileVaultUnlock"] = unlock
+        assert answer(device, command)[0] == "Error"
+
+
+def test_filevault_deferred_until_login_and_on_after_the_profile_goes(escrow):
+    device = SimulatedDevice.mac()
+    device.filevault_deferred = True
+    _install(device, _escrow_profile(escrow[0], {"PayloadType": "com.apple.MCX.FileVault2", "Enable": "On",
+                                                 "PayloadIdentifier": "fv.enable", "PayloadUUID": "x"}))
+    assert answer(device, {"RequestType": "SecurityInfo"})[1]["SecurityInfo"]["FDE_Enabled"] is False
+    device.filevault_deferred = False
+    assert answer(device, {"RequestType": "SecurityInfo"})[1]["SecurityInfo"]["FDE_Enabled"] is True
+    assert answer(device, {"RequestType": "RemoveProfile", "Identifier": "com.example.fv"})[0] == "Acknowledged"
+    info = answer(device, {"RequestType": "SecurityInfo"})[1]["SecurityInfo"]
+    assert info["FDE_Enabled"] is True and "FDE_PersonalRecoveryKeyCMS" not in info

@@ -10,12 +10,16 @@ from .erase_device import EraseDevice
 from .lists import CertificateList, InstalledApplicationList, ProfileList
 from .power import DeviceConfigured, RestartDevice, ShutDownDevice
 from .profiles import InstallProfile, RemoveProfile
+from .rotate_filevault_key import RotateFileVaultKey
 from .security_info import SecurityInfo
+from .set_firmware_password import SetFirmwarePassword
+from .set_recovery_lock import SetRecoveryLock
+from .setup_filevault import RemoveFileVault, SetupFileVault
 
 REGISTRY: dict[str, type[Command]] = {cls.request_type: cls for cls in (
     CertificateList, CustomCommand, DeclarativeManagement, DeviceConfigured, DeviceInformation, DeviceLock, EraseDevice,
-    InstallProfile, InstalledApplicationList, ProfileList, RemoveProfile, RestartDevice, SecurityInfo,
-    ShutDownDevice)}
+    InstallProfile, InstalledApplicationList, ProfileList, RemoveFileVault, RemoveProfile, RestartDevice,
+    RotateFileVaultKey, SecurityInfo, SetFirmwarePassword, SetRecoveryLock, SetupFileVault, ShutDownDevice)}
 
 
 # Commands an operator writes by hand: they can ask a device for anything, so the API needs a

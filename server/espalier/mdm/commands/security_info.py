@@ -1,8 +1,9 @@
 """SecurityInfo: https://developer.apple.com/documentation/devicemanagement/security-info-command
 
 Folds FileVault, enrollment and Activation Lock facts into the device row; an escrowed
-FileVault PRK (FDE_PersonalRecoveryKeyCMS) is decrypted with our escrow key when one is
-configured and stored encrypted.
+FileVault PRK (FDE_PersonalRecoveryKeyCMS) is opened with the device's own escrow key
+(``mdm/filevault.py``) and stored encrypted; a pending firmware password in effect
+(FirmwarePasswordStatus) is promoted (``mdm/recovery_password.py``).
 """
 from __future__ import annotations
 
@@ -28,9 +29,11 @@ class SecurityInfo(Command):
                                ("IsActivationLockManageable", "activation_lock_manageable")):
                 if isinstance(status.get(key), bool):
                     setattr(device, field, status[key])
+        from espalier.mdm import filevault, recovery_password
+
         prk_cms = info.get("FDE_PersonalRecoveryKeyCMS")
         if isinstance(prk_cms, bytes) and prk_cms:
-            from espalier.mdm import filevault
             filevault.escrow_prk(ctx, device, prk_cms)
+        recovery_password.firmware_status(ctx, device, info.get("FirmwarePasswordStatus"))
         device.last_inventory_at = ctx.now
         return None

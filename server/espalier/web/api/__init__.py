@@ -18,6 +18,7 @@ from typing import Any, Callable
 import orjson
 from flask import Blueprint, Response, g, json, request
 
+from espalier.services import audit as audit_svc
 from espalier.services import auth
 from espalier.services.errors import ServiceError
 from espalier.validation import Invalid, Schema, parse
@@ -67,6 +68,7 @@ class Operation:
     status: int = 200
     paginated: bool = False
     public: bool = False
+    writes: bool = False  # a GET that stores something (an audited reveal): a read-write transaction
     extra: dict = field(default_factory=dict)  # OpenAPI additions (descriptions, error codes)
 
 
@@ -149,7 +151,7 @@ def _query_data(model: type[Schema]) -> dict:
 
 def _run(op: Operation, kwargs: dict) -> Response:
     rt = app_runtime()
-    with (rt.db.read_session if op.method == "GET" else rt.db.session)() as s, s.begin():
+    with (rt.db.read_session if op.method == "GET" and not op.writes else rt.db.session)() as s, s.begin():
         g.caller = authenticate(s, op.permissions)
         if op.query is not None:
             kwargs["query"] = parse(op.query, _query_data(op.query), context=op.rule)
@@ -191,10 +193,18 @@ def caller_may(s, codename: str) -> bool:
     return auth.has_permission(s, g.caller.token_id, codename)
 
 
-def audit(action: str, **fields) -> None:
-    """Record who did an operator action that changes a device's identity (the espalier.audit log)."""
+def actor() -> audit_svc.Actor:
+    """The calling token and its user, for a stored audit event."""
+    return audit_svc.Actor(token_id=g.caller.token_id, user_id=g.caller.user_id)
+
+
+def audit(s, action: str, object_type: str, object_id, **fields) -> None:
+    """Record who did an operator action: a stored audit event in the request's transaction
+    (``services.audit``), and a line of the espalier.audit log (never a secret in either)."""
+    audit_svc.record(s, actor(), action, object_type, object_id, **fields)
     details = " ".join(f"{k}={v}" for k, v in fields.items())
-    audit_log.info("%s by token %s (user %s): %s", action, g.caller.token_id, g.caller.user_id, details)
+    audit_log.info("%s by token %s (user %s): %s %s %s", action, g.caller.token_id, g.caller.user_id, object_type,
+                   object_id, details)
 
 
 def require(s, codename: str) -> None:
@@ -203,7 +213,7 @@ def require(s, codename: str) -> None:
 
 
 def register(app) -> None:
-    from . import (artifacts, blocked, blueprints, commands, declarations, devices, docs, enrollments,  # noqa: F401
-                   push_certificates, software_updates, tags, tasks)
+    from . import (artifacts, audit_events, blocked, blueprints, commands, declarations, devices, docs,  # noqa: F401
+                   enrollments, push_certificates, security_configs, software_updates, tags, tasks)
 
     app.register_blueprint(bp)

@@ -10,7 +10,7 @@ from espalier.services import devices as svc
 from espalier.validation import Bool, Schema, char, choice
 from espalier.web import runtime
 
-from . import ApiError, audit, bp, conflict, operation, require  # noqa: F401  (bp: the routes attach to it)
+from . import ApiError, actor, audit, bp, conflict, operation, require  # noqa: F401  (bp: the routes attach to it)
 from .pagination import PageQuery, paginated
 from espalier.services import commands as commands_svc
 
@@ -85,7 +85,7 @@ def device_release(s, device_id: int):
     (a device wiped or replaced without checking out). Idempotent: ``released_at`` keeps the
     first release. Espalier's own route."""
     d = svc.release(s, device_id)
-    audit("device released", device=d.id, serial_number=d.serial_number, udid=d.udid,
+    audit(s, "device_released", "enrolleddevice", d.id, serial_number=d.serial_number, udid=d.udid,
           released_at=d.released_at.isoformat())
     return device(d), 200
 
@@ -140,16 +140,19 @@ def device_notify(s, body: NotifyIn):
 
 
 @operation("GET", "/mdm/devices/<int:device_id>/filevault_prk/", "mdm.view_filevault_prk", response=FileVaultPRK,
-           extra={"responses": conflict("the stored key cannot be decrypted")})
+           writes=True, extra={"responses": conflict("the stored key cannot be decrypted")})
 def device_filevault_prk(s, device_id: int):
-    """The decrypted FileVault personal recovery key."""
-    d, value = svc.reveal_secret(s, runtime().secrets, device_id, "filevault_prk")
+    """The decrypted FileVault personal recovery key; each reveal is a stored audit event
+    (``filevault_prk_viewed``, /api/mdm/audit_events/), committed before the key is sent."""
+    d, value = svc.reveal_secret(s, runtime().secrets, device_id, "filevault_prk", actor())
     return {"id": d.id, "serial_number": d.serial_number, "filevault_prk": value}, 200
 
 
 @operation("GET", "/mdm/devices/<int:device_id>/recovery_password/", "mdm.view_recovery_password",
-           response=RecoveryPassword, extra={"responses": conflict("the stored password cannot be decrypted")})
+           response=RecoveryPassword, writes=True,
+           extra={"responses": conflict("the stored password cannot be decrypted")})
 def device_recovery_password(s, device_id: int):
-    """The decrypted recovery lock or firmware password."""
-    d, value = svc.reveal_secret(s, runtime().secrets, device_id, "recovery_password")
+    """The decrypted recovery lock or firmware password; each reveal is a stored audit event
+    (``recovery_password_viewed``), committed before the password is sent."""
+    d, value = svc.reveal_secret(s, runtime().secrets, device_id, "recovery_password", actor())
     return {"id": d.id, "serial_number": d.serial_number, "recovery_password": value}, 200

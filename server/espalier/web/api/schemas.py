@@ -273,6 +273,8 @@ class Blueprint(Out):
     collect_certificates: int
     collect_profiles: int
     software_update_enforcements: list[int] = Field(description="ids of software update enforcements")
+    filevault_config: int | None = Field(validation_alias="filevault_config_id")
+    recovery_password_config: int | None = Field(validation_alias="recovery_password_config_id")
     created_at: str
     updated_at: str
 
@@ -284,6 +286,69 @@ class BlueprintIn(Schema):
     collect_certificates: int_choice(*COLLECTION_OPTIONS) = None
     collect_profiles: int_choice(*COLLECTION_OPTIONS) = None
     software_update_enforcements: pk_list() = None
+    filevault_config: integer(1, allow_null=True) = Field(None, description="null: none; absent: unchanged")
+    recovery_password_config: integer(1, allow_null=True) = Field(None, description="null: none; absent: unchanged")
+
+
+# -- FileVault and recovery password configurations, audit events ------------------------------
+
+class FileVaultConfig(Out):
+    id: int
+    name: str
+    escrow_location_display_name: str
+    at_login_only: bool
+    bypass_attempts: int
+    show_recovery_key: bool
+    destroy_key_on_standby: bool
+    prk_rotation_interval_days: int
+    created_at: str
+    updated_at: str
+
+
+class FileVaultConfigIn(Schema):
+    """Absent fields: the model's default at creation, unchanged on update."""
+
+    name: char(256)
+    escrow_location_display_name: char(256)
+    at_login_only: Bool = None
+    bypass_attempts: integer(-1, 9999) = None
+    show_recovery_key: Bool = None
+    destroy_key_on_standby: Bool = None
+    prk_rotation_interval_days: integer(0, 365) = None
+
+
+class RecoveryPasswordConfig(Out):
+    id: int
+    name: str
+    dynamic_password: bool
+    static_password: str | None
+    rotation_interval_days: int
+    rotate_firmware_password: bool
+    created_at: str
+    updated_at: str
+
+
+class RecoveryPasswordConfigIn(Schema):
+    """Absent fields: the model's default at creation, unchanged on update; but an absent
+    ``static_password`` clears it, as Zentral's update does."""
+
+    name: char(256)
+    dynamic_password: Bool = None
+    static_password: char(256, allow_null=True) = None
+    rotation_interval_days: integer(0, 365) = None
+    rotate_firmware_password: Bool = None
+
+
+class AuditEvent(Out):
+    id: int
+    action: str
+    token_id: int | None
+    user_id: int | None
+    username: str | None
+    object_type: str
+    object_id: str
+    details: dict
+    created_at: str
 
 
 class Artifact(Out):

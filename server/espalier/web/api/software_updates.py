@@ -63,7 +63,8 @@ def software_update_enforcement_detail(s, enforcement_id: int):
            body=SoftwareUpdateEnforcementIn, response=SoftwareUpdateEnforcement)
 def software_update_enforcement_update(s, enforcement_id: int, body: SoftwareUpdateEnforcementIn):
     """Update an enforcement; the fields of the other mode are cleared."""
-    return _enforcements(s, [enforcements.save(s, body.model_dump(exclude_unset=True), enforcement_id)])[0], 200
+    return _enforcements(s, [enforcements.update(s, runtime(), body.model_dump(exclude_unset=True),
+                                                 enforcement_id)])[0], 200
 
 
 @operation("DELETE", "/mdm/software_update_enforcements/<int:enforcement_id>/",

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import abort, flash, g, redirect, render_template, request, session, url_for
 
-from espalier.services import auth, commands, devices, fleet
+from espalier.services import audit, auth, commands, devices, fleet
 from espalier.services.errors import NotFound, ServiceError
 from espalier.web import runtime
 from espalier.web.console import bp, csrf_token, login_required, require
@@ -80,10 +80,12 @@ def device_detail(device_id: int):
 @login_required(VIEW_DEVICES)
 def device_secret(device_id: int, field: str):
     _gate(SECRET_PERMISSION, field)
-    with runtime().db.session() as s:
+    with runtime().db.session() as s, s.begin():  # the reveal's audit event commits with it
         device = _device(s, device_id)
-        _, value = devices.reveal_secret(s, runtime().secrets, device_id, field)
-        return render_template("secret.html", d=device, field=field, value=value)
+        _, value = devices.reveal_secret(s, runtime().secrets, device_id, field,
+                                         audit.Actor(token_id=session.get("token_id"), user_id=None))
+        page = render_template("secret.html", d=device, field=field, value=value)
+    return page
 
 
 @bp.route("/devices/<int:device_id>/<action>", methods=["POST"])

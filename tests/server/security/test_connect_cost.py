@@ -1,0 +1,43 @@
+"""What the FileVault and recovery password steps cost a converged Mac's Idle connect: the
+blueprint read once (its configurations joined), nothing more when there is nothing to do."""
+from __future__ import annotations
+
+import contextlib
+
+import pytest
+from sqlalchemy import event
+
+from espalier.db import HotStatement
+
+
+@pytest.fixture
+def counted(runtime):
+    @contextlib.contextmanager
+    def window():
+        seen: list[str] = []
+
+        def statement(conn, cursor, sql, *args):
+            if not sql.startswith("BEGIN"):
+                seen.append(" ".join(sql.split()))
+        event.listen(runtime.db.engine, "before_cursor_execute", statement)
+        HotStatement.observers.append(hot := lambda sql: statement(None, None, sql))
+        try:
+            yield seen
+        finally:
+            HotStatement.observers.remove(hot)
+            event.remove(runtime.db.engine, "before_cursor_execute", statement)
+    return window
+
+
+@pytest.mark.parametrize("with_configs", [True, False], ids=["both-configs", "no-configs"])
+def test_a_converged_mac_pays_the_blueprint_read_only(enrolled, configs, counted, with_configs):
+    configs(**({"filevault": {"prk_rotation_interval_days": 30}, "recovery": {"rotation_interval_days": 30}}
+               if with_configs else {}))
+    sim, _ = enrolled("mac")
+    sim.connect()
+    assert sim.connect() == [], sim.errors
+    with counted() as seen:
+        assert sim.connect() == []
+    # the session UPDATE and its work, convergence's rows and candidates, the blueprint with its configurations
+    assert [s.split()[0] for s in seen] == ["UPDATE", "SELECT", "SELECT", "SELECT", "SELECT"], seen
+    assert "filevault_configs" in seen[-1] and "recovery_password_configs" in seen[-1]
