@@ -272,9 +272,9 @@ class Blueprint(Out):
     collect_apps: int
     collect_certificates: int
     collect_profiles: int
-    software_update_enforcements: list[int] = Field(description="ids of software update enforcements")
     filevault_config: int | None = Field(validation_alias="filevault_config_id")
     recovery_password_config: int | None = Field(validation_alias="recovery_password_config_id")
+    software_update_enforcements: list[int] = Field(description="ids of software update enforcements")
     created_at: str
     updated_at: str
 
