@@ -202,3 +202,8 @@ class ABMClient:
         if len(serials) > MAX_PAGE:
             raise ValueError(f"at most {MAX_PAGE} devices per call")
         return self.call("POST", "/devices/disown", {"devices": serials}).get("devices") or {}
+
+
+def client_for(conf: dict, credentials: OAuthCredentials) -> ABMClient:
+    """A client as the ``apps["espalier.mdm"]["abm"]`` settings section says (base URL, CA bundle)."""
+    return ABMClient(credentials, base_url=conf["base_url"], verify=conf["ca_file"] or True)

@@ -3,6 +3,7 @@ from .auth import ApiToken, ApiTokenPermission, User
 from .base import Base, utcnow
 from .blueprints import Artifact, ArtifactVersion, Blueprint, BlueprintArtifact, DeviceArtifact, Profile
 from .commands import DeviceCommand
+from .dep import DEPDevice, DEPOrganization, DEPToken, DEPVirtualServer
 from .devices import BlockedDevice, EnrolledDevice, EnrolledUser
 from .enrollments import EnrollmentSession, OtaEnrollment
 from .pki import CertificateAuthority, IssuedCertificate
@@ -12,5 +13,6 @@ from .tasks import TaskResult
 
 __all__ = ["ApiToken", "ApiTokenPermission", "Artifact", "ArtifactVersion", "Base", "BlockedDevice", "Blueprint",
            "BlueprintArtifact", "DeviceArtifact", "MachineTag", "Profile", "Tag", "Taxonomy", "CertificateAuthority", "DeviceCommand",
+           "DEPDevice", "DEPOrganization", "DEPToken", "DEPVirtualServer",
            "EnrolledDevice", "EnrolledUser", "EnrollmentSession", "IssuedCertificate", "OtaEnrollment",
            "PushCertificate", "TaskResult", "User", "utcnow"]

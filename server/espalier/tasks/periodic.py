@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from espalier.tasks import maintenance, push, sweeps
+from espalier.tasks import dep, maintenance, push, sweeps
 from espalier.tasks.queue import Job
 
 log = logging.getLogger(__name__)
@@ -32,14 +32,17 @@ class Every:
         return self.func.__name__.replace("_", "-")
 
 
-def default_schedule(sweep_settings: dict) -> tuple[Every, ...]:
-    """The recurring jobs; ``sweep_settings`` is the ``sweeps`` settings section."""
+def default_schedule(sweep_settings: dict, abm_settings: dict | None = None) -> tuple[Every, ...]:
+    """The recurring jobs; ``sweep_settings`` is the ``sweeps`` settings section, ``abm_settings`` the ``abm`` one."""
+    sync_minutes = (abm_settings or {}).get("sync_minutes") or 30
     return (
         Every(push.renotify_pending, "push", sweep_settings["renotify_seconds"]),
         Every(sweeps.redo_lost_tasks, "default", sweep_settings["lost_tasks_seconds"]),
         Every(maintenance.queue_due_inventories, "default", sweep_settings["inventory_seconds"]),
         Every(maintenance.check_push_certificates, "default", 86400),
         Every(maintenance.prune_inventory_commands, "default", 86400),
+        Every(dep.sync_all_virtual_servers, "default", sync_minutes * 60),
+        Every(dep.check_dep_tokens, "default", 86400),
     )
 
 
@@ -47,7 +50,7 @@ class Beat(threading.Thread):
     def __init__(self, rt, schedule: tuple[Every, ...] | None = None, tick: float | None = None):
         super().__init__(name="espalier-beat", daemon=True)
         if schedule is None:
-            schedule = default_schedule(rt.settings.mdm["sweeps"])
+            schedule = default_schedule(rt.settings.mdm["sweeps"], rt.settings.mdm["abm"])
         if tick is None:  # ticks often enough for the shortest period
             tick = min(5.0, max(0.5, min(entry.seconds for entry in schedule) / 4))
         self.rt, self.schedule, self.tick = rt, schedule, tick
