@@ -141,46 +141,10 @@ def apply_page(s: Session, server_id: int, token: str, devices: list[dict], *, s
         DEPDevice.id, DEPDevice.serial_number, DEPDevice.virtual_server_id, DEPDevice.last_op_type,
         DEPDevice.last_op_date, *(getattr(DEPDevice, n) for n in DEVICE_FIELDS + DATE_FIELDS))
         .where(DEPDevice.serial_number.in_(list(latest))))}
-    inserts, updates, seen = [], [], []
+    plan = _Plan()
     for serial, d in latest.items():
-        row = existing.get(serial)
-        op_type = d.get("op_type") if synced else None
-        op_date = d.get("_op_date") if synced else None
-        if synced and row is not None and row.last_op_date and op_date and row.last_op_date > op_date:
-            counts.skipped += 1  # a newer operation is already applied
-            continue
-        if op_type == "deleted":
-            if row is None or row.last_op_type == "deleted":
-                counts.unchanged += 1
-                continue
-            updates.append({"id": row.id, "last_op_type": "deleted", "last_op_date": op_date, "updated_at": now})
-            counts.deleted += 1
-            continue
-        values = _values(d)
-        if synced:
-            values.update(last_op_type=op_type if op_type in ("added", "modified") else "modified",
-                          last_op_date=op_date)
-        elif row is not None and row.last_op_type == "deleted":
-            values.update(last_op_type="added", last_op_date=None)  # back in a full fetch
-        if row is None:
-            inserts.append({"virtual_server_id": server_id, "serial_number": serial, "fetched_at": None if synced else now,
-                            "created_at": now, "updated_at": now, **values})
-            counts.added += 1
-            continue
-        changed = row.virtual_server_id != server_id or any(getattr(row, k) != v for k, v in values.items())
-        if not changed:
-            counts.unchanged += 1
-            if not synced:  # seen by this fetch: not a deletion
-                seen.append(row.id)
-            continue
-        update_values = {"id": row.id, "virtual_server_id": server_id, "updated_at": now, **values}
-        if not synced:
-            update_values["fetched_at"] = now
-        updates.append(update_values)
-        if row.last_op_type == "deleted":
-            counts.added += 1
-        else:
-            counts.modified += 1
+        plan.add(serial, d, existing.get(serial), synced, server_id, now, counts)
+    inserts, updates, seen = plan.inserts, plan.updates, plan.seen
     if inserts:
         s.execute(insert(DEPDevice), inserts)
     for group in _by_keys(updates):
@@ -188,6 +152,53 @@ def apply_page(s: Session, server_id: int, token: str, devices: list[dict], *, s
     if seen:  # updated_at kept: the record did not change
         s.execute(update(DEPDevice).where(DEPDevice.id.in_(seen))
                   .values(fetched_at=now, updated_at=DEPDevice.updated_at).execution_options(synchronize_session=False))
+
+
+@dataclass
+class _Plan:
+    """The writes of one page: rows to insert, to update, and seen unchanged by a fetch."""
+
+    inserts: list = field(default_factory=list)
+    updates: list = field(default_factory=list)
+    seen: list = field(default_factory=list)
+
+    def add(self, serial: str, d: dict, row, synced: bool, server_id: int, now: datetime, counts: Counts) -> None:
+        op_type = d.get("op_type") if synced else None
+        op_date = d.get("_op_date") if synced else None
+        if synced and row is not None and row.last_op_date and op_date and row.last_op_date > op_date:
+            counts.skipped += 1  # a newer operation is already applied
+            return
+        if op_type == "deleted":
+            if row is None or row.last_op_type == "deleted":
+                counts.unchanged += 1
+            else:
+                self.updates.append({"id": row.id, "last_op_type": "deleted", "last_op_date": op_date,
+                                     "updated_at": now})
+                counts.deleted += 1
+            return
+        values = _values(d)
+        if synced:
+            values.update(last_op_type=op_type if op_type in ("added", "modified") else "modified",
+                          last_op_date=op_date)
+        elif row is not None and row.last_op_type == "deleted":
+            values.update(last_op_type="added", last_op_date=None)  # back in a full fetch
+        if row is None:
+            self.inserts.append({"virtual_server_id": server_id, "serial_number": serial,
+                                 "fetched_at": None if synced else now, "created_at": now, "updated_at": now,
+                                 **values})
+            counts.added += 1
+            return
+        if row.virtual_server_id == server_id and all(getattr(row, k) == v for k, v in values.items()):
+            counts.unchanged += 1
+            if not synced:  # seen by this fetch: not a deletion
+                self.seen.append(row.id)
+            return
+        self.updates.append({"id": row.id, "virtual_server_id": server_id, "updated_at": now, **values,
+                             **({} if synced else {"fetched_at": now})})
+        if row.last_op_type == "deleted":
+            counts.added += 1
+        else:
+            counts.modified += 1
 
 
 def _by_keys(updates: list[dict]) -> list[list[dict]]:

@@ -47,18 +47,9 @@ def sync_virtual_server_devices(rt, server_id: int, claim_token: str, full: bool
     try:
         client.account()  # the page limits Apple advertises
         for _ in range(MAX_PAGES):
-            try:
-                page = client.fetch_devices(cursor) if kind == "fetch" else client.sync_devices(cursor)
-            except ABMError as exc:
-                if exc.code == "EXHAUSTED_CURSOR" and kind == "fetch" and cursor:
-                    kind = "sync"  # that fetch had already returned everything
-                    continue
-                if exc.code in ("EXPIRED_CURSOR", "INVALID_CURSOR") and resets == 0:
-                    log.warning("virtual server %s: %s; starting a full fetch", server_id, exc.code)
-                    resets += 1
-                    cursor, kind = None, "fetch"
-                    continue
-                raise
+            page, cursor, kind, resets = _next_page(client, server_id, cursor, kind, resets)
+            if page is None:
+                continue
             now = utcnow()
             if kind == "fetch" and cursor is None:
                 fetch_started = now
@@ -95,6 +86,20 @@ def sync_virtual_server_devices(rt, server_id: int, claim_token: str, full: bool
         client.close()
         _release(rt, server_id, claim_token)
     return {"status": status, "cursor_kind": next_kind, **counts.as_dict()}
+
+
+def _next_page(client, server_id: int, cursor: str | None, kind: str, resets: int):
+    """(page or None to ask again, cursor, kind, resets) after Apple's cursor errors."""
+    try:
+        page = client.fetch_devices(cursor) if kind == "fetch" else client.sync_devices(cursor)
+    except ABMError as exc:
+        if exc.code == "EXHAUSTED_CURSOR" and kind == "fetch" and cursor:
+            return None, cursor, "sync", resets  # that fetch had already returned everything
+        if exc.code in ("EXPIRED_CURSOR", "INVALID_CURSOR") and resets == 0:
+            log.warning("virtual server %s: %s; starting a full fetch", server_id, exc.code)
+            return None, None, "fetch", resets + 1
+        raise
+    return page, cursor, kind, resets
 
 
 def _release(rt, server_id: int, claim_token: str) -> None:
