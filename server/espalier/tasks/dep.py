@@ -56,20 +56,8 @@ def sync_virtual_server_devices(rt, server_id: int, claim_token: str, full: bool
             fetch_done = kind == "fetch" and not page.more_to_follow
             echoed = bool(cursor) and page.more_to_follow and page.cursor == cursor
             next_kind = "sync" if fetch_done else kind
-            with rt.db.session() as s, s.begin():
-                if not rt.db.is_sqlite:
-                    # a crash may lose the last pages' commits, never split rows from their cursor:
-                    # the next run fetches them again; waiting for a flush per page doubled the time
-                    s.execute(text("SET LOCAL synchronous_commit = off"))
-                dep_devices.apply_page(s, server_id, claim_token, page.devices, synced=kind == "sync",
-                                       cursor=page.cursor or cursor, cursor_kind=next_kind, counts=counts, now=now,
-                                       fetch_started_at=fetch_started,
-                                       **({} if page.more_to_follow else {"last_synced_at": now}))
-                if fetch_done:
-                    dep_devices.mark_missing_deleted(s, server_id, fetch_started, counts)
-                if task_id:
-                    s.execute(update(TaskResult).where(TaskResult.id == task_id)
-                              .values(progress=counts.as_dict(), updated_at=now))
+            _write_page(rt, server_id, claim_token, page, kind, cursor, next_kind, counts, now, fetch_started,
+                        fetch_done, task_id)
             if echoed:
                 log.warning("virtual server %s: Apple returned the same cursor with more_to_follow; "
                             "stopping this run, the next one tries again", server_id)
@@ -90,6 +78,25 @@ def sync_virtual_server_devices(rt, server_id: int, claim_token: str, full: bool
         client.close()
         _release(rt, server_id, claim_token)
     return {"status": status, "cursor_kind": next_kind, **counts.as_dict()}
+
+
+def _write_page(rt, server_id: int, claim_token: str, page, kind: str, cursor: str | None, next_kind: str,
+                counts: Counts, now, fetch_started, fetch_done: bool, task_id: str | None) -> None:
+    """One page's devices, its cursor and the task's progress, in one transaction."""
+    with rt.db.session() as s, s.begin():
+        if not rt.db.is_sqlite:
+            # a crash may lose the last pages' commits, never split rows from their cursor:
+            # the next run fetches them again; waiting for a flush per page doubled the time
+            s.execute(text("SET LOCAL synchronous_commit = off"))
+        dep_devices.apply_page(s, server_id, claim_token, page.devices, synced=kind == "sync",
+                               cursor=page.cursor or cursor, cursor_kind=next_kind, counts=counts, now=now,
+                               fetch_started_at=fetch_started,
+                               **({} if page.more_to_follow else {"last_synced_at": now}))
+        if fetch_done:
+            dep_devices.mark_missing_deleted(s, server_id, fetch_started, counts)
+        if task_id:
+            s.execute(update(TaskResult).where(TaskResult.id == task_id)
+                      .values(progress=counts.as_dict(), updated_at=now))
 
 
 def _next_page(client, server_id: int, cursor: str | None, kind: str, resets: int):
