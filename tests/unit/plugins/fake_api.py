@@ -81,6 +81,8 @@ class FakeApi:
         self.blocked = {}
         self.dep_servers = {}
         self.dep_devices = {}
+        self.dep_tokens = {}
+        self.dep_uploads = []
         self.dep_sync_result = dict(added=0, modified=0, unchanged=0, deleted=0, pages=1, skipped=0)
         self.fleet = FakeFleet(self)
         self.permissions = ['mdm.add_devicecommand', 'mdm.view_enrolleddevice']
@@ -223,7 +225,7 @@ class FakeApi:
         if m:
             return self._push_certificates(method, int(m.group(1)) if m.group(1) else None, query, data or {})
         if path.startswith('/api/mdm/dep/'):
-            return self._dep(method, path, query)
+            return self._dep(method, path, query, data)
         m = re.fullmatch(r'/api/task_result/([^/]+)/', path)
         if m and method == 'GET':
             return self._get_task(m.group(1))
@@ -446,8 +448,30 @@ class FakeApi:
         self.dep_devices[device['id']] = device
         return device
 
-    def _dep(self, method, path, query):
-        m = re.fullmatch(r'/api/mdm/dep/virtual_servers/(?:(\d+)/)?(sync_devices/)?', path)
+    def _dep_token(self, token_id, data, server=None):
+        """A request (token_id None) or an upload, as server/espalier/services/dep_tokens.py."""
+        if token_id is None:
+            token = dict(id=self._new_id(), certificate='-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n',
+                         virtual_server=server['id'] if server else None, consumer_key=None,
+                         access_token_expiry=None, days_left=None, expiring=False, expired=False,
+                         created_at='2024-01-01T00:00:00', updated_at='2024-01-01T00:00:00')
+            self.dep_tokens[token['id']] = token
+            return self._reply(201, token)
+        token = self.dep_tokens.get(token_id)
+        if token is None:
+            return self._reply(404, {'detail': 'No DEPToken matches the given query.'})
+        p7m = (data or {}).get('token')
+        if not p7m or 'smime' not in p7m:
+            return self._reply(400, {'token': ['not an S/MIME message (*_smime.p7m)']})
+        self.dep_uploads.append((token_id, p7m))
+        if token['virtual_server']:
+            return self._reply(200, self.dep_servers[token['virtual_server']])
+        server = self.add_dep_server('Uploaded server')
+        token['virtual_server'] = server['id']
+        return self._reply(200, server)
+
+    def _dep(self, method, path, query, data=None):
+        m = re.fullmatch(r'/api/mdm/dep/virtual_servers/(?:(\d+)/)?(sync_devices/|renew_token/)?', path)
         if m:
             if m.group(1) is None:
                 if method != 'GET':
@@ -460,7 +484,7 @@ class FakeApi:
             server = self.dep_servers.get(int(m.group(1)))
             if server is None:
                 return self._reply(404, {'detail': 'No DEPVirtualServer matches the given query.'})
-            if m.group(2) and method == 'POST':
+            if m.group(2) == 'sync_devices/' and method == 'POST':
                 task_id = str(uuidlib.uuid4())
                 self.tasks[task_id] = dict(id=task_id, name='sync_dep_virtual_server_devices', status='SUCCESS',
                                            full=query.get('full_sync'),
@@ -468,7 +492,12 @@ class FakeApi:
                 return self._reply(201, dict(task_id=task_id, task_result_url='/api/task_result/%s/' % task_id))
             if not m.group(2) and method == 'GET':
                 return self._reply(200, server)
+            if path.endswith('/renew_token/') and method == 'POST':
+                return self._dep_token(None, None, server)
             return self._reply(405, {'detail': 'Method not allowed.'})
+        m = re.fullmatch(r'/api/mdm/dep/tokens/(?:(\d+)/upload/)?', path)
+        if m and method == 'POST':
+            return self._dep_token(int(m.group(1)) if m.group(1) else None, data)
         if path == '/api/mdm/dep/devices/' and method == 'GET':
             devices = sorted(self.dep_devices.values(), key=lambda d: d['created_at'], reverse=True)
             for key in ('serial_number', 'profile_status', 'profile_uuid', 'device_family'):

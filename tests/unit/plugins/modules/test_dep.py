@@ -57,3 +57,31 @@ def test_device_info_follows_pages_and_filters(fake_api, run_module):
     one = run_module(dep_device_info, serial_number='SERIAL0007')['dep_devices']
     assert [d['serial_number'] for d in one] == ['SERIAL0007']
     assert run_module(dep_device_info, virtual_server=server['id'] + 100)['dep_devices'] == []
+
+
+def test_token_request_upload_and_renewal(fake_api, run_module):
+    from ansible_collections.espalier.mdm.plugins.modules import dep_token
+
+    requested = run_module(dep_token, action='request')
+    assert requested['changed'] is True and requested['token']['certificate'].startswith('-----BEGIN CERTIFICATE')
+    p7m = 'Content-Type: application/pkcs7-mime; smime-type=enveloped-data\n\nMIAGCSqG'
+    uploaded = run_module(dep_token, action='upload', token_id=requested['token']['id'], p7m=p7m)
+    server = uploaded['virtual_server']
+    assert fake_api.dep_uploads == [(requested['token']['id'], p7m)]
+    assert p7m not in repr(uploaded)  # never echoed back
+    renewal = run_module(dep_token, action='request', virtual_server=server['id'])
+    assert renewal['token']['virtual_server'] == server['id']
+    assert fake_api.calls_to('POST', r'/renew_token/$')
+    again = run_module(dep_token, action='upload', token_id=renewal['token']['id'], p7m=p7m)
+    assert again['virtual_server']['id'] == server['id']
+
+
+def test_token_upload_errors(fake_api, run_module):
+    from ansible_collections.espalier.mdm.plugins.modules import dep_token
+
+    token = run_module(dep_token, action='request')['token']
+    bad = run_module(dep_token, action='upload', token_id=token['id'], p7m='garbage')
+    assert bad['failed'] is True and 'not an S/MIME message' in bad['msg']
+    assert run_module(dep_token, action='upload', p7m='x')['failed'] is True
+    checked = run_module(dep_token, action='upload', token_id=token['id'], p7m='smime', check_mode=True)
+    assert checked['changed'] is True and not fake_api.dep_uploads
