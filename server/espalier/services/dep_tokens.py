@@ -167,8 +167,7 @@ def credentials(box: SecretBox, token: DEPToken) -> OAuthCredentials:
                             box.open_str(token, "access_token"), box.open_str(token, "access_secret"))
 
 
-def upload_token(s: Session, box: SecretBox, token_id: int, p7m: bytes, make_client: ClientFactory,
-                 may_add: bool = True) -> DEPVirtualServer:
+def upload_token(s: Session, box: SecretBox, token_id: int, p7m: bytes, make_client: ClientFactory) -> DEPVirtualServer:
     """Open ``p7m`` with the token's key, check the account with Apple, store it all."""
     token = get_token(s, token_id)
     data = open_p7m(box, token, p7m)
@@ -192,8 +191,6 @@ def upload_token(s: Session, box: SecretBox, token_id: int, p7m: bytes, make_cli
     if current is None and other is not None:
         raise Conflict(f"the virtual server {other.name!r} ({server_uuid}) exists (#{other.id}): renew its token "
                        "instead (POST /api/mdm/dep/virtual_servers/<id>/renew_token/)")
-    if current is None and not may_add:
-        raise ServiceError("adding a virtual server needs mdm.add_depvirtualserver")
     token.consumer_key = creds.consumer_key
     box.seal(token, "consumer_secret", creds.consumer_secret)
     box.seal(token, "access_token", creds.access_token)

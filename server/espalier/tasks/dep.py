@@ -43,7 +43,7 @@ def sync_virtual_server_devices(rt, server_id: int, claim_token: str, full: bool
     if full or not cursor or kind not in ("fetch", "sync"):
         cursor, kind = None, "fetch"
     client = client_for(rt.settings.mdm["abm"], creds)
-    status, resets, next_kind = "SUCCESS", 0, kind
+    resets, next_kind = 0, kind
     try:
         client.account()  # the page limits Apple advertises
         for _ in range(MAX_PAGES):
@@ -77,7 +77,7 @@ def sync_virtual_server_devices(rt, server_id: int, claim_token: str, full: bool
     finally:
         client.close()
         _release(rt, server_id, claim_token)
-    return {"status": status, "cursor_kind": next_kind, **counts.as_dict()}
+    return {"status": "SUCCESS", "cursor_kind": next_kind, **counts.as_dict()}
 
 
 def _write_page(rt, server_id: int, claim_token: str, page, kind: str, cursor: str | None, next_kind: str,
