@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 _MODELS = ("enrolleddevice", "devicecommand", "pushcertificate", "otaenrollment", "blueprint",
-           "depvirtualserver", "location", "locationasset", "softwareupdate", "softwareupdateenforcement",
+           "depvirtualserver", "depdevice", "location", "locationasset", "softwareupdate", "softwareupdateenforcement",
            "enrolleduser", "artifact", "blueprintartifact", "profile", "deviceartifact", "declaration",
            "filevaultconfig", "recoverypasswordconfig")
 _INVENTORY_MODELS = ("tag", "taxonomy", "machinetag")
@@ -19,17 +19,19 @@ ENROLLMENT_SECRETS = "mdm.view_enrollment_secret"
 VIEW_AUDIT_EVENTS = "mdm.view_auditevent"
 # Recovery password configurations show their static password (as in Zentral): not for viewers.
 _PASSWORD_READS = frozenset({"mdm.view_recoverypasswordconfig"})
+# Disowning a DEP device is irreversible at Apple: Zentral's permission of its own.
+DISOWN_DEP_DEVICE = "mdm.disown_depdevice"
 
 PERMISSIONS: frozenset[str] = frozenset(
     {f"mdm.{action}_{model}" for model in _MODELS for action in _ACTIONS}
     | {f"inventory.{action}_{model}" for model in _INVENTORY_MODELS for action in _ACTIONS}
-    | SECRET_READS | {RAW_COMMANDS, ENROLLMENT_SECRETS, VIEW_AUDIT_EVENTS}
+    | SECRET_READS | {RAW_COMMANDS, ENROLLMENT_SECRETS, VIEW_AUDIT_EVENTS, DISOWN_DEP_DEVICE}
 )
 
 # Secrets are never part of a role by accident: viewers see no keys, passwords or enrollment links.
 ROLES: dict[str, frozenset[str]] = {
     "admin": PERMISSIONS,
-    "operator": frozenset(p for p in PERMISSIONS if p not in SECRET_READS and p != RAW_COMMANDS),
+    "operator": frozenset(p for p in PERMISSIONS if p not in SECRET_READS and p not in (RAW_COMMANDS, DISOWN_DEP_DEVICE)),
     "viewer": frozenset(p for p in PERMISSIONS if p.startswith(("mdm.view_", "inventory.view_"))
                         and p not in SECRET_READS | _PASSWORD_READS and p != ENROLLMENT_SECRETS),
 }

@@ -64,6 +64,11 @@ MDM_SCHEMA: dict[str, Any] = {
         "port": Field(int, 443, nullable=False, check=_positive),
         "ca_file": Field(str),  # only to trust a test APNs server
     },
+    "abm": {  # Apple Business Manager's ADE (DEP) API
+        "base_url": Field(str, "https://mdmenrollment.apple.com", nullable=False, check=_url_scheme("https", "http")),
+        "ca_file": Field(str),  # a CA bundle to trust instead of the system's (a TLS-inspecting proxy, tests)
+        "sync_minutes": Field(int, 30, nullable=False, check=_positive),  # scheduled device sync of every server
+    },
     "sweeps": {  # the periodic jobs that finish lost work (tasks.periodic, tasks.sweeps)
         "renotify_seconds": Field(int, 30, nullable=False, check=_positive),
         "lost_tasks_seconds": Field(int, 60, nullable=False, check=_positive),

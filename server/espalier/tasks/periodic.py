@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from espalier.tasks import maintenance, push, software_updates, sweeps
+from espalier.tasks import dep, maintenance, push, software_updates, sweeps
 from espalier.tasks.queue import Job
 
 log = logging.getLogger(__name__)
@@ -32,9 +32,11 @@ class Every:
         return self.func.__name__.replace("_", "-")
 
 
-def default_schedule(sweep_settings: dict, sync_seconds: int = 86400) -> tuple[Every, ...]:
+def default_schedule(sweep_settings: dict, sync_seconds: int = 86400, abm_settings: dict | None = None
+                     ) -> tuple[Every, ...]:
     """The recurring jobs; ``sweep_settings`` is the ``sweeps`` settings section, ``sync_seconds``
-    the period of the software update catalogue sync."""
+    the period of the software update catalogue sync, ``abm_settings`` the ``abm`` section."""
+    sync_minutes = (abm_settings or {}).get("sync_minutes") or 30
     return (
         Every(push.renotify_pending, "push", sweep_settings["renotify_seconds"]),
         Every(sweeps.redo_lost_tasks, "default", sweep_settings["lost_tasks_seconds"]),
@@ -42,6 +44,8 @@ def default_schedule(sweep_settings: dict, sync_seconds: int = 86400) -> tuple[E
         Every(maintenance.check_push_certificates, "default", 86400),
         Every(maintenance.prune_inventory_commands, "default", 86400),
         Every(software_updates.sync_software_updates, "sync", sync_seconds),
+        Every(dep.sync_all_virtual_servers, "default", sync_minutes * 60),
+        Every(dep.check_dep_tokens, "default", 86400),
     )
 
 
@@ -49,7 +53,8 @@ class Beat(threading.Thread):
     def __init__(self, rt, schedule: tuple[Every, ...] | None = None, tick: float | None = None):
         super().__init__(name="espalier-beat", daemon=True)
         if schedule is None:
-            schedule = default_schedule(rt.settings.mdm["sweeps"], rt.settings.mdm["software_updates"]["sync_seconds"])
+            schedule = default_schedule(rt.settings.mdm["sweeps"], rt.settings.mdm["software_updates"]["sync_seconds"],
+                                        rt.settings.mdm["abm"])
         if tick is None:  # ticks often enough for the shortest period
             tick = min(5.0, max(0.5, min(entry.seconds for entry in schedule) / 4))
         self.rt, self.schedule, self.tick = rt, schedule, tick

@@ -179,8 +179,7 @@ def case_token_info(api):
 
 # -- FileVault, recovery password, OS update enforcements, declarations: the shapes the modules of
 # filevault_config, recovery_password_config, software_update_enforcement, declaration and blueprint rely
-# on. Pending: the fake keeps them now; rename pending_case_ to case_ when the server has the routes, so the
-# server suite runs them too.
+# on; the server suite runs them too.
 
 def _listed(answer):
     status, body = answer
@@ -188,7 +187,7 @@ def _listed(answer):
     return body['results'] if isinstance(body, dict) else body
 
 
-def pending_case_filevault_configs_follow_zentral(api):
+def case_filevault_configs_follow_zentral(api):
     status, config = api.call('POST', '/api/mdm/filevault_configs/', body={'name': 'FV', 'escrow_location_display_name': 'IT'})
     assert status == 201
     assert {k: config[k] for k in ('at_login_only', 'bypass_attempts', 'show_recovery_key', 'destroy_key_on_standby',
@@ -205,7 +204,7 @@ def pending_case_filevault_configs_follow_zentral(api):
     assert api.call('DELETE', path) == (400, ['This FileVault configuration cannot be deleted'])
 
 
-def pending_case_recovery_password_configs_follow_zentral(api):
+def case_recovery_password_configs_follow_zentral(api):
     path = '/api/mdm/recovery_password_configs/'
     assert api.call('POST', path, body={'name': 'RP', 'dynamic_password': False}) == (
         400, {'static_password': ['Required when dynamic_password is false']})
@@ -218,7 +217,7 @@ def pending_case_recovery_password_configs_follow_zentral(api):
     assert status == 200 and dynamic['static_password'] is None and dynamic['rotation_interval_days'] == 17
 
 
-def pending_case_software_update_enforcements_write_times_with_seconds(api):
+def case_software_update_enforcements_write_times_with_seconds(api):
     path = '/api/mdm/software_update_enforcements/'
     status, one_time = api.call('POST', path, body={'name': 'One', 'platforms': ['macOS'], 'os_version': '14.1.1',
                                                     'local_datetime': '2023-11-28T09:30'})
@@ -238,7 +237,7 @@ def pending_case_software_update_enforcements_write_times_with_seconds(api):
         400, {'max_os_version': ['Not a valid OS version']})
 
 
-def pending_case_blueprints_have_the_config_fields(api):
+def case_blueprints_have_the_config_fields(api):
     status, blueprint = api.call('POST', '/api/mdm/blueprints/', body={'name': 'Plain'})
     assert status == 201
     assert {k: blueprint[k] for k in ('filevault_config', 'recovery_password_config', 'software_update_enforcements',
@@ -247,7 +246,7 @@ def pending_case_blueprints_have_the_config_fields(api):
         'legacy_profiles_via_ddm': True}
 
 
-def pending_case_declaration_versions_drop_the_server_token(api):
+def case_declaration_versions_drop_the_server_token(api):
     status, artifact = api.call('POST', '/api/mdm/artifacts/', body={
         'name': 'Echo', 'type': 'Configuration', 'channel': 'Device', 'platforms': ['macOS', 'iOS']})
     assert status == 201
@@ -265,4 +264,3 @@ def pending_case_declaration_versions_drop_the_server_token(api):
 
 
 CASES = [value for name, value in sorted(globals().items()) if name.startswith('case_')]
-PENDING_CASES = [value for name, value in sorted(globals().items()) if name.startswith('pending_case_')]

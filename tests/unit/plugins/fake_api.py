@@ -81,6 +81,11 @@ class FakeApi:
         self.push_certificates = {}
         self.ota_enrollments = {}
         self.blocked = {}
+        self.dep_servers = {}
+        self.dep_devices = {}
+        self.dep_tokens = {}
+        self.dep_uploads = []
+        self.dep_sync_result = dict(added=0, modified=0, unchanged=0, deleted=0, pages=1, skipped=0)
         self.fleet = FakeFleet(self)
         self.permissions = ['mdm.add_devicecommand', 'mdm.view_enrolleddevice']
         self.paginate = True
@@ -226,6 +231,8 @@ class FakeApi:
         m = re.fullmatch(r'/api/mdm/push_certificates/(?:(\d+)/)?', path)
         if m:
             return self._push_certificates(method, int(m.group(1)) if m.group(1) else None, query, data or {})
+        if path.startswith('/api/mdm/dep/'):
+            return self._dep(method, path, query, data)
         m = re.fullmatch(r'/api/task_result/([^/]+)/', path)
         if m and method == 'GET':
             return self._get_task(m.group(1))
@@ -443,6 +450,88 @@ class FakeApi:
         update.update(fields)
         self.software_updates.append(update)
         return update
+
+    # -- ADE (DEP), as server/espalier/web/api/dep.py -----------------------------------------
+
+    def add_dep_server(self, name, **fields):
+        server = dict(id=self._new_id(), name=name, uuid=str(uuidlib.uuid4()).upper(),
+                      created_at='2024-01-01T00:00:00', updated_at='2024-01-01T00:00:00')
+        server.update(fields)
+        self.dep_servers[server['id']] = server
+        return server
+
+    def add_dep_device(self, server, serial_number, **fields):
+        device = dict(id=self._new_id(), virtual_server=server['id'], serial_number=serial_number, asset_tag='',
+                      color='SPACE GRAY', description='MBP', device_family='Mac', model='MacBook Pro', os='OSX',
+                      device_assigned_by='admin@example.com', device_assigned_date='2024-01-01T00:00:00',
+                      last_op_type=None, last_op_date=None, profile_status='empty', profile_uuid=None,
+                      profile_assign_time=None, profile_push_time=None, enrollment=None, disowned_at=None,
+                      created_at='2024-01-01T00:00:00', updated_at='2024-01-01T00:00:00')
+        device.update(fields)
+        self.dep_devices[device['id']] = device
+        return device
+
+    def _dep_token(self, token_id, data, server=None):
+        """A request (token_id None) or an upload, as server/espalier/services/dep_tokens.py."""
+        if token_id is None:
+            token = dict(id=self._new_id(), certificate='-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n',
+                         virtual_server=server['id'] if server else None, consumer_key=None,
+                         access_token_expiry=None, days_left=None, expiring=False, expired=False,
+                         created_at='2024-01-01T00:00:00', updated_at='2024-01-01T00:00:00')
+            self.dep_tokens[token['id']] = token
+            return self._reply(201, token)
+        token = self.dep_tokens.get(token_id)
+        if token is None:
+            return self._reply(404, {'detail': 'No DEPToken matches the given query.'})
+        p7m = (data or {}).get('token')
+        if not p7m or 'smime' not in p7m:
+            return self._reply(400, {'token': ['not an S/MIME message (*_smime.p7m)']})
+        self.dep_uploads.append((token_id, p7m))
+        if token['virtual_server']:
+            return self._reply(200, self.dep_servers[token['virtual_server']])
+        server = self.add_dep_server('Uploaded server')
+        token['virtual_server'] = server['id']
+        return self._reply(200, server)
+
+    def _dep(self, method, path, query, data=None):
+        m = re.fullmatch(r'/api/mdm/dep/virtual_servers/(?:(\d+)/)?(sync_devices/|renew_token/)?', path)
+        if m:
+            if m.group(1) is None:
+                if method != 'GET':
+                    return self._reply(405, {'detail': 'Method not allowed.'})
+                servers = sorted(self.dep_servers.values(), key=lambda vs: vs['id'])
+                if query.get('name'):
+                    servers = [vs for vs in servers if vs['name'] == query['name']]
+                query = dict(query, limit=query.get('limit', 1000))  # always a page object
+                return self._list(servers, query, path)
+            server = self.dep_servers.get(int(m.group(1)))
+            if server is None:
+                return self._reply(404, {'detail': 'No DEPVirtualServer matches the given query.'})
+            if m.group(2) == 'sync_devices/' and method == 'POST':
+                task_id = str(uuidlib.uuid4())
+                self.tasks[task_id] = dict(id=task_id, name='sync_dep_virtual_server_devices', status='SUCCESS',
+                                           full=query.get('full_sync'),
+                                           result=dict(self.dep_sync_result, status='SUCCESS'))
+                return self._reply(201, dict(task_id=task_id, task_result_url='/api/task_result/%s/' % task_id))
+            if not m.group(2) and method == 'GET':
+                return self._reply(200, server)
+            if path.endswith('/renew_token/') and method == 'POST':
+                return self._dep_token(None, None, server)
+            return self._reply(405, {'detail': 'Method not allowed.'})
+        m = re.fullmatch(r'/api/mdm/dep/tokens/(?:(\d+)/upload/)?', path)
+        if m and method == 'POST':
+            return self._dep_token(int(m.group(1)) if m.group(1) else None, data)
+        if path == '/api/mdm/dep/devices/' and method == 'GET':
+            devices = sorted(self.dep_devices.values(), key=lambda d: d['created_at'], reverse=True)
+            for key in ('serial_number', 'profile_status', 'profile_uuid', 'device_family'):
+                if query.get(key):
+                    devices = [d for d in devices if d[key] == query[key]]
+            for key in ('virtual_server', 'enrollment'):
+                if query.get(key):
+                    devices = [d for d in devices if d[key] == int(query[key])]
+            query = dict(query, limit=min(int(query.get('limit', 50)), 500))  # always a page, 500 at most
+            return self._list(devices, query, path)
+        return self._reply(404, {'detail': 'Not found.'})
 
     # -- OTA enrollments, as server/espalier/services/enrollments.py -----------------------
 

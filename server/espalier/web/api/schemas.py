@@ -229,6 +229,71 @@ def push_certificate(pc) -> dict:
     return dump(PushCertificate, pc, days_left=pc.days_left(), expiring=pc.is_expiring(), status=pc.state())
 
 
+class DEPVirtualServer(Out):
+    id: int
+    name: str
+    uuid: str
+    created_at: str
+    updated_at: str
+
+
+def dep_virtual_server(vs) -> dict:
+    return dump(DEPVirtualServer, vs)
+
+
+class DEPDevice(Out):
+    id: int
+    virtual_server: int = Field(validation_alias="virtual_server_id")
+    serial_number: str
+    asset_tag: str | None
+    color: str | None
+    description: str | None
+    device_family: str | None
+    model: str | None
+    os: str | None
+    device_assigned_by: str | None
+    device_assigned_date: str | None
+    last_op_type: str | None
+    last_op_date: str | None
+    profile_status: str | None
+    profile_uuid: str | None
+    profile_assign_time: str | None
+    profile_push_time: str | None
+    enrollment: int | None = Field(validation_alias="enrollment_id")
+    disowned_at: str | None
+    created_at: str
+    updated_at: str
+
+
+def dep_device(d) -> dict:
+    return dump(DEPDevice, d)
+
+
+class DEPToken(Out):
+    """Espalier's: a server token's certificate (to upload to ABM) and its expiry; never its secrets."""
+
+    id: int
+    certificate: str
+    virtual_server: int | None
+    consumer_key: str | None
+    access_token_expiry: str | None
+    days_left: int | None
+    expiring: bool
+    expired: bool
+    created_at: str
+    updated_at: str
+
+
+def dep_token(t, virtual_server_id: int | None) -> dict:
+    return dump(DEPToken, t, virtual_server=virtual_server_id, days_left=t.days_left(), expiring=t.is_expiring(),
+                expired=t.is_expired())
+
+
+class DEPDisownResult(Out):
+    result: str | None = None
+    error: str | None = None
+
+
 # -- request shapes of the API routes (commands' own shapes live with each command) ----------
 
 class OtaEnrollmentIn(Schema):
@@ -252,6 +317,10 @@ class PushCertificateIn(Schema):
     private_key: char(64 * 1024)
     private_key_password: char(1024, allow_blank=True, allow_null=True) = None
     force: Bool = Field(False, description="renew with a certificate that expires earlier (Espalier's)")
+
+
+class DEPTokenUploadIn(Schema):
+    token: char(64 * 1024) = Field(description="the content of the *_smime.p7m downloaded from ABM/ASM")
 
 
 class NotifyIn(Schema):
