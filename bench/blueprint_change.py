@@ -65,7 +65,7 @@ def _fleet(rt, n: int, fingerprint: str) -> tuple[int, list[str]]:
     now = utcnow()
     udids = [str(uuid.UUID(int=i + 1)).upper() for i in range(n)]
     with rt.db.session() as s, s.begin():
-        blueprint = Blueprint(name="Bench")
+        blueprint = Blueprint(name="Bench", legacy_profiles_via_ddm=False)  # InstallProfile convergence
         s.add(blueprint)
         s.flush()
         rows = [{"udid": udid, "serial_number": f"BENCH{i:07d}", "platform": "macOS", "model": "Mac14,2",

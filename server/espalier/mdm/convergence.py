@@ -23,7 +23,7 @@ from sqlalchemy.orm import defer
 from espalier.models import (Artifact, ArtifactVersion, BlueprintArtifact, DeviceArtifact, DeviceCommand, MachineTag,
                              Profile)
 
-from . import queue, scope
+from . import legacy_profiles, queue, scope
 from .results import stored
 
 log = logging.getLogger(__name__)
@@ -50,6 +50,8 @@ _LIVE_COMMANDS = select(DeviceCommand.uuid).where(
 
 def next_command(ctx, device) -> DeviceCommand | None:
     s = ctx.s
+    if device.blueprint_id is not None and legacy_profiles.applies(ctx.blueprint(device.blueprint_id), device):
+        return None  # its profiles are declarations (mdm/ddm.py)
     rows = s.execute(_ROWS, {"device_id": device.id}).all()
     if device.blueprint_id is None and not rows:
         return None

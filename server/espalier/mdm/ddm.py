@@ -30,7 +30,7 @@ from espalier.models import (Artifact, ArtifactVersion, Blueprint, BlueprintArti
                              DeviceCommand, EnrolledDevice, MachineTag)
 from espalier.models.blueprints import DECLARATION_KINDS
 
-from . import lookup, queue, scope, softwareupdate
+from . import legacy_profiles, lookup, queue, scope, softwareupdate
 from .errors import NotFound
 from .identity import Identity
 from .messages import DeclarativeManagement
@@ -58,7 +58,8 @@ DECLARATION_SOURCES: tuple[DeclarationSource, ...] = (softwareupdate.declaration
 STATUS_LISTENERS: tuple[StatusListener, ...] = (softwareupdate.record_status,)
 # What else makes a blueprint's devices need DDM ({blueprint id: count}) for a source whose
 # declarations are not declaration artifacts: added to Blueprint.declaration_count by recount.
-BLUEPRINT_COUNTERS: tuple[BlueprintCounter, ...] = (softwareupdate.enforcements_by_blueprint,)
+BLUEPRINT_COUNTERS: tuple[BlueprintCounter, ...] = (softwareupdate.enforcements_by_blueprint,
+                                                   legacy_profiles.profile_artifacts_by_blueprint)
 
 
 def kind_of(declaration_type: str) -> str | None:
@@ -84,6 +85,7 @@ class Item:
     declaration: Declaration | None = None
     artifact_id: str | None = None
     version_id: str | None = None
+    legacy_profile: bool = False  # a profile version as com.apple.configuration.legacy (its URL made when served)
 
 
 @dataclass
@@ -142,6 +144,13 @@ def declaration_set(ctx, device) -> DeclarationSet:
                 DECLARATION_KINDS[artifact.type], declaration.identifier, declaration.server_token, declaration.type,
                 declaration=declaration, artifact_id=artifact_id, version_id=version.id)
             dset.updated_at = max(filter(None, (dset.updated_at, version.updated_at)))
+    if legacy_profiles.applies(blueprint, device):
+        for artifact_id, version, profile in legacy_profiles.declarations(ctx, device, blueprint):
+            identifier = legacy_profiles.identifier(artifact_id)
+            dset.items[identifier] = Item("configuration", identifier, legacy_profiles.server_token(version.id, profile),
+                                          legacy_profiles.TYPE, artifact_id=artifact_id, version_id=version.id,
+                                          legacy_profile=True)
+            dset.updated_at = max(filter(None, (dset.updated_at, version.updated_at)))
     for source in DECLARATION_SOURCES:
         for d in source(ctx, _orm(ctx, device)):
             item = _source_item(d)
@@ -182,10 +191,12 @@ def declarations_token(ctx, device) -> str:
     return declaration_set(ctx, device).token
 
 
-def served(ctx, item: Item) -> dict[str, Any]:
-    """The declaration as the device fetches it."""
+def served(ctx, item: Item, device) -> dict[str, Any]:
+    """The declaration as ``device`` fetches it."""
     payload = item.payload
-    if item.declaration is not None:
+    if item.legacy_profile:
+        payload = {"ProfileURL": legacy_profiles.profile_url(ctx, device, item.version_id)}
+    elif item.declaration is not None:
         payload = json.loads(ctx.secrets.open_str(item.declaration, "source") or "{}").get("Payload", {})
     return {"Type": item.type, "Identifier": item.identifier, "ServerToken": item.server_token, "Payload": payload}
 
@@ -220,9 +231,16 @@ def handle(ctx, msg: DeclarativeManagement, identity: Identity) -> bytes | None:
     if endpoint.startswith("declaration/") and kind in KINDS and identifier:
         item = declaration_set(ctx, device).items.get(identifier)
         if item is not None and item.kind == kind:
-            return _json(served(ctx, item))
+            return _json(served(ctx, item, device))
         raise NotFound(f"no {kind} declaration {identifier[:64]!r}")
     raise NotFound(f"unknown DeclarativeManagement endpoint {endpoint[:64]!r}")
+
+
+def legacy_profile(ctx, token: str) -> bytes:
+    """The .mobileconfig behind a legacy declaration's ProfileURL (NotFound unless the token is
+    the device's and the version is still in its set)."""
+    return legacy_profiles.profile_for(ctx, token, lambda device: {
+        i.version_id for i in declaration_set(ctx, device).items.values() if i.legacy_profile})
 
 
 def _json(value: dict) -> bytes:

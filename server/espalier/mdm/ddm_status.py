@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import and_, bindparam, delete, insert, or_, select, update
 
 from espalier.models import Artifact, DeclarativeReport, DeviceArtifact, DeviceDeclaration, EnrolledDevice
 from espalier.models.blueprints import DECLARATION_KINDS
 
-from . import ddm
+from . import ddm, legacy_profiles
 from .errors import ParseError
 
 MAX_DECLARATIONS = 20_000
@@ -139,9 +139,19 @@ def _store(ctx, device: EnrolledDevice, reported: dict[str, dict], full: bool) -
 
 
 def _move_rows(ctx, device: EnrolledDevice, reported: dict[str, dict]) -> None:
+    """Rows of the declarations the report is about move to installed or failed; rows that left
+    the set become removed. Profiles count too when DDM delivers them (legacy declarations): a
+    row DDM moved names no command, and one that leaves the set is removed (convergence installs
+    it by InstallProfile again if it is still wanted: the device is woken for that)."""
     versions = ddm.declaration_set(ctx, device).versions()
-    rows = list(ctx.s.scalars(select(DeviceArtifact).join(Artifact, Artifact.id == DeviceArtifact.artifact_id).where(
-        DeviceArtifact.enrolled_device_id == device.id, Artifact.type.in_(list(DECLARATION_KINDS)))))
+    legacy = legacy_profiles.applies(ctx.blueprint(device.blueprint_id), device)
+    profiles = Artifact.type == "Profile"
+    owned = or_(Artifact.type.in_(list(DECLARATION_KINDS)), and_(profiles, DeviceArtifact.command_uuid.is_(None)))
+    found = ctx.s.execute(select(DeviceArtifact, Artifact.type).join(
+        Artifact, Artifact.id == DeviceArtifact.artifact_id).where(
+        DeviceArtifact.enrolled_device_id == device.id, or_(owned, profiles) if legacy else owned)).all()
+    rows = [r.DeviceArtifact for r in found]
+    kind_of_row = {r.DeviceArtifact.id: r.type for r in found}
     by_version = {r.artifact_version_id: r for r in rows}
     for version_id, item in versions.items():
         entry = reported.get(item.identifier)
@@ -158,9 +168,13 @@ def _move_rows(ctx, device: EnrolledDevice, reported: dict[str, dict]) -> None:
             status, chain = "installed", None
         else:
             continue
-        if (row.status, row.error_chain, row.operation) != (status, chain, "Installation"):
-            row.status, row.error_chain, row.operation = status, chain, "Installation"
+        if (row.status, row.error_chain, row.operation, row.command_uuid) != (status, chain, "Installation", None):
+            row.status, row.error_chain, row.operation, row.command_uuid = status, chain, "Installation", None
     for row in rows:
-        if row.artifact_version_id not in versions and row.status != "removed":
-            row.status, row.operation, row.error_chain = "removed", "Removal", None
-
+        if row.artifact_version_id in versions or row.status == "removed":
+            continue
+        if kind_of_row.get(row.id) == "Profile":
+            if row.command_uuid is not None:
+                continue  # installed by InstallProfile: convergence's
+            ctx.pushes.add(device.id)  # a profile DDM no longer delivers: convergence may install it
+        row.status, row.operation, row.error_chain = "removed", "Removal", None

@@ -37,6 +37,8 @@ class Blueprint(Base):
     collect_apps: Mapped[int] = mapped_column(default=0, server_default="0")
     collect_certificates: Mapped[int] = mapped_column(default=0, server_default="0")
     collect_profiles: Mapped[int] = mapped_column(default=0, server_default="0")
+    # profiles as com.apple.configuration.legacy declarations to DDM-capable devices (mdm/legacy_profiles.py)
+    legacy_profiles_via_ddm: Mapped[bool] = mapped_column(default=True, server_default="0")
     # declaration artifacts listed (kept by services/declarations.recount): 0 = no DDM work, no query
     declaration_count: Mapped[int] = mapped_column(default=0, server_default="0")
     filevault_config_id: Mapped[int | None] = mapped_column(ForeignKey("filevault_configs.id"), index=True)

@@ -42,6 +42,7 @@ def save(s: Session, rt, data: dict[str, Any], blueprint_id: int | None = None) 
     if enforcement_ids:
         software_update_enforcements.check_ids(s, enforcement_ids)
     before = (blueprint.filevault_config_id, blueprint.recovery_password_config_id)
+    legacy_before = blueprint.legacy_profiles_via_ddm
     for field, value in data.items():
         if field in CONFIGS:
             setattr(blueprint, f"{field}_id", value)
@@ -52,11 +53,12 @@ def save(s: Session, rt, data: dict[str, Any], blueprint_id: int | None = None) 
     enforcements_changed = False
     if enforcement_ids is not None:
         enforcements_changed = software_update_enforcements.set_for_blueprint(s, blueprint.id, enforcement_ids)
-        declarations.recount(s, blueprint_ids=[blueprint.id])  # its devices' DDM set counts enforcements
+    declarations.recount(s, blueprint_ids=[blueprint.id])  # its DDM set: enforcements, profiles by DDM
     configs_changed = before != (blueprint.filevault_config_id, blueprint.recovery_password_config_id)
     if configs_changed:
         s.expire(blueprint, ["filevault_config", "recovery_password_config"])
-    if blueprint_id is not None and (configs_changed or enforcements_changed):
+    if blueprint_id is not None and (configs_changed or enforcements_changed
+                                     or legacy_before != blueprint.legacy_profiles_via_ddm):
         fanout.push_blueprint_devices(s, rt, [blueprint.id])  # FileVault, recovery lock, DDM: converge now
     return blueprint
 

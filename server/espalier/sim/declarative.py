@@ -25,6 +25,7 @@ ITEMS = (("Activations", "activation"), ("Configurations", "configuration"), ("A
 STATUS_LISTS = {"activation": "activations", "configuration": "configurations", "asset": "assets",
                 "management": "management"}
 ENFORCEMENT = "com.apple.configuration.softwareupdate.enforcement.specific"
+LEGACY = "com.apple.configuration.legacy"
 # What this simulated OS knows (a sample of Apple's declarations).
 KNOWN_TYPES = frozenset({
     "com.apple.activation.simple",
@@ -87,6 +88,13 @@ def sync(device: SimulatedDevice) -> bool:
     for key, kind in ITEMS:
         for item in declared[key]:
             wanted[item["Identifier"]] = (kind, item["ServerToken"])
+    _fetch_declarations(device, wanted)
+    device.declarations_token = items.get("DeclarationsToken")
+    return send_status(device)
+
+
+def _fetch_declarations(device: SimulatedDevice, wanted: dict[str, tuple[str, str]]) -> None:
+    """Fetch what changed, apply it, drop what the server no longer lists."""
     for identifier, (kind, server_token) in wanted.items():
         have = device.declarations.get(identifier)
         if have is not None and have["ServerToken"] == server_token:
@@ -96,15 +104,48 @@ def sync(device: SimulatedDevice) -> bool:
             continue
         if declaration.get("ServerToken") != server_token or declaration.get("Identifier") != identifier:
             device.errors.append(f"DDM declaration {identifier}: ServerToken or Identifier differs from the list")
-        device.declarations[identifier] = {**declaration, "kind": kind}
+        if have is not None:
+            _drop(device, have)
+        declaration = {**declaration, "kind": kind}
+        if declaration.get("Type") == LEGACY:
+            _install_legacy(device, declaration)
+        device.declarations[identifier] = declaration
         device.declaration_fetches.append(identifier)
     for identifier in [i for i in device.declarations if i not in wanted]:
-        del device.declarations[identifier]
-    device.declarations_token = items.get("DeclarationsToken")
-    return send_status(device)
+        _drop(device, device.declarations.pop(identifier))
+
+
+def _install_legacy(device: SimulatedDevice, declaration: dict[str, Any]) -> None:
+    """Download the profile of a legacy declaration and install it; a failure is kept as the
+    declaration's problem (reported invalid)."""
+    from espalier.sim.device import EnrollmentError
+    from espalier.sim.profiles import ProfileError, read_profile
+
+    url = (declaration.get("Payload") or {}).get("ProfileURL")
+    try:
+        if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+            raise ProfileError("no ProfileURL")
+        response = device.download(url)
+        if response.status_code != 200:
+            raise ProfileError(f"ProfileURL answered HTTP {response.status_code}")
+        identity = (device.identity_cert, device.identity_key) if device.identity_cert else None
+        profile, _signers = read_profile(response.content, identity)
+    except (ProfileError, EnrollmentError) as exc:
+        declaration["problem"] = str(exc)
+        return
+    device.profiles[profile["PayloadIdentifier"]] = profile
+    declaration["installed_profile"] = profile["PayloadIdentifier"]
+
+
+def _drop(device: SimulatedDevice, declaration: dict[str, Any]) -> None:
+    """A declaration the device no longer has: a legacy one takes its profile with it."""
+    if declaration.get("installed_profile"):
+        device.profiles.pop(declaration["installed_profile"], None)
 
 
 def _validity(device: SimulatedDevice, identifier: str, declaration: dict[str, Any]) -> tuple[str, list | None]:
+    if declaration.get("problem"):
+        return "invalid", [{"Code": "Error.ProfileCannotBeInstalled", "Description": declaration["problem"]}]
     if identifier in device.reject_declarations:
         return "invalid", [{"Code": "Error.ConfigurationCannotBeApplied",
                             "Description": "The simulated device refused this declaration."}]

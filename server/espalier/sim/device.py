@@ -268,6 +268,10 @@ class SimulatedDevice:
                 raise EnrollmentError(f"{method} {url}: {exc!r}") from exc
         raise AssertionError("unreachable")
 
+    def download(self, url: str) -> httpx.Response:
+        """A GET a declaration points at (a legacy profile's ProfileURL)."""
+        return self._http("GET", url)
+
     def _identity_headers(self, body: bytes) -> dict[str, str]:
         assert self.identity_cert is not None and self.identity_key is not None
         mode = self.identity_mode or ("signature" if self.mdm_payload.get("SignMessage") else "mtls")

@@ -13,7 +13,7 @@ import logging
 from flask import Blueprint, Response, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from espalier.mdm import checkin, connect, identity, messages
+from espalier.mdm import checkin, connect, ddm, identity, messages
 from espalier.mdm.errors import MDMError, PayloadTooLarge
 from espalier.mdm.scep import handle_pki_operation
 from espalier.pki import scep
@@ -109,6 +109,18 @@ def enrollment_profile(secret: str):
                 signed=request.args.get("unsigned") not in ("1", "true", "yes"))
     except ServiceError as exc:
         return Response(exc.detail + "\n", exc.status, mimetype="text/plain")
+    return _profile_response(body)
+
+
+@bp.get("/public/mdm/legacy_profiles/<token>/")
+def legacy_profile(token: str):
+    """The profile behind a ``com.apple.configuration.legacy`` declaration's ProfileURL."""
+    rt = runtime()
+    try:
+        with rt.db.session() as s, s.begin():
+            body = ddm.legacy_profile(rt.mdm_context(s), token)
+    except MDMError as exc:
+        return _mdm_error(exc)
     return _profile_response(body)
 
 

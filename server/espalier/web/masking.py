@@ -14,10 +14,12 @@ import re
 from gunicorn.glogging import Logger
 
 _ENROLL = re.compile(r"(/public/enroll/)([^/?#\s]{4})[^/?#\s]*")
+# a legacy profile URL: the device id and version stay, its key goes
+_LEGACY_PROFILE = re.compile(r"(/public/mdm/legacy_profiles/[0-9]+\.[0-9a-f-]{36}\.)[^/?#\s]*")
 
 
 def mask(text: str) -> str:
-    return _ENROLL.sub(r"\1\2…", text)
+    return _LEGACY_PROFILE.sub(r"\1…", _ENROLL.sub(r"\1\2…", text))
 
 
 DEVICE_ROUTES = frozenset(("/mdm/checkin", "/mdm/connect"))

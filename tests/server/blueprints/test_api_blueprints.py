@@ -32,6 +32,7 @@ def test_blueprint_crud(client, admin):
     assert resp.status_code == 201, resp.json
     b = resp.json
     assert set(b) == {"id", "name", "inventory_interval", "collect_apps", "collect_certificates", "collect_profiles",
+                      "legacy_profiles_via_ddm",
                       "software_update_enforcements", "filevault_config", "recovery_password_config",
                       "created_at", "updated_at"}
     assert (b["inventory_interval"], b["collect_apps"], b["collect_certificates"], b["collect_profiles"]) == (

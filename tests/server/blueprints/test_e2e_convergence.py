@@ -19,7 +19,7 @@ def mdm_settings():
 @pytest.fixture
 def setup(client, admin, enrollment):
     """A blueprint on the enrollment, a macOS+iOS Wi-Fi artifact with version 1 on it."""
-    bp = client.post("/api/mdm/blueprints/", headers=admin, json={"name": "Fleet"}).json
+    bp = client.post("/api/mdm/blueprints/", headers=admin, json={"name": "Fleet", "legacy_profiles_via_ddm": False}).json
     resp = client.put(f"/api/mdm/ota_enrollments/{enrollment['id']}/", headers=admin, json={"blueprint": bp["id"]})
     assert resp.status_code == 200
     art = client.post("/api/mdm/artifacts/", headers=admin, json={

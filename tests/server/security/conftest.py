@@ -26,6 +26,7 @@ def configs(client, admin, enrollment):
             rp = client.post("/api/mdm/recovery_password_configs/", headers=admin, json={"name": "RP", **recovery})
             assert rp.status_code == 201, rp.json
             body["recovery_password_config"] = rp.json["id"]
+        body.setdefault("legacy_profiles_via_ddm", False)  # these Macs get their profiles by InstallProfile
         bp = client.post("/api/mdm/blueprints/", headers=admin, json=body)
         assert bp.status_code == 201, bp.json
         assert client.put(f"/api/mdm/ota_enrollments/{enrollment['id']}/", headers=admin,

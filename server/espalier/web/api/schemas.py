@@ -341,6 +341,7 @@ class Blueprint(Out):
     collect_apps: int
     collect_certificates: int
     collect_profiles: int
+    legacy_profiles_via_ddm: bool
     filevault_config: int | None = Field(validation_alias="filevault_config_id")
     recovery_password_config: int | None = Field(validation_alias="recovery_password_config_id")
     software_update_enforcements: list[int] = Field(description="ids of software update enforcements")
@@ -354,6 +355,7 @@ class BlueprintIn(Schema):
     collect_apps: int_choice(*COLLECTION_OPTIONS) = None
     collect_certificates: int_choice(*COLLECTION_OPTIONS) = None
     collect_profiles: int_choice(*COLLECTION_OPTIONS) = None
+    legacy_profiles_via_ddm: Bool = None
     software_update_enforcements: pk_list() = None
     filevault_config: integer(1, allow_null=True) = Field(None, description="null: none; absent: unchanged")
     recovery_password_config: integer(1, allow_null=True) = Field(None, description="null: none; absent: unchanged")
