@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
+from espalier.tasks import apps_books as apps_books_jobs
 from espalier.tasks import maintenance, push, sweeps
 from espalier.tasks.queue import Job
 
@@ -32,14 +33,19 @@ class Every:
         return self.func.__name__.replace("_", "-")
 
 
-def default_schedule(sweep_settings: dict) -> tuple[Every, ...]:
-    """The recurring jobs; ``sweep_settings`` is the ``sweeps`` settings section."""
+def default_schedule(sweep_settings: dict, apps_books: dict | None = None) -> tuple[Every, ...]:
+    """The recurring jobs; ``sweep_settings`` is the ``sweeps`` settings section, ``apps_books``
+    the ``apps_books`` one (location syncs, licence event polling)."""
+    apps_books = apps_books or {"sync_seconds": 86400, "event_poll_seconds": 300}
     return (
         Every(push.renotify_pending, "push", sweep_settings["renotify_seconds"]),
         Every(sweeps.redo_lost_tasks, "default", sweep_settings["lost_tasks_seconds"]),
         Every(maintenance.queue_due_inventories, "default", sweep_settings["inventory_seconds"]),
         Every(maintenance.check_push_certificates, "default", 86400),
         Every(maintenance.prune_inventory_commands, "default", 86400),
+        Every(maintenance.check_locations, "default", 86400),
+        Every(apps_books_jobs.sync_all_locations, "sync", apps_books["sync_seconds"]),
+        Every(apps_books_jobs.poll_events, "sync", apps_books["event_poll_seconds"]),
     )
 
 
@@ -47,7 +53,7 @@ class Beat(threading.Thread):
     def __init__(self, rt, schedule: tuple[Every, ...] | None = None, tick: float | None = None):
         super().__init__(name="espalier-beat", daemon=True)
         if schedule is None:
-            schedule = default_schedule(rt.settings.mdm["sweeps"])
+            schedule = default_schedule(rt.settings.mdm["sweeps"], rt.settings.mdm["apps_books"])
         if tick is None:  # ticks often enough for the shortest period
             tick = min(5.0, max(0.5, min(entry.seconds for entry in schedule) / 4))
         self.rt, self.schedule, self.tick = rt, schedule, tick

@@ -203,7 +203,7 @@ def require(s, codename: str) -> None:
 
 
 def register(app) -> None:
-    from . import (artifacts, blocked, blueprints, commands, devices, docs, enrollments, push_certificates,  # noqa: F401
-                   tags, tasks)
+    from . import (artifacts, blocked, blueprints, commands, devices, docs, enrollments, locations,  # noqa: F401
+                   push_certificates, tags, tasks)
 
     app.register_blueprint(bp)
