@@ -169,7 +169,8 @@ class FakeAppsBooks:
             self._failures.extend([(path, status, error_number, message)] * count)
 
     def on_page(self, path: str, page_index: int, hook: Callable[[], None]) -> None:
-        """Call ``hook`` (once) just before answering page ``page_index`` of ``path``."""
+        """Call ``hook`` just before answering page ``page_index`` of ``path`` (once: each hook
+        added serves one visit of the page)."""
         self._page_hooks.setdefault((path, page_index), []).append(hook)
 
     def fill(self, loc: FakeLocation, assets: int, assignments_per_asset: int = 2) -> None:
@@ -278,8 +279,10 @@ class FakeAppsBooks:
             handler = _ROUTES.get((method, path))
             if handler is None:
                 return 404, {"errorNumber": 9600, "errorMessage": f"no such endpoint {method} {path}"}, {}
-            page_hooks = self._page_hooks.pop((path, int(query.get("pageIndex", 0) or 0)), [])
-        for hook in page_hooks:
+            hooks = self._page_hooks.get((path, int(query.get("pageIndex", 0) or 0)) if str(
+                query.get("pageIndex", 0)).isdigit() else None)
+            hook = hooks.pop(0) if hooks else None
+        if hook is not None:
             hook()
         with self._lock:
             return handler(self, loc, query, body)

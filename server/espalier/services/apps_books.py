@@ -157,8 +157,8 @@ def _sync_counts(s: Session, location_id: int, wanted: dict[int, dict], counts: 
     if changed:
         s.execute(update(LocationAsset), changed)
     counts.location_assets_created, counts.location_assets_updated = len(new), len(changed)
-    return dict(s.execute(select(LocationAsset.asset_id, LocationAsset.id)
-                          .where(LocationAsset.location_id == location_id)).tuples())
+    return {row.asset_id: row.id for row in s.execute(select(LocationAsset.asset_id, LocationAsset.id)
+                                                          .where(LocationAsset.location_id == location_id))}
 
 
 def _sync_assignments(s: Session, location_id: int, asset_ids: dict, la_ids: dict, assignments: list,
