@@ -32,7 +32,7 @@ options:
     type: str
   expiring_within_days:
     description:
-      - Only the locations whose RV(locations.days_left) is less than this number. Expired ones are always included.
+      - Only the locations whose C(days_left) is less than this number. Expired ones are always included.
     type: int
 extends_documentation_fragment:
   - espalier.mdm.api
