@@ -64,6 +64,12 @@ class FakeLocation:
     assignments: dict = field(default_factory=dict)  # (adamId, pricingParam, serial) -> None (ordered set)
     version: int = 1
 
+    def assigned_counts(self) -> dict:
+        counts: dict = {}
+        for adam_id, pricing_param, _ in self.assignments:
+            counts[(adam_id, pricing_param)] = counts.get((adam_id, pricing_param), 0) + 1
+        return counts
+
     def bump_version(self) -> None:
         self.version += 1
 
@@ -83,9 +89,11 @@ class FakeLocation:
         self.assignments[(adam_id, pricing_param, serial)] = None
         self.bump_version()
 
-    def asset_json(self, key) -> dict:
+    def asset_json(self, key, assigned_counts: dict | None = None) -> dict:
         asset = dict(self.assets[key])
-        assigned = sum(1 for a in self.assignments if a[:2] == key)
+        if assigned_counts is None:
+            assigned_counts = self.assigned_counts()
+        assigned = assigned_counts.get(key, 0)
         asset["assignedCount"] = assigned
         asset["availableCount"] = asset["totalCount"] - assigned
         return asset
@@ -328,7 +336,8 @@ class FakeAppsBooks:
     def _assets(self, loc, query, body):
         keys = [k for k in loc.assets if (not query.get("adamId") or k[0] == query["adamId"])
                 and (not query.get("pricingParam") or k[1] == query["pricingParam"])]
-        return self._page([loc.asset_json(k) for k in keys], query, self.assets_page_size, "assets", loc)
+        assigned = loc.assigned_counts()
+        return self._page([loc.asset_json(k, assigned) for k in keys], query, self.assets_page_size, "assets", loc)
 
     def _assignments(self, loc, query, body):
         items = [{"adamId": a, "pricingParam": p, "serialNumber": s} for a, p, s in loc.assignments
