@@ -153,3 +153,26 @@ def test_list_filters_detail_delete_and_permissions(fake, upload, client, make_t
     deleter = make_token("mdm.delete_location", "mdm.view_location")
     assert client.delete(f"/api/mdm/locations/{paris['id']}/", headers=deleter).status_code == 204
     assert client.get(f"/api/mdm/locations/{paris['id']}/", headers=deleter).status_code == 404
+
+
+def test_cli_add_and_list(fake, runtime, tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from espalier.cli import main
+
+    settings = tmp_path / "settings.json"
+    settings.write_text(json.dumps(runtime.settings.data))
+    loc = fake.add_location(name="Paris")
+    token_file = tmp_path / "sToken_for_Paris.vpptoken"
+    token_file.write_text(loc.stoken)
+    result = CliRunner().invoke(main, ["--settings", str(settings), "locations", "add", str(token_file)])
+    assert result.exit_code == 0, result.output
+    assert "location created" in result.output and "Paris" in result.output and loc.stoken not in result.output
+    assert loc.mdm_info is not None
+    listed = CliRunner().invoke(main, ["--settings", str(settings), "locations", "list"])
+    assert listed.exit_code == 0 and "Paris" in listed.output and "days)" in listed.output
+    token_file.write_text("junk")
+    bad = CliRunner().invoke(main, ["--settings", str(settings), "locations", "add", str(token_file)])
+    assert bad.exit_code != 0 and "not a .vpptoken" in bad.output
