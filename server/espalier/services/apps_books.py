@@ -192,9 +192,10 @@ def _sync_assignments(s: Session, location_id: int, asset_ids: dict, la_ids: dic
 
 def queue_sync(s: Session, rt, location_id: int) -> TaskResult:
     """A tracked sync of one location (``tasks.apps_books.sync_location``) once ``s`` commits."""
-    from espalier.tasks.apps_books import sync_location
+    from espalier.tasks.apps_books import SYNC_TIMEOUT, sync_location
 
-    return rt.queue.defer(s, sync_location, location_id, name="apps_books_sync", queue="sync", timeout=3600)
+    return rt.queue.defer(s, sync_location, location_id, name="apps_books_sync", queue="sync",
+                          timeout=SYNC_TIMEOUT)
 
 
 # -- listing ----------------------------------------------------------------------------

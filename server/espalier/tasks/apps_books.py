@@ -6,7 +6,8 @@ from page 0, a few times at most. Only a complete, consistent read is stored
 (``services.apps_books.apply_sync``, one transaction). Two syncs of one location never
 overlap: the job first claims ``locations.sync_lock`` with a conditional UPDATE in a
 transaction of its own (the same on PostgreSQL and SQLite); a claim older than
-``LOCK_STALE`` (a killed worker) can be taken over.
+``LOCK_STALE`` (a killed worker; the task's timeout, so the lost-task sweep's rerun gets it)
+can be taken over.
 """
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ from espalier.tasks.runner import Transient
 log = logging.getLogger(__name__)
 
 MAX_RESTARTS = 5
-LOCK_STALE = timedelta(hours=2)  # longer than a sync's timeout
+SYNC_TIMEOUT = 3600  # the task's timeout: the lost-task sweep starts it again a minute after
+LOCK_STALE = timedelta(seconds=SYNC_TIMEOUT)  # ...and by then a dead run's claim is stale
 EVENT_POLL_AFTER = timedelta(minutes=2)  # a notification normally comes well before
 EVENT_GIVE_UP = timedelta(days=2)
 

@@ -113,3 +113,10 @@ def test_associate_is_asynchronous_and_notifies(fake):
     url, headers, body = delivered[0]
     assert url == "https://mdm/notify" and headers["Authorization"] == "Bearer nat"
     assert b'"ASSET_MANAGEMENT"' in body and event_id.encode() in body
+
+
+def test_9622_in_any_status_is_an_invalid_token(fake):
+    loc = fake.add_location()
+    fake.fail("assets", 400, 9622, "Invalid authentication token")
+    with client(fake, loc.stoken) as c, pytest.raises(InvalidToken):
+        list(c.iter_pages("assets", "assets"))

@@ -147,3 +147,37 @@ def test_status_polling_ends_events_without_a_notification(synced, runtime):
         s.execute(update(AppsBooksEvent).values(updated_at=utcnow() - timedelta(minutes=5)))
     assert jobs.poll_events(runtime) == {"complete": 1, "failed": 0, "pending": 0}
     assert "C02LOST" in counts(runtime)[3]  # the sync it queued found the new assignment
+
+
+def test_the_same_notification_at_once_is_recorded_once(synced, runtime):
+    """Two requests with one notificationId in flight together: the second waits on the unique
+    index, then sees the first's row and does not apply it again."""
+    import threading
+
+    from espalier.models import AppsBooksNotification, Location
+
+    fake, loc, location = synced
+    inserted, release, results = threading.Event(), threading.Event(), {}
+
+    def first():
+        with runtime.db.session() as s, s.begin():
+            results["first"] = svc.first_time(s, s.get(Location, location["id"]), "same", "ASSET_COUNT")
+            inserted.set()
+            release.wait(10)
+
+    def second():
+        inserted.wait(10)
+        with runtime.db.session() as s, s.begin():
+            results["second"] = svc.first_time(s, s.get(Location, location["id"]), "same", "ASSET_COUNT")
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    inserted.wait(10)
+    threading.Timer(0.5, release.set).start()  # the second is blocked on the index by then
+    for t in threads:
+        t.join(15)
+    assert results == {"first": True, "second": False}
+    with runtime.db.session() as s:
+        assert s.scalar(select(func.count()).select_from(AppsBooksNotification).where(
+            AppsBooksNotification.notification_id == "same")) == 1

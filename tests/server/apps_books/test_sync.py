@@ -58,6 +58,13 @@ def test_sync_stores_assets_counts_and_assignments(fake, upload, client, admin, 
         assert s.scalar(select(DeviceAssignment.id).where(DeviceAssignment.serial_number == "C02SERIAL3")) is None
 
 
+def test_sync_needs_change_location(fake, upload, client, make_token):
+    _, location_id = location_with_assets(fake, upload)
+    assert client.post(f"/api/mdm/locations/{location_id}/sync/",
+                       headers=make_token("mdm.view_location")).status_code == 403
+    assert client.post("/api/mdm/locations/999999/sync/", headers=make_token("mdm.change_location")).status_code == 404
+
+
 def test_a_write_mid_read_restarts_the_listing(fake, upload, client, admin, runtime):
     loc, location_id = location_with_assets(fake, upload)
     fake.on_page("assets", 1, lambda: loc.add_asset("555", "STDQ", 2))  # a purchase between two pages
