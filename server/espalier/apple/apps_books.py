@@ -43,6 +43,13 @@ class Throttled(AppsBooksError):
         self.retry_after = retry_after
 
 
+class Unreachable(AppsBooksError):
+    """No answer (connection refused, TLS failure, timeout)."""
+
+    def __init__(self, message: str):
+        super().__init__(0, None, f"no answer from the service ({message})")
+
+
 class VersionChanged(Exception):
     """The listing changed while it was being read (its versionId moved)."""
 
@@ -77,7 +84,10 @@ class AppsBooksClient:
         waited = 0.0
         while True:
             self.requests += 1
-            resp = self._http.request(method, path, params=params, json=json)
+            try:
+                resp = self._http.request(method, path, params=params, json=json)
+            except httpx.TransportError as exc:  # down, unreachable, timed out: no answer to read
+                raise Unreachable(f"{type(exc).__name__}: {exc}"[:300]) from None
             if resp.status_code == 429:
                 retry_after = _retry_after(resp.headers.get("Retry-After"))
                 if waited + retry_after > self.settings.max_wait:

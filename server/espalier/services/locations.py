@@ -29,7 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from espalier.models import Location
-from espalier.services.errors import Conflict, NotFound, ServiceError
+from espalier.services.errors import Conflict, NotFound, ServiceError, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +110,7 @@ def upload(s: Session, rt, content: Any, *, location_id: int | None = None, forc
     ``dry_run`` asks Apple for the config (read only) and says what would happen, changing
     nothing here or at Apple.
     """
-    from espalier.apple.apps_books import AppsBooksError, InvalidToken
+    from espalier.apple.apps_books import AppsBooksError, InvalidToken, Unreachable
 
     token = parse_token(content)
     if token.expiration_date <= datetime.now(timezone.utc).replace(tzinfo=None):
@@ -124,6 +124,8 @@ def upload(s: Session, rt, content: Any, *, location_id: int | None = None, forc
             config = client.client_config()
         except InvalidToken:
             raise _err("Apple refused this token (expired, revoked, or replaced by a newer download)") from None
+        except Unreachable as exc:
+            raise Unavailable(f"Apple's Apps and Books service: {exc}") from None
         except AppsBooksError as exc:
             raise Conflict(f"Apple's Apps and Books service answered: {exc}") from None
         library_uid = config.get("uId")
@@ -154,6 +156,8 @@ def upload(s: Session, rt, content: Any, *, location_id: int | None = None, forc
         auth_token = auth_token or f"esp_nat_{stdsecrets.token_urlsafe(32)}"
         try:
             config = {**config, **client.claim(_mdm_info(rt, mdm_info_id), url, auth_token)}
+        except Unreachable as exc:
+            raise Unavailable(f"Apple's Apps and Books service: {exc}") from None
         except AppsBooksError as exc:
             raise Conflict(f"Apple refused to let this server manage the location: {exc}") from None
     location = existing

@@ -176,3 +176,18 @@ def test_cli_add_and_list(fake, runtime, tmp_path):
     token_file.write_text("junk")
     bad = CliRunner().invoke(main, ["--settings", str(settings), "locations", "add", str(token_file)])
     assert bad.exit_code != 0 and "not a .vpptoken" in bad.output
+
+
+def test_apple_unreachable_is_503_not_500(client, admin, settings_factory, pg_url, fake):
+    from espalier import runtime as runtime_mod
+    from espalier.app import create_app
+
+    loc = fake.add_location()
+    settings = settings_factory(pg_url, apps_books={"url": "https://127.0.0.1:9/mdm/v2/", "timeout": 2})
+    rt = runtime_mod.build(settings)
+    try:
+        app = create_app(settings, runtime=rt)
+        resp = app.test_client().post("/api/mdm/locations/", headers=admin, json={"server_token": loc.stoken})
+        assert resp.status_code == 503 and "no answer" in resp.json["detail"]
+    finally:
+        rt.close()

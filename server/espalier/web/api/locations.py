@@ -54,6 +54,8 @@ _UPLOAD = {"responses": {"200": {"description": "renewed or unchanged; with dry_
                                  "content": {"application/json": {"schema": {"anyOf": [
                                      {"$ref": "#/components/schemas/Location"},
                                      {"$ref": "#/components/schemas/LocationDryRun"}]}}}},
+                         "503": {"description": "Apple's Apps and Books service did not answer", "content": {
+                             "application/json": {"schema": {"$ref": "#/components/schemas/Detail"}}}},
                          **conflict("Apple refused, or another MDM server manages the location (force)")}}
 
 
