@@ -191,3 +191,13 @@ def test_apple_unreachable_is_503_not_500(client, admin, settings_factory, pg_ur
         assert resp.status_code == 503 and "no answer" in resp.json["detail"]
     finally:
         rt.close()
+
+
+def test_the_daily_check_warns_before_a_token_expires(fake, upload, runtime, caplog):
+    from espalier.tasks.maintenance import check_locations
+
+    soon = upload(fake.add_location(name="Soon", days=10)).json
+    upload(fake.add_location(name="Later", days=200))
+    with caplog.at_level(logging.WARNING, logger="espalier.tasks.maintenance"):
+        assert check_locations(runtime) == {"expiring": [soon["id"]], "expired": []}
+    assert "'Soon' token expires in" in caplog.text and "Later" not in caplog.text
