@@ -192,8 +192,8 @@ def case_location_upload_dry_run_then_unchanged(api):
     status, created = api.call('POST', '/api/mdm/locations/', None, {'server_token': token})
     assert status == 201 and set(created) == LOCATION_KEYS and created['library_uid'] == 'lib-contract-1'
     status, again = api.call('POST', '/api/mdm/locations/', DRY, {'server_token': token})
-    assert (status, again['action'], again['changed'], again['location']['id']) == (200, 'unchanged', False,
-                                                                                     created['id'])
+    expected = (200, 'unchanged', False, created['id'])
+    assert (status, again['action'], again['changed'], again['location']['id']) == expected
     status, same = api.call('POST', '/api/mdm/locations/', None, {'server_token': token})
     assert status == 200 and same['id'] == created['id']
     status, listed = api.call('GET', '/api/mdm/locations/', {'name': 'Paris'})
