@@ -17,11 +17,12 @@ def create_app(settings: Settings, *, runtime: runtime_mod.Runtime | None = None
     app.json.sort_keys = False  # keep the documented field order
     app.extensions["espalier"] = rt
 
-    from espalier.web import api, console, device, guards, health
+    from espalier.web import api, apps_books, console, device, guards, health
 
     guards.install(app)
     api.register(app)
     device.register(app)
+    apps_books.register(app)
     health.register(app)
     console.register(app)
     return app

@@ -53,6 +53,14 @@ class Runtime:
                     self._trust = TrustStore(builtin, self.settings.external_ca_chain)
         return self._trust
 
+    def apps_books_client(self, token: str):
+        """A client of Apple's Apps and Books service for one location's sToken (close it after use)."""
+        from espalier.apple.apps_books import AppsBooksClient, ClientSettings
+
+        conf = self.settings.mdm["apps_books"]
+        return AppsBooksClient(token, ClientSettings(base_url=conf["url"], verify=conf["ca_file"] or True,
+                                                     timeout=conf["timeout"]))
+
     def mdm_context(self, s):
         """What the protocol core needs for one request or job, on session ``s``."""
         from espalier.mdm.context import Context

@@ -69,6 +69,13 @@ MDM_SCHEMA: dict[str, Any] = {
         "ca_file": Field(str),  # a CA bundle to trust instead of the system's (a TLS-inspecting proxy, tests)
         "sync_minutes": Field(int, 30, nullable=False, check=_positive),  # scheduled device sync of every server
     },
+    "apps_books": {  # Apple's Apps and Books service (apple.apps_books, tasks.apps_books)
+        "url": Field(str, "https://vpp.itunes.apple.com/mdm/v2/", nullable=False, check=_url_scheme("https")),
+        "ca_file": Field(str),  # only to trust a test service
+        "timeout": Field(int, 30, nullable=False, check=_positive),
+        "sync_seconds": Field(int, 86400, nullable=False, check=_positive),  # every location's periodic sync
+        "event_poll_seconds": Field(int, 300, nullable=False, check=_positive),  # licence events not notified
+    },
     "sweeps": {  # the periodic jobs that finish lost work (tasks.periodic, tasks.sweeps)
         "renotify_seconds": Field(int, 30, nullable=False, check=_positive),
         "lost_tasks_seconds": Field(int, 60, nullable=False, check=_positive),

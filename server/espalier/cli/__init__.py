@@ -29,9 +29,11 @@ def main(ctx: click.Context, settings_path: str | None) -> None:
 
 
 def _register() -> None:
-    from espalier.cli import auth, db, demo, dep, devices, enrollments, mdmcerts, push, secrets, server, simulate
+    from espalier.cli import (auth, db, demo, dep, devices, enrollments, locations, mdmcerts, push, secrets, server,
+                              simulate)
 
     for command in (db.db, auth.user, auth.token, server.serve, server.worker, server.init, push.push_certificate,
+                    locations.locations,
                     enrollments.enrollment, devices.device, secrets.secrets, mdmcerts.mdmcerts, simulate.simulate,
                     demo.demo, dep.dep):
         main.add_command(command)

@@ -1,4 +1,5 @@
 """All models, imported once so metadata and Alembic see every table."""
+from .apps_books import AppsBooksEvent, AppsBooksNotification, Asset, DeviceAssignment, Location, LocationAsset
 from .audit import AuditEvent
 from .auth import ApiToken, ApiTokenPermission, User
 from .base import Base, utcnow
@@ -19,6 +20,7 @@ from .tasks import TaskResult
 __all__ = ["ApiToken", "AuditEvent", "FileVaultConfig", "RecoveryPasswordConfig", "ApiTokenPermission", "Artifact", "ArtifactVersion", "Base", "BlockedDevice", "Blueprint",
            "BlueprintArtifact", "Declaration", "DeclarativeReport", "DeviceArtifact", "DeviceDeclaration", "MachineTag", "Profile", "Tag", "Taxonomy", "CertificateAuthority", "DeviceCommand",
            "DEPDevice", "DEPOrganization", "DEPToken", "DEPVirtualServer",
+           "AppsBooksEvent", "AppsBooksNotification", "Asset", "DeviceAssignment", "Location", "LocationAsset",
            "EnrolledDevice", "EnrolledUser", "EnrollmentSession", "IssuedCertificate", "OtaEnrollment",
            "PushCertificate", "TaskResult", "User", "utcnow", "BlueprintSoftwareUpdateEnforcement",
            "DeviceSoftwareUpdate", "SoftwareUpdate", "SoftwareUpdateDeviceID", "SoftwareUpdateEnforcement",

@@ -19,3 +19,9 @@ class Conflict(ServiceError):
     """The request is fine but the stored state does not allow it."""
 
     status = 409
+
+
+class Unavailable(ServiceError):
+    """A service we depend on (Apple's) did not answer: try again later."""
+
+    status = 503

@@ -9,7 +9,7 @@ from sqlalchemy import delete, or_, select
 
 from espalier.mdm import inventory
 from espalier.mdm.inventory import INVENTORY_COMMANDS
-from espalier.models import DeviceCommand, EnrolledDevice, PushCertificate, utcnow
+from espalier.models import DeviceCommand, EnrolledDevice, Location, PushCertificate, utcnow
 from espalier.models.commands import FINAL_STATUSES
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,24 @@ def check_push_certificates(rt) -> dict:
                 expiring.append(pc.topic)
                 log.warning("push certificate %r (%s) expires in %d days (%s): renew it now (Renew, not Create)",
                             pc.name, pc.topic, pc.days_left(now), pc.not_after.date())
+    return {"expiring": expiring, "expired": expired}
+
+
+def check_locations(rt) -> dict:
+    """Warn about Apps and Books tokens within 30 days of expiry; error about expired ones."""
+    now = utcnow()
+    expiring, expired = [], []
+    with rt.db.session() as s:
+        for loc in s.scalars(select(Location).order_by(Location.id)):
+            if loc.is_expired(now):
+                expired.append(loc.id)
+                log.error("Apps and Books location %r token EXPIRED on %s: download a new token in Apple "
+                          "Business Manager and upload it (PUT /api/mdm/locations/%s/)", loc.name,
+                          loc.server_token_expiration_date.date(), loc.id)
+            elif loc.is_expiring(now):
+                expiring.append(loc.id)
+                log.warning("Apps and Books location %r token expires in %d days (%s): upload a new one",
+                            loc.name, loc.days_left(now), loc.server_token_expiration_date.date())
     return {"expiring": expiring, "expired": expired}
 
 

@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
+from espalier.tasks import apps_books as apps_books_jobs
 from espalier.tasks import dep, maintenance, push, software_updates, sweeps
 from espalier.tasks.queue import Job
 
@@ -32,11 +33,13 @@ class Every:
         return self.func.__name__.replace("_", "-")
 
 
-def default_schedule(sweep_settings: dict, sync_seconds: int = 86400, abm_settings: dict | None = None
-                     ) -> tuple[Every, ...]:
+def default_schedule(sweep_settings: dict, sync_seconds: int = 86400, abm_settings: dict | None = None,
+                     apps_books: dict | None = None) -> tuple[Every, ...]:
     """The recurring jobs; ``sweep_settings`` is the ``sweeps`` settings section, ``sync_seconds``
-    the period of the software update catalogue sync, ``abm_settings`` the ``abm`` section."""
+    the period of the software update catalogue sync, ``abm_settings`` the ``abm`` section,
+    ``apps_books`` the ``apps_books`` one (location syncs, licence event polling)."""
     sync_minutes = (abm_settings or {}).get("sync_minutes") or 30
+    apps_books = apps_books or {"sync_seconds": 86400, "event_poll_seconds": 300}
     return (
         Every(push.renotify_pending, "push", sweep_settings["renotify_seconds"]),
         Every(sweeps.redo_lost_tasks, "default", sweep_settings["lost_tasks_seconds"]),
@@ -46,6 +49,9 @@ def default_schedule(sweep_settings: dict, sync_seconds: int = 86400, abm_settin
         Every(software_updates.sync_software_updates, "sync", sync_seconds),
         Every(dep.sync_all_virtual_servers, "default", sync_minutes * 60),
         Every(dep.check_dep_tokens, "default", 86400),
+        Every(maintenance.check_locations, "default", 86400),
+        Every(apps_books_jobs.sync_all_locations, "sync", apps_books["sync_seconds"]),
+        Every(apps_books_jobs.poll_events, "sync", apps_books["event_poll_seconds"]),
     )
 
 
@@ -53,8 +59,9 @@ class Beat(threading.Thread):
     def __init__(self, rt, schedule: tuple[Every, ...] | None = None, tick: float | None = None):
         super().__init__(name="espalier-beat", daemon=True)
         if schedule is None:
-            schedule = default_schedule(rt.settings.mdm["sweeps"], rt.settings.mdm["software_updates"]["sync_seconds"],
-                                        rt.settings.mdm["abm"])
+            mdm = rt.settings.mdm
+            schedule = default_schedule(mdm["sweeps"], mdm["software_updates"]["sync_seconds"], mdm["abm"],
+                                        mdm["apps_books"])
         if tick is None:  # ticks often enough for the shortest period
             tick = min(5.0, max(0.5, min(entry.seconds for entry in schedule) / 4))
         self.rt, self.schedule, self.tick = rt, schedule, tick

@@ -20,9 +20,25 @@ COLUMNS = {"reported_pin_required_for_erase": "pin_required_for_erase",
            "reported_pin_required_for_lock": "pin_required_for_lock"}
 
 
+@pytest.fixture
+def apple():
+    from fakes.apps_books import FakeAppsBooks
+
+    with FakeAppsBooks() as fake:
+        yield fake
+
+
+@pytest.fixture
+def mdm_settings(apple):
+    return {"apps_books": {"url": apple.base_url, "ca_file": apple.ca_file}}
+
+
 class ServerContractApi:
-    def __init__(self, client, headers, make_device):
-        self.client, self.headers, self.make_device = client, headers, make_device
+    def __init__(self, client, headers, make_device, apple):
+        self.client, self.headers, self.make_device, self.apple = client, headers, make_device, apple
+
+    def vpp_token(self, name, uid):
+        return self.apple.add_location(name=name, uid=uid).stoken
 
     def device(self, kind):
         fields = {COLUMNS.get(k, k): v for k, v in contract.DEVICES[kind].items()}
@@ -34,5 +50,5 @@ class ServerContractApi:
 
 
 @pytest.mark.parametrize("case", contract.CASES, ids=[c.__name__ for c in contract.CASES])
-def test_the_server_keeps_the_collection_contract(case, client, admin, make_device):
-    case(ServerContractApi(client, admin, make_device))
+def test_the_server_keeps_the_collection_contract(case, client, admin, make_device, apple):
+    case(ServerContractApi(client, admin, make_device, apple))

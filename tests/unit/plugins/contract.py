@@ -7,7 +7,9 @@
 Each case is a function of an ``api`` with two methods:
 
 - ``api.device(kind)``: the id of a new enrolled device of one of the DEVICES kinds;
-- ``api.call(method, path, query=None, body=None)``: ``(status, decoded JSON or None)``.
+- ``api.call(method, path, query=None, body=None)``: ``(status, decoded JSON or None)``;
+- ``api.vpp_token(name, uid)``: the content of a .vpptoken that Apple knows, for a location
+  ``name`` of library ``uid`` (a fake Apps and Books service on the server's side).
 
 The unit tests run every case against the in-memory fake (tests/unit/plugins/fake_api.py,
 test_contract.py) and the server suite runs the same cases against the real server
@@ -261,6 +263,36 @@ def case_declaration_versions_drop_the_server_token(api):
     assert version['artifact'] == artifact['id'] and version['version'] == 1 and version['macos'] is True
     listed = [v for v in _listed(api.call('GET', '/api/mdm/declarations/')) if v['artifact'] == artifact['id']]
     assert [v['id'] for v in listed] == [version['id']]
+
+
+LOCATION_KEYS = {'id', 'server_token_expiration_date', 'organization_name', 'name', 'country_code', 'library_uid',
+                 'platform', 'website_url', 'mdm_info_id', 'created_at', 'updated_at', 'days_left', 'expiring'}
+
+
+def case_location_upload_dry_run_then_unchanged(api):
+    token = api.vpp_token('Paris', 'lib-contract-1')
+    status, dry = api.call('POST', '/api/mdm/locations/', DRY, {'server_token': token})
+    assert status == 200 and set(dry) == {'dry_run', 'action', 'changed', 'claimed_by', 'location'}
+    assert (dry['dry_run'], dry['action'], dry['changed']) == (True, 'created', True)
+    assert set(dry['location']) == LOCATION_KEYS and dry['location']['name'] == 'Paris'
+    status, created = api.call('POST', '/api/mdm/locations/', None, {'server_token': token})
+    assert status == 201 and set(created) == LOCATION_KEYS and created['library_uid'] == 'lib-contract-1'
+    status, again = api.call('POST', '/api/mdm/locations/', DRY, {'server_token': token})
+    expected = (200, 'unchanged', False, created['id'])
+    assert (status, again['action'], again['changed'], again['location']['id']) == expected
+    status, same = api.call('POST', '/api/mdm/locations/', None, {'server_token': token})
+    assert status == 200 and same['id'] == created['id']
+    status, listed = api.call('GET', '/api/mdm/locations/', {'name': 'Paris'})
+    assert status == 200 and [loc['id'] for loc in listed] == [created['id']]
+    assert api.call('GET', '/api/mdm/locations/%d/' % created['id']) == (200, listed[0])
+
+
+def case_location_errors(api):
+    status, body = api.call('POST', '/api/mdm/locations/', None, {'server_token': 'bm9wZQ=='})
+    assert status == 400 and list(body) == ['server_token']
+    assert api.call('GET', '/api/mdm/location_assets/', {'location_id': '999999'}) == (400, {'location_id': [
+        'Select a valid choice. That choice is not one of the available choices.']})
+    assert api.call('GET', '/api/mdm/location_assets/') == (200, [])
 
 
 CASES = [value for name, value in sorted(globals().items()) if name.startswith('case_')]

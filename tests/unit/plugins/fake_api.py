@@ -79,6 +79,9 @@ class FakeApi:
         self.command_script = {}  # uuid -> statuses taken on successive reads
         self.task_script = {}  # task id -> statuses taken on successive reads
         self.push_certificates = {}
+        self.locations = {}
+        self.location_assets = {}
+        self.apple_tokens = {}  # .vpptoken content -> what Apple says of its location
         self.ota_enrollments = {}
         self.blocked = {}
         self.dep_servers = {}
@@ -125,6 +128,25 @@ class FakeApi:
         pc.update(fields)
         self.push_certificates[pc['id']] = pc
         return self._serialize_push_certificate(pc)
+
+    def add_vpp_token(self, uid='lib-paris', name='Paris', org='Acme', days=365, claimed_by_other=False):
+        """A .vpptoken content and what Apple answers for it (the server asks Apple on upload)."""
+        expires = (datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None, microsecond=0)
+                   + datetime.timedelta(days=days, hours=1))
+        content = base64.b64encode(json.dumps(dict(token=uuidlib.uuid4().hex, expDate=expires.isoformat() + 'Z',
+                                                   orgName=org)).encode()).decode()
+        self.apple_tokens[content] = dict(uid=uid, name=name, org=org, expires=expires.isoformat(),
+                                          claimed_by_other=claimed_by_other)
+        return content
+
+    def add_location_asset(self, location_id, asset_id, **counts):
+        la = dict(id=self._new_id(), assigned_count=0, available_count=0, retired_count=0, total_count=0,
+                  created_at='2024-03-28T19:15:58.212233', updated_at='2024-03-28T19:15:58.212237',
+                  location=location_id, asset=asset_id, adam_id=counts.pop('adam_id', str(asset_id)),
+                  pricing_param=counts.pop('pricing_param', 'STDQ'))
+        la.update(counts)
+        self.location_assets[la['id']] = la
+        return la
 
     def inject(self, status, body=None, headers=None, method=None, path=None, times=1):
         """Answer the next matching request(s) with this status instead of routing them."""
@@ -233,6 +255,11 @@ class FakeApi:
             return self._push_certificates(method, int(m.group(1)) if m.group(1) else None, query, data or {})
         if path.startswith('/api/mdm/dep/'):
             return self._dep(method, path, query, data)
+        m = re.fullmatch(r'/api/mdm/locations/(?:(\d+)/)?', path)
+        if m:
+            return self._locations(method, int(m.group(1)) if m.group(1) else None, query, data or {})
+        if path == '/api/mdm/location_assets/' and method == 'GET':
+            return self._location_asset_list(query, path)
         m = re.fullmatch(r'/api/task_result/([^/]+)/', path)
         if m and method == 'GET':
             return self._get_task(m.group(1))
@@ -639,6 +666,77 @@ class FakeApi:
         left = datetime.datetime.fromisoformat(pc['not_after']) - now
         status = 'expired' if left.total_seconds() <= 0 else pc['status']
         return dict(pc, days_left=left.days, expiring=left <= datetime.timedelta(days=30), status=status)
+
+    LOCATION_FIELDS = ('id', 'server_token_expiration_date', 'organization_name', 'name', 'country_code',
+                       'library_uid', 'platform', 'website_url', 'mdm_info_id', 'created_at', 'updated_at',
+                       'days_left', 'expiring')
+
+    def _location_json(self, loc):
+        now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+        left = datetime.datetime.fromisoformat(loc['server_token_expiration_date']) - now
+        out = {k: loc.get(k) for k in self.LOCATION_FIELDS}
+        out.update(days_left=left.days, expiring=left <= datetime.timedelta(days=30))
+        return out
+
+    def _locations(self, method, location_id, query, data):
+        if method == 'GET' and location_id is None:
+            found = [loc for loc in sorted(self.locations.values(), key=lambda loc: (loc['name'], loc['id']))
+                     if all(loc[k] == query[k] for k in ('name', 'organization_name') if query.get(k))]
+            return self._list([self._location_json(loc) for loc in found], query, '/api/mdm/locations/')
+        if method == 'POST' and location_id is None:
+            return self._upload_location(data, dry_run=query.get('dry_run') in ('1', 'true'))
+        loc = self.locations.get(location_id)
+        if loc is None:
+            return self._reply(404, {'detail': 'No Location matches the given query.'})
+        if method == 'GET':
+            return self._reply(200, self._location_json(loc))
+        if method == 'DELETE':
+            del self.locations[location_id]
+            return 204, {}, b''
+        return self._reply(405, {'detail': 'Method "%s" not allowed.' % method})
+
+    def _upload_location(self, data, dry_run):
+        apple = self.apple_tokens.get(data.get('server_token'))
+        if apple is None:
+            return self._reply(400, {'server_token': [
+                'Apple refused this token (expired, revoked, or replaced by a newer download)']})
+        existing = next((loc for loc in self.locations.values() if loc['library_uid'] == apple['uid']), None)
+        if apple['claimed_by_other'] and str(data.get('force')).lower() not in ('true', '1'):
+            return self._reply(409, {'detail': "location %r is managed by another MDM server ('Other', "
+                                               "'other.example.com'): force: true to take it over" % apple['name']})
+        mdm_info_id = existing['mdm_info_id'] if existing else str(uuidlib.uuid5(uuidlib.NAMESPACE_URL, apple['uid']))
+        if existing and existing['_token'] == data['server_token']:
+            action = 'unchanged'
+        else:
+            action = 'renewed' if existing else 'created'
+        loc = dict(existing or dict(id=0, created_at=None, updated_at=None), name=apple['name'],
+                   organization_name=apple['org'], country_code='FR', library_uid=apple['uid'],
+                   platform='enterprisestore', website_url='https://business.apple.com', mdm_info_id=mdm_info_id,
+                   server_token_expiration_date=apple['expires'], _token=data['server_token'])
+        if dry_run:
+            return self._reply(200, dict(dry_run=True, action=action, changed=action != 'unchanged',
+                                         claimed_by=None, location=self._location_json(loc)))
+        if action == 'unchanged':
+            return self._reply(200, self._location_json(existing))
+        if not existing:
+            loc.update(id=self._new_id(), created_at=NOW)
+            apple['claimed_by_other'] = False
+        loc['updated_at'] = NOW
+        self.locations[loc['id']] = loc
+        return self._reply(201 if action == 'created' else 200, self._location_json(loc))
+
+    def _location_asset_list(self, query, path):
+        found = sorted(self.location_assets.values(), key=lambda la: la['id'])
+        if query.get('location_id'):
+            if not query['location_id'].isdigit() or int(query['location_id']) not in self.locations:
+                return self._reply(400, {'location_id': [
+                    'Select a valid choice. That choice is not one of the available choices.']})
+            found = [la for la in found if la['location'] == int(query['location_id'])]
+        for key in ('adam_id', 'pricing_param'):
+            if query.get(key):
+                found = [la for la in found if la[key] == query[key]]
+        hidden = ('adam_id', 'pricing_param')
+        return self._list([{k: v for k, v in la.items() if k not in hidden} for la in found], query, path)
 
     def _push_certificates(self, method, cert_id, query, data):
         if method == 'GET' and cert_id is None:

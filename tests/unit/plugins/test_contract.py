@@ -25,6 +25,9 @@ class FakeContractApi:
     def call(self, method, path, query=None, body=None):
         return self.fake.call(method, path, query, body)
 
+    def vpp_token(self, name, uid):
+        return self.fake.add_vpp_token(uid=uid, name=name)
+
 
 @pytest.mark.parametrize('case', CASES, ids=[c.__name__ for c in CASES])
 def test_the_fake_keeps_the_contract(case):

@@ -214,6 +214,6 @@ def require(s, codename: str) -> None:
 
 def register(app) -> None:
     from . import (artifacts, audit_events, blocked, blueprints, commands, declarations, dep, devices,  # noqa: F401
-                   docs, enrollments, push_certificates, security_configs, software_updates, tags, tasks)
+                   docs, enrollments, locations, push_certificates, security_configs, software_updates, tags, tasks)
 
     app.register_blueprint(bp)

@@ -294,6 +294,51 @@ class DEPDisownResult(Out):
     error: str | None = None
 
 
+class Location(Out):
+    id: int
+    server_token_expiration_date: str
+    organization_name: str
+    name: str
+    country_code: str
+    library_uid: str
+    platform: str
+    website_url: str
+    mdm_info_id: str
+    created_at: str | None
+    updated_at: str | None
+    days_left: int = Field(description="days before the token expires (Espalier's, as push certificates)")
+    expiring: bool = Field(description="within 30 days of expiry, or expired (Espalier's)")
+
+
+def location(loc) -> dict:
+    return dump(Location, loc, days_left=loc.days_left(), expiring=loc.is_expiring())
+
+
+class LocationIn(Schema):
+    server_token: char(16 * 1024) = Field(description="the .vpptoken file's content (base64 of JSON)")
+    force: Bool = Field(False, description="take over a location another MDM server manages (Espalier's)")
+
+
+class LocationDryRun(Out):
+    dry_run: bool
+    action: str = Field(description="created, renewed or unchanged")
+    changed: bool
+    claimed_by: dict | None = Field(description="the mdmInfo Apple holds for the location now")
+    location: Location
+
+
+class LocationAsset(Out):
+    id: int
+    assigned_count: int
+    available_count: int
+    retired_count: int
+    total_count: int
+    created_at: str
+    updated_at: str
+    location: int = Field(validation_alias="location_id")
+    asset: int = Field(validation_alias="asset_id")
+
+
 # -- request shapes of the API routes (commands' own shapes live with each command) ----------
 
 class OtaEnrollmentIn(Schema):
