@@ -92,7 +92,7 @@ def dep_virtual_server_sync_devices(s, server_id: int, query: SyncQuery):
 def dep_virtual_server_renew_token(s, server_id: int):
     """A new key pair for the server's token: upload its certificate to ABM, then the new p7m (Espalier's)."""
     token = dep_tokens.renew_token(s, runtime().secrets, server_id)
-    audit("dep token renewal requested", virtual_server=server_id, token=token.id)
+    audit(s, "dep_token_renewal_requested", "depvirtualserver", server_id, token=token.id)
     return dep_token(token, server_id), 201
 
 
@@ -100,7 +100,7 @@ def dep_virtual_server_renew_token(s, server_id: int):
 def dep_token_request(s):
     """A new server token: its certificate is what to upload to ABM/ASM (Espalier's)."""
     token = dep_tokens.request_token(s, runtime().secrets)
-    audit("dep token requested", token=token.id)
+    audit(s, "dep_token_requested", "deptoken", token.id)
     return dep_token(token, None), 201
 
 
@@ -123,7 +123,7 @@ def dep_token_upload(s, token_id: int, body: DEPTokenUploadIn):
     if not caller_may(s, needed):
         raise ApiError(403, f"You do not have permission to perform this action. ({needed})")
     server = dep_tokens.upload_token(s, runtime().secrets, token_id, body.token.encode(), _make_client)
-    audit("dep token uploaded", token=token_id, virtual_server=server.id, uuid=server.uuid)
+    audit(s, "dep_token_uploaded", "depvirtualserver", server.id, token=token_id, uuid=server.uuid)
     return dep_virtual_server(server), 200
 
 
@@ -165,5 +165,5 @@ def dep_device_disown(s, device_id: int):
             out["error"] = str(exc)
         finally:
             client.close()
-    audit("dep device disowned", device=device_id, serial_number=device.serial_number, **out)
+    audit(s, "dep_device_disowned", "depdevice", device_id, serial_number=device.serial_number, **out)
     return out, 200
