@@ -207,10 +207,29 @@ def next_command(ctx, device) -> DeviceCommand | None:
         return None
     if device.filevault_prk_escrowed_at is None:
         return _collect_prk(ctx, device)
-    interval = config.prk_rotation_interval_days
-    if interval > 0 and ctx.now - device.filevault_prk_escrowed_at > timedelta(days=interval):
+    if rotation_due(config, device, ctx.now):
         return _rotate(ctx, orm_device(ctx, device))
     return None
+
+
+def rotation_due(config: FileVaultConfig, device, now) -> bool:
+    """With rotation on (``prk_rotation_interval_days`` > 0): the interval passed since the PRK
+    was escrowed, or the PRK was revealed since (a key an operator has seen is rotated)."""
+    interval = config.prk_rotation_interval_days
+    if interval <= 0 or device.filevault_prk_escrowed_at is None:
+        return False
+    revealed = device.filevault_prk_revealed_at
+    return (now - device.filevault_prk_escrowed_at > timedelta(days=interval)
+            or (revealed is not None and revealed >= device.filevault_prk_escrowed_at))
+
+
+def revealed(s, device: EnrolledDevice, now) -> bool:
+    """Note a reveal of ``device``'s PRK; whether its blueprint's FileVault configuration rotates
+    it for that (then the device is to be woken)."""
+    device.filevault_prk_revealed_at = now
+    blueprint = s.get(Blueprint, device.blueprint_id) if device.blueprint_id is not None else None
+    config = blueprint.filevault_config if blueprint is not None else None
+    return config is not None and config.prk_rotation_interval_days > 0
 
 
 def _profile_command(ctx, device: EnrolledDevice, config: FileVaultConfig | None,
@@ -241,8 +260,14 @@ def _collect_prk(ctx, device) -> DeviceCommand | None:
 
 
 def _rotate(ctx, device: EnrolledDevice) -> DeviceCommand | None:
-    if device.user_enrollment or not device.filevault_prk or waiting(ctx, device.id, (ROTATE,), after_success=True):
+    if device.user_enrollment or not device.filevault_prk:
         return None
+    last = last_command(ctx, device.id, (ROTATE,))
+    revealed_since = (last is not None and last.status == "Acknowledged" and last.result_time is not None
+                      and device.filevault_prk_revealed_at is not None
+                      and device.filevault_prk_revealed_at > last.result_time)
+    if not revealed_since and waiting(ctx, device.id, (ROTATE,), after_success=True):
+        return None  # the back-off holds, unless an operator saw the key since the last rotation
     cert, _ = escrow_identity(ctx, device)
     log.info("device %s: rotate the FileVault PRK", device.udid)
     return queue.add_command(ctx.s, ctx.secrets, device.id, ROTATE, {

@@ -24,7 +24,7 @@ SESSION_COLUMNS = ("id", "udid", "serial_number", "platform", "os_version", "blu
                    "blocked_at", "enrolled_at", "last_inventory_at", "inventory_queued_at",
                    "declarations_token", "declarations_token_queued",
                    # the FileVault and recovery password steps (mdm/filevault.py, mdm/recovery_password.py)
-                   "apple_silicon", "filevault_profile_token", "filevault_prk_escrowed_at",
+                   "apple_silicon", "filevault_profile_token", "filevault_prk_escrowed_at", "filevault_prk_revealed_at",
                    "recovery_password_updated_at", "pending_recovery_password_at")
 # An Idle connect starts a session: one Core UPDATE ... RETURNING locks, stamps and reads the row.
 _START_SESSION = HotStatement(

@@ -70,6 +70,7 @@ class EnrolledDevice(Base):
     filevault_escrow_certificate: Mapped[str | None] = mapped_column(Text)  # PEM
     filevault_profile_token: Mapped[str | None] = mapped_column(String(80))
     filevault_prk_escrowed_at: Mapped[datetime | None]
+    filevault_prk_revealed_at: Mapped[datetime | None]  # last reveal: rotated after it when rotation is on
     # Recovery lock / firmware password: when the current one was set; a firmware password
     # the Mac acknowledged that applies at its next restart (``mdm/recovery_password.py``)
     recovery_password_updated_at: Mapped[datetime | None]

@@ -8,6 +8,7 @@ from sqlalchemy import Row, Select, bindparam, false, func, select
 from sqlalchemy.orm import Session
 
 from espalier.db import HotStatement
+from espalier.mdm import filevault
 from espalier.models import Blueprint, DeviceCommand, EnrolledDevice, EnrolledUser, TaskResult, utcnow
 from espalier.pki.secrets import SecretError
 from espalier.services import audit, fanout, paging
@@ -140,10 +141,11 @@ def notify(s: Session, rt, device_ids: list[int]) -> TaskResult:
 
 
 def reveal_secret(s: Session, secrets, device_id: int, field: str,
-                  actor: audit.Actor) -> tuple[EnrolledDevice, str | None]:
+                  actor: audit.Actor, queue=None) -> tuple[EnrolledDevice, str | None]:
     """The decrypted secret and its audit event (``<field>_viewed``), in the caller's
     transaction: no reveal without its event. Nothing to reveal (none escrowed): no event,
-    as Zentral posts none."""
+    as Zentral posts none. A revealed PRK is rotated when its FileVault configuration rotates
+    keys (``prk_rotation_interval_days`` > 0): the Mac is pushed (``queue``) to get the command."""
     if field not in REVEALABLE:
         raise ValueError(field)
     device = get_device(s, device_id)
@@ -156,4 +158,6 @@ def reveal_secret(s: Session, secrets, device_id: int, field: str,
     if value:
         audit.record(s, actor, f"{field}_viewed", audit.DEVICE, device.id, serial_number=device.serial_number,
                      udid=device.udid, field=field)
+        if field == "filevault_prk" and filevault.revealed(s, device, utcnow()) and queue is not None:
+            push.notify_after_commit(s, queue, [device.id])
     return device, value

@@ -50,7 +50,7 @@ def _device_information(device: SimulatedDevice, command: dict[str, Any]) -> Ans
         "Model": f.model if mac else f.model_number, "ModelName": f.model_name,
         "ModelNumber": f.model_number, "ProductName": f.model, "OSVersion": f.os_version,
         "BuildVersion": f.build_version, "SupplementalBuildVersion": f.build_version,
-        "IsSupervised": f.supervised, "AwaitingConfiguration": device.awaiting_configuration,
+        "IsSupervised": f.reports_supervised, "AwaitingConfiguration": device.awaiting_configuration,
         "SoftwareUpdateDeviceID": f.software_update_device_id, "DeviceCapacity": 460.43,
         "AvailableDeviceCapacity": 301.2, "BatteryLevel": 0.87, "WiFiMAC": f.wifi_mac,
         "BluetoothMAC": f.bluetooth_mac, "MDMOptions": {}, "OrganizationInfo": {},

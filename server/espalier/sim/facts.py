@@ -46,6 +46,13 @@ class DeviceFacts:
     bluetooth_mac: str = field(default_factory=_mac_address)
     imei: str = field(default_factory=lambda: "35" + "".join(random.choices(string.digits, k=13)))
 
+    @property
+    def reports_supervised(self) -> bool:
+        """IsSupervised as the device reports it: macOS 11 and later supervise a Mac enrolled with
+        user approval, which every enrollment of this simulator is (UserApprovedEnrollment)."""
+        major = int(self.os_version.split(".")[0]) if self.os_version.split(".")[0].isdigit() else 0
+        return self.supervised or (self.platform == "macOS" and major >= 11)
+
     def __post_init__(self) -> None:
         self.device_name = self.device_name or f"{random.choice(_NAMES)}'s {self.model_name}"
 

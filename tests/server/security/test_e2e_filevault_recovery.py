@@ -54,7 +54,12 @@ def test_apple_silicon_mac_prk_escrowed_revealed_rotated_and_recovery_lock(clien
     assert password["recovery_password"] == sim.recovery_lock and len(sim.recovery_lock) == 12
     events = client.get(f"/api/mdm/audit_events/?enrolled_device={device_id}", headers=admin).json
     assert [e["action"] for e in events] == ["recovery_password_viewed", "filevault_prk_viewed"]
-    assert sim.connect() == []  # as Zentral: a reveal does not rotate
+    # rotation is on (90 days): a key an operator has seen is rotated at the next connect, once
+    revealed = sim.recovery_key
+    assert sim.connect() == [("RotateFileVaultKey", "Acknowledged")]
+    assert sim.recovery_key != revealed
+    assert client.get(f"/api/mdm/devices/{device_id}/", headers=admin).json["filevault_prk_escrowed"]
+    assert sim.connect() == []
 
     old_key, old_lock = sim.recovery_key, sim.recovery_lock
     _age(runtime, device_id, filevault_prk_escrowed_at=timedelta(days=91), recovery_password_updated_at=timedelta(days=31))
@@ -64,6 +69,19 @@ def test_apple_silicon_mac_prk_escrowed_revealed_rotated_and_recovery_lock(clien
         sim.recovery_key
     assert client.get(f"/api/mdm/devices/{device_id}/recovery_password/", headers=admin).json[
         "recovery_password"] == sim.recovery_lock
+    assert sim.connect() == [("RotateFileVaultKey", "Acknowledged")]  # revealed again: rotated again
+    assert sim.connect() == []
+
+
+def test_without_rotation_a_reveal_rotates_nothing(client, admin, enrolled, enrollment):
+    fv = client.post("/api/mdm/filevault_configs/", headers=admin, json={
+        "name": "FV0", "escrow_location_display_name": "Espalier IT"}).json
+    bp = client.post("/api/mdm/blueprints/", headers=admin, json={"name": "No rotation", "filevault_config": fv["id"]})
+    client.put(f"/api/mdm/ota_enrollments/{enrollment['id']}/", headers=admin, json={"blueprint": bp.json["id"]})
+    sim, device_id = enrolled("mac")
+    sim.connect()
+    assert client.get(f"/api/mdm/devices/{device_id}/filevault_prk/", headers=admin).json["filevault_prk"] == \
+        sim.recovery_key
     assert sim.connect() == []
 
 

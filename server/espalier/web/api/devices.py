@@ -144,7 +144,7 @@ def device_notify(s, body: NotifyIn):
 def device_filevault_prk(s, device_id: int):
     """The decrypted FileVault personal recovery key; each reveal is a stored audit event
     (``filevault_prk_viewed``, /api/mdm/audit_events/), committed before the key is sent."""
-    d, value = svc.reveal_secret(s, runtime().secrets, device_id, "filevault_prk", actor())
+    d, value = svc.reveal_secret(s, runtime().secrets, device_id, "filevault_prk", actor(), runtime().queue)
     return {"id": d.id, "serial_number": d.serial_number, "filevault_prk": value}, 200
 
 

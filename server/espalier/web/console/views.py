@@ -83,7 +83,8 @@ def device_secret(device_id: int, field: str):
     with runtime().db.session() as s, s.begin():  # the reveal's audit event commits with it
         device = _device(s, device_id)
         _, value = devices.reveal_secret(s, runtime().secrets, device_id, field,
-                                         audit.Actor(token_id=session.get("token_id"), user_id=None))
+                                         audit.Actor(token_id=session.get("token_id"), user_id=None),
+                                         runtime().queue)
         page = render_template("secret.html", d=device, field=field, value=value)
     return page
 
