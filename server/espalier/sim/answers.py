@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from espalier.sim.profiles import (ProfileError, escrowed_recovery_key, filevault_on, installed_payloads,
+from espalier.sim.profiles import (ProfileError, payload_problem, escrowed_recovery_key, filevault_on, installed_payloads,
                                    load_cert, new_recovery_key, read_profile, seal_recovery_key)
 
 if TYPE_CHECKING:
@@ -145,7 +145,7 @@ def _install_profile(device: SimulatedDevice, command: dict[str, Any]) -> Answer
         profile, signers = read_profile(command["Payload"], identity)
     except (KeyError, TypeError, ProfileError) as exc:
         return "Error", error_chain(1000, "MCProfileErrorDomain", f"The profile could not be installed: {exc}")
-    if (problem := _payload_problem(profile)) is not None:
+    if (problem := payload_problem(profile)) is not None:
         return "Error", {"ErrorChain": [
             {"ErrorCode": 4001, "ErrorDomain": "MCInstallationErrorDomain",
              "LocalizedDescription": "Profile Installation Failed",
@@ -157,20 +157,6 @@ def _install_profile(device: SimulatedDevice, command: dict[str, Any]) -> Answer
     if device.facts.platform == "macOS" and filevault_on(device):
         device.facts.filevault = True  # the user logged in and enabled it: it stays on if the profile goes
     return "Acknowledged", {}
-
-
-def _payload_problem(profile: dict[str, Any]) -> str | None:
-    """What iOS and macOS refuse in a readable profile: a payload without its type, identifier or UUID."""
-    content = profile.get("PayloadContent", [])
-    if not isinstance(content, list):
-        return "The profile’s PayloadContent is not an array."
-    for payload in content:
-        if not isinstance(payload, dict):
-            return "A payload is not a dictionary."
-        for key in ("PayloadType", "PayloadIdentifier", "PayloadUUID"):
-            if not isinstance(payload.get(key), str) or not payload[key]:
-                return f"The payload is missing the required key “{key}”."
-    return None
 
 
 def _remove_profile(device: SimulatedDevice, command: dict[str, Any]) -> Answer:

@@ -119,7 +119,7 @@ def _install_legacy(device: SimulatedDevice, declaration: dict[str, Any]) -> Non
     """Download the profile of a legacy declaration and install it; a failure is kept as the
     declaration's problem (reported invalid)."""
     from espalier.sim.device import EnrollmentError
-    from espalier.sim.profiles import ProfileError, read_profile
+    from espalier.sim.profiles import ProfileError, payload_problem, read_profile
 
     url = (declaration.get("Payload") or {}).get("ProfileURL")
     try:
@@ -130,6 +130,8 @@ def _install_legacy(device: SimulatedDevice, declaration: dict[str, Any]) -> Non
             raise ProfileError(f"ProfileURL answered HTTP {response.status_code}")
         identity = (device.identity_cert, device.identity_key) if device.identity_cert else None
         profile, _signers = read_profile(response.content, identity)
+        if (problem := payload_problem(profile)) is not None:
+            raise ProfileError(problem)
     except (ProfileError, EnrollmentError) as exc:
         declaration["problem"] = str(exc)
         return

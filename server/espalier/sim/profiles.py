@@ -136,3 +136,17 @@ def escrowed_recovery_key(device: SimulatedDevice) -> dict[str, Any]:
         return {}
     return {"FDE_PersonalRecoveryKeyCMS": seal_recovery_key(device.recovery_key, load_cert(cert_payload["PayloadContent"])),
             "FDE_PersonalRecoveryKeyDeviceKey": escrow.get("DeviceKey") or device.facts.serial}
+
+
+def payload_problem(profile: dict[str, Any]) -> str | None:
+    """What iOS and macOS refuse in a readable profile: a payload without its type, identifier or UUID."""
+    content = profile.get("PayloadContent", [])
+    if not isinstance(content, list):
+        return "The profile’s PayloadContent is not an array."
+    for payload in content:
+        if not isinstance(payload, dict):
+            return "A payload is not a dictionary."
+        for key in ("PayloadType", "PayloadIdentifier", "PayloadUUID"):
+            if not isinstance(payload.get(key), str) or not payload[key]:
+                return f"The payload is missing the required key “{key}”."
+    return None
