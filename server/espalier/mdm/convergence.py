@@ -34,7 +34,7 @@ SUCCESS = "Acknowledged"
 _ROWS = (select(DeviceArtifact, Profile.payload_identifier, Profile.payload_uuid)
          .join(Profile, Profile.artifact_version_id == DeviceArtifact.artifact_version_id)
          .where(DeviceArtifact.enrolled_device_id == bindparam("device_id")))
-_CANDIDATES = (select(BlueprintArtifact, Artifact, ArtifactVersion, Profile)
+PROFILE_CANDIDATES = (select(BlueprintArtifact, Artifact, ArtifactVersion, Profile)  # also mdm/legacy_profiles
                .join(Artifact, Artifact.id == BlueprintArtifact.artifact_id)
                .join(ArtifactVersion, ArtifactVersion.artifact_id == Artifact.id)
                .join(Profile, Profile.artifact_version_id == ArtifactVersion.id)
@@ -55,7 +55,7 @@ def next_command(ctx, device) -> DeviceCommand | None:
     rows = s.execute(_ROWS, {"device_id": device.id}).all()
     if device.blueprint_id is None and not rows:
         return None
-    candidates = s.execute(_CANDIDATES, {"blueprint_id": device.blueprint_id}).all() if device.blueprint_id else []
+    candidates = s.execute(PROFILE_CANDIDATES, {"blueprint_id": device.blueprint_id}).all() if device.blueprint_id else []
     tags: set[int] = set()
     if device.serial_number and any(scope.has_tag_filters(c.BlueprintArtifact) or scope.has_tag_filters(
             c.ArtifactVersion) for c in candidates):

@@ -15,13 +15,12 @@ import base64
 import hashlib
 import hmac
 
-from sqlalchemy import bindparam, func, select
-from sqlalchemy.orm import defer
+from sqlalchemy import func, select
 
-from espalier.models import (Artifact, ArtifactVersion, Blueprint, BlueprintArtifact, EnrolledDevice, MachineTag,
+from espalier.models import (Artifact, Blueprint, BlueprintArtifact, EnrolledDevice, MachineTag,
                              Profile)
 
-from . import scope
+from . import convergence, scope  # convergence imports this module too: only used at call time
 from .errors import NotFound
 from .platforms import ddm_capable
 
@@ -29,16 +28,6 @@ TYPE = "com.apple.configuration.legacy"
 PREFIX = "espalier.legacy."  # + the artifact id: 52 octets, within Apple's 64
 PATH = "/public/mdm/legacy_profiles/"
 _PURPOSE = "legacy-profile-url"
-
-_CANDIDATES = (select(BlueprintArtifact, Artifact, ArtifactVersion, Profile)
-               .join(Artifact, Artifact.id == BlueprintArtifact.artifact_id)
-               .join(ArtifactVersion, ArtifactVersion.artifact_id == Artifact.id)
-               .join(Profile, Profile.artifact_version_id == ArtifactVersion.id)
-               .where(BlueprintArtifact.blueprint_id == bindparam("blueprint_id"), Artifact.type == "Profile",
-                      Artifact.channel == "Device")
-               .order_by(BlueprintArtifact.id, ArtifactVersion.version.desc())
-               .options(defer(Profile.source)))
-
 
 def applies(blueprint: Blueprint | None, device) -> bool:
     """Whether ``device``'s profiles go by DDM (then convergence sends none by InstallProfile)."""
@@ -48,7 +37,7 @@ def applies(blueprint: Blueprint | None, device) -> bool:
 
 def declarations(ctx, device, blueprint: Blueprint) -> list[tuple]:
     """(artifact id, version, profile) of each in-scope profile: one legacy declaration each."""
-    candidates = ctx.s.execute(_CANDIDATES, {"blueprint_id": blueprint.id}).all()
+    candidates = ctx.s.execute(convergence.PROFILE_CANDIDATES, {"blueprint_id": blueprint.id}).all()
     tags: set[int] = set()
     if device.serial_number and any(scope.has_tag_filters(c.BlueprintArtifact) or scope.has_tag_filters(c.ArtifactVersion)
                                     for c in candidates):
