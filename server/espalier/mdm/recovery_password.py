@@ -13,7 +13,8 @@ acknowledged: it becomes the device's ``recovery_password``. ``SetFirmwarePasswo
 acknowledged with ``PasswordChanged``: it is kept as ``pending_recovery_password`` (applied
 at the next restart; a RestartDevice with NotifyUser is queued, as Zentral does) until a
 SecurityInfo shows it in effect (``FirmwarePasswordStatus``: ``PasswordExists`` and no
-``ChangePending``), then promoted. An Error keeps the stored password as it was.
+``ChangePending``) and a VerifyFirmwarePassword confirms the Mac has it, then promoted. An
+Error keeps the stored password as it was.
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ from . import filevault, queue
 
 log = logging.getLogger(__name__)
 
-RECOVERY_LOCK, FIRMWARE_PASSWORD = "SetRecoveryLock", "SetFirmwarePassword"
+RECOVERY_LOCK, FIRMWARE_PASSWORD, VERIFY = "SetRecoveryLock", "SetFirmwarePassword", "VerifyFirmwarePassword"
 # Zentral's generated password: get_random_string(12), letters and digits (typable in EFI).
 ALPHABET = string.ascii_letters + string.digits
 LENGTH = 12
@@ -82,7 +83,7 @@ def _check_pending(ctx, device) -> DeviceCommand | None:
     if last is not None and last > device.pending_recovery_password_at and ctx.now - last < PENDING_POLL:
         return None
     device = filevault.orm_device(ctx, device)
-    if filevault.waiting(ctx, device.id, ("SecurityInfo", "RestartDevice"), after_success=False):
+    if filevault.waiting(ctx, device.id, ("SecurityInfo", "RestartDevice", VERIFY), after_success=False):
         return None
     return queue.add_command(ctx.s, ctx.secrets, device.id, "SecurityInfo", {})
 
@@ -99,5 +100,24 @@ def firmware_status(ctx, device: EnrolledDevice, status) -> None:
     if not isinstance(status, dict) or device.pending_recovery_password_at is None:
         return
     if status.get("PasswordExists") is True and status.get("ChangePending") is False:
-        promote(ctx, device, ctx.secrets.open_str(device, "pending_recovery_password") or "")
-        log.info("device %s: the new firmware password is in effect", device.udid)
+        pending = ctx.secrets.open_str(device, "pending_recovery_password") or ""
+        if not pending:  # a pending clear: in effect, nothing to verify
+            promote(ctx, device, "")
+            return
+        queue.add_command(ctx.s, ctx.secrets, device.id, VERIFY, {"Password": pending})
+        log.info("device %s: the new firmware password is in effect; verifying it", device.udid)
+
+
+def verified(ctx, device: EnrolledDevice, password: str, ok: bool) -> None:
+    """VerifyFirmwarePassword's answer for the pending password: promoted when the Mac has it;
+    otherwise dropped, the stored one kept (the change did not take)."""
+    if device.pending_recovery_password_at is None or password != (
+            ctx.secrets.open_str(device, "pending_recovery_password") or ""):
+        return  # about a password no longer pending
+    if ok:
+        promote(ctx, device, password)
+        log.info("device %s: the new firmware password is verified and stored", device.udid)
+        return
+    ctx.secrets.seal(device, "pending_recovery_password", None)
+    device.pending_recovery_password_at = None
+    log.warning("device %s: the Mac does not have the new firmware password; the stored one is kept", device.udid)

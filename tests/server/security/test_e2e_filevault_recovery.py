@@ -91,7 +91,8 @@ def test_intel_mac_firmware_password_applies_after_the_restart(client, admin, en
     assert handled[:5] == [("DeviceInformation", "Acknowledged"), ("SecurityInfo", "Acknowledged"),
                            ("InstallProfile", "Acknowledged"), ("SecurityInfo", "Acknowledged"),
                            ("SetFirmwarePassword", "Acknowledged")], (handled, sim.errors)
-    assert handled[5:] == [("RestartDevice", "Acknowledged"), ("SecurityInfo", "Acknowledged")]
+    assert handled[5:] == [("RestartDevice", "Acknowledged"), ("SecurityInfo", "Acknowledged"),
+                           ("VerifyFirmwarePassword", "Acknowledged")]
     assert sim.firmware_password and not sim.firmware_change_pending
     password = client.get(f"/api/mdm/devices/{device_id}/recovery_password/", headers=admin).json
     assert password["recovery_password"] == sim.firmware_password

@@ -70,10 +70,30 @@ def test_intel_firmware_password_pending_until_a_security_info_shows_it(client, 
     sim.fail_commands = original_power
     sim.firmware_change_pending, sim.firmware_password = False, sim.pending_firmware_password  # restarted
     age(device_id, filevault.BACKOFF, "pending_recovery_password_at", "last_inventory_at")
-    assert sim.connect() == [("SecurityInfo", "Acknowledged")]
+    assert sim.connect() == [("SecurityInfo", "Acknowledged"), ("VerifyFirmwarePassword", "Acknowledged")]
+    verify = [c for c in sim.commands if c.request_type == "VerifyFirmwarePassword"][-1].command
+    assert verify["Password"] == sim.firmware_password  # the pending one, checked before it is stored
     row = device_row(device_id)
     assert row.pending_recovery_password is None and row.recovery_password_updated_at
     assert _reveal(client, admin, device_id) == sim.firmware_password
+    assert sim.connect() == []
+
+
+def test_a_firmware_password_the_mac_does_not_verify_is_dropped_and_the_stored_one_kept(
+        client, admin, enrolled, configs, device_row, age):
+    configs(recovery={})
+    sim, device_id = enrolled("intel_t2")
+    sim.fail_commands = {"RestartDevice"}
+    sim.connect()
+    sim.fail_commands = set()
+    sim.firmware_change_pending, sim.firmware_password = False, "someone-else"  # another password took its place
+    age(device_id, filevault.BACKOFF, "pending_recovery_password_at", "last_inventory_at")
+    # not verified: dropped; the server tries again, the Mac refuses it (its password is not ours), back-off
+    assert sim.connect() == [("SecurityInfo", "Acknowledged"), ("VerifyFirmwarePassword", "Acknowledged"),
+                             ("SetFirmwarePassword", "Error")]
+    row = device_row(device_id)
+    assert row.pending_recovery_password is None and row.pending_recovery_password_at is None
+    assert row.recovery_password is None  # nothing stored that the Mac does not have
     assert sim.connect() == []
 
 

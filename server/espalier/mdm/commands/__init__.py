@@ -13,13 +13,15 @@ from .profiles import InstallProfile, RemoveProfile
 from .rotate_filevault_key import RotateFileVaultKey
 from .security_info import SecurityInfo
 from .set_firmware_password import SetFirmwarePassword
+from .verify_firmware_password import VerifyFirmwarePassword
 from .set_recovery_lock import SetRecoveryLock
 from .setup_filevault import RemoveFileVault, SetupFileVault
 
 REGISTRY: dict[str, type[Command]] = {cls.request_type: cls for cls in (
     CertificateList, CustomCommand, DeclarativeManagement, DeviceConfigured, DeviceInformation, DeviceLock, EraseDevice,
     InstallProfile, InstalledApplicationList, ProfileList, RemoveFileVault, RemoveProfile, RestartDevice,
-    RotateFileVaultKey, SecurityInfo, SetFirmwarePassword, SetRecoveryLock, SetupFileVault, ShutDownDevice)}
+    RotateFileVaultKey, SecurityInfo, SetFirmwarePassword, SetRecoveryLock, SetupFileVault, ShutDownDevice,
+    VerifyFirmwarePassword)}
 
 
 # Commands an operator writes by hand: they can ask a device for anything, so the API needs a
