@@ -165,19 +165,26 @@ def profile_source(box: SecretBox, profile: Profile) -> str:
     return box.open_str(profile, "source") or ""
 
 
+def version_artifact(s: Session, data: dict[str, Any], version_id: str | None) -> Artifact:
+    """The artifact a new or updated version (profile, declaration) belongs to, with the checks
+    every version passes: the artifact exists, the scope fields hold, the number is free."""
+    artifact = s.get(Artifact, data["artifact"])
+    if artifact is None:
+        raise _invalid({"artifact": [f'Invalid pk "{data["artifact"]}" - object does not exist.']})
+    validate_filtered(s, data, artifact)
+    conflict = select(ArtifactVersion.id).where(ArtifactVersion.artifact_id == artifact.id,
+                                                ArtifactVersion.version == data["version"])
+    if version_id is not None:
+        conflict = conflict.where(ArtifactVersion.id != version_id)
+    if s.scalar(conflict):
+        raise _invalid({"version": ["A version of this artifact with the same version number already exists"]})
+    return artifact
+
+
 def save_profile(s: Session, rt, data: dict[str, Any], version_id: str | None = None) -> Profile:
     profile = get_profile(s, version_id) if version_id else None
     with s.no_autoflush:
-        artifact = s.get(Artifact, data["artifact"])
-        if artifact is None:
-            raise _invalid({"artifact": [f'Invalid pk "{data["artifact"]}" - object does not exist.']})
-        validate_filtered(s, data, artifact)
-        conflict = select(ArtifactVersion.id).where(ArtifactVersion.artifact_id == artifact.id,
-                                                    ArtifactVersion.version == data["version"])
-        if profile is not None:
-            conflict = conflict.where(ArtifactVersion.id != profile.artifact_version_id)
-        if s.scalar(conflict):
-            raise _invalid({"version": ["A version of this artifact with the same version number already exists"]})
+        artifact = version_artifact(s, data, profile.artifact_version_id if profile is not None else None)
     if artifact.type != "Profile":
         raise _invalid({"artifact": ["Not a profile artifact"]})
     raw, info = profile_info(data["source"])

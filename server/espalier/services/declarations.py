@@ -18,10 +18,10 @@ from sqlalchemy import exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from espalier.mdm import ddm
-from espalier.models import Artifact, ArtifactVersion, BlueprintArtifact, Declaration, DeviceArtifact
+from espalier.models import ArtifactVersion, BlueprintArtifact, Declaration, DeviceArtifact
 from espalier.models.blueprints import DECLARATION_KINDS
 from espalier.services import fanout
-from espalier.services.artifacts import FILTER_FIELDS, validate_filtered
+from espalier.services.artifacts import FILTER_FIELDS, version_artifact
 from espalier.services.errors import NotFound, ServiceError
 
 MAX_SOURCE = 1024 * 1024  # bytes of the declaration as JSON
@@ -78,16 +78,7 @@ def declaration_source(box, declaration: Declaration) -> dict:
 def save_declaration(s: Session, rt, data: dict[str, Any], version_id: str | None = None) -> Declaration:
     declaration = get_declaration(s, version_id) if version_id else None
     with s.no_autoflush:
-        artifact = s.get(Artifact, data["artifact"])
-        if artifact is None:
-            raise _invalid({"artifact": [f'Invalid pk "{data["artifact"]}" - object does not exist.']})
-        validate_filtered(s, data, artifact)
-        conflict = select(ArtifactVersion.id).where(ArtifactVersion.artifact_id == artifact.id,
-                                                    ArtifactVersion.version == data["version"])
-        if declaration is not None:
-            conflict = conflict.where(ArtifactVersion.id != declaration.artifact_version_id)
-        if s.scalar(conflict):
-            raise _invalid({"version": ["A version of this artifact with the same version number already exists"]})
+        artifact = version_artifact(s, data, declaration.artifact_version_id if declaration is not None else None)
         if artifact.type not in DECLARATION_KINDS:
             raise _invalid({"artifact": ["Not a declaration artifact"]})
         if artifact.channel != "Device":
