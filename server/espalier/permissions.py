@@ -4,12 +4,13 @@ from __future__ import annotations
 _MODELS = ("enrolleddevice", "devicecommand", "pushcertificate", "otaenrollment", "blueprint",
            "depvirtualserver", "depdevice", "location", "locationasset", "softwareupdate", "softwareupdateenforcement",
            "enrolleduser", "artifact", "blueprintartifact", "profile", "deviceartifact", "declaration",
-           "filevaultconfig", "recoverypasswordconfig")
+           "filevaultconfig", "recoverypasswordconfig", "depenrollment", "storeapp")
 _INVENTORY_MODELS = ("tag", "taxonomy", "machinetag")
 _ACTIONS = ("view", "add", "change", "delete")
 
 # Escrowed secrets: only these reveal them.
-SECRET_READS = frozenset({"mdm.view_filevault_prk", "mdm.view_recovery_password", "mdm.view_bootstrap_token"})
+SECRET_READS = frozenset({"mdm.view_filevault_prk", "mdm.view_recovery_password", "mdm.view_bootstrap_token",
+                          "mdm.view_admin_password"})  # the last: the ADE macOS admin account's (Espalier's)
 # Hand-written commands (CustomCommand, InstallProfile with any profile) can ask a device for
 # anything, an escrowed key included: a permission of their own, outside the operator role.
 RAW_COMMANDS = "mdm.add_raw_devicecommand"

@@ -36,7 +36,7 @@ def authenticate(ctx, msg: Authenticate, identity: Identity) -> None:
     session = origin.session
     if session.attested_serial_number and msg.serial_number and msg.serial_number != session.attested_serial_number:
         raise IdentityError("SerialNumber differs from the one the device attested")
-    enrollment_row = session.enrollment
+    enrollment_row = session.source
     pc = enrollment_row.push_certificate
     if pc is not None and msg.topic != pc.topic:
         raise ParseError(f"Topic {msg.topic!r} is not this enrollment's push topic")
@@ -60,7 +60,8 @@ def authenticate(ctx, msg: Authenticate, identity: Identity) -> None:
     device.platform = platform_for(device.product_name, device.model) or device.platform
     device.user_enrollment = msg.channel.user_enrollment
     device.topic = msg.topic
-    device.enrollment_id = enrollment_row.id
+    device.enrollment_id, device.dep_enrollment_id = session.enrollment_id, session.dep_enrollment_id
+    device.dep_enrollment = session.dep_enrollment_id is not None
     device.push_certificate_id = enrollment_row.push_certificate_id
     device.blueprint_id = enrollment_row.blueprint_id
     device.checkout_at = None

@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives import hashes
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
-from espalier.models import EnrolledDevice, EnrollmentSession, IssuedCertificate, OtaEnrollment
+from espalier.models import DEPEnrollment, EnrolledDevice, EnrollmentSession, IssuedCertificate, OtaEnrollment
 from espalier.pki import ca as ca_lib
 from espalier.pki import cms, signature_fast
 
@@ -180,8 +180,9 @@ class CertificateOrigin:
     renews: str | None  # the fingerprint of the certificate it renewed (built-in CA only)
 
 
-# Authenticate reads the session's enrollment and push topic next: one statement for all.
-_WITH_ENROLLMENT = joinedload(EnrollmentSession.enrollment).joinedload(OtaEnrollment.push_certificate)
+# Authenticate reads the session's enrollment (OTA or DEP) and push topic next: one statement for all.
+_WITH_ENROLLMENT = (joinedload(EnrollmentSession.enrollment).joinedload(OtaEnrollment.push_certificate),
+                    joinedload(EnrollmentSession.dep_enrollment).joinedload(DEPEnrollment.push_certificate))
 
 
 def certificate_origin(s: Session, identity: Identity, session_token: str | None) -> CertificateOrigin | None:
@@ -189,14 +190,14 @@ def certificate_origin(s: Session, identity: Identity, session_token: str | None
     in their Subject CN (what the attested UDID of that session proves, they prove)."""
     found = s.execute(select(IssuedCertificate, EnrollmentSession).outerjoin(
         EnrollmentSession, EnrollmentSession.id == IssuedCertificate.enrollment_session_id).where(
-        IssuedCertificate.fingerprint == identity.fingerprint).options(_WITH_ENROLLMENT)).first()
+        IssuedCertificate.fingerprint == identity.fingerprint).options(*_WITH_ENROLLMENT)).first()
     if found is not None:
         issued, session = found
         return CertificateOrigin(session, issued.udid, issued.renewed_fingerprint) if session else None
     if session_token is None:
         return None
     session = s.scalar(select(EnrollmentSession).where(EnrollmentSession.token == session_token)
-                       .options(_WITH_ENROLLMENT))
+                       .options(*_WITH_ENROLLMENT))
     return CertificateOrigin(session, session.attested_udid, None) if session else None
 
 
@@ -209,7 +210,7 @@ def is_claim_protected(device: EnrolledDevice) -> bool:
 def authorize_claim(s: Session, udid: str, identity: Identity, origin: CertificateOrigin,
                     device: EnrolledDevice | None) -> None:
     """Authenticate: may this certificate speak for ``udid``? Raises IdentityError if not."""
-    if origin.session.enrollment.attestation == "apple" and origin.udid is None:
+    if origin.session.source.attestation == "apple" and origin.udid is None:
         raise IdentityError("this enrollment requires device attestation, and the certificate carries none")
     if origin.udid is not None and origin.udid != udid:
         log.warning("certificate %s issued for %s presented for %s", identity.fingerprint[:16], origin.udid, udid)

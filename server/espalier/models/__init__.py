@@ -6,7 +6,7 @@ from .base import Base, utcnow
 from .blueprints import Artifact, ArtifactVersion, Blueprint, BlueprintArtifact, Declaration, DeviceArtifact, Profile
 from .commands import DeviceCommand
 from .declarative import DeclarativeReport, DeviceDeclaration
-from .dep import DEPDevice, DEPOrganization, DEPToken, DEPVirtualServer
+from .dep import DEPDevice, DEPEnrollment, DEPOrganization, DEPToken, DEPVirtualServer
 from .devices import BlockedDevice, EnrolledDevice, EnrolledUser
 from .enrollments import EnrollmentSession, OtaEnrollment
 from .pki import CertificateAuthority, IssuedCertificate
@@ -19,7 +19,7 @@ from .tasks import TaskResult
 
 __all__ = ["ApiToken", "AuditEvent", "FileVaultConfig", "RecoveryPasswordConfig", "ApiTokenPermission", "Artifact", "ArtifactVersion", "Base", "BlockedDevice", "Blueprint",
            "BlueprintArtifact", "Declaration", "DeclarativeReport", "DeviceArtifact", "DeviceDeclaration", "MachineTag", "Profile", "Tag", "Taxonomy", "CertificateAuthority", "DeviceCommand",
-           "DEPDevice", "DEPOrganization", "DEPToken", "DEPVirtualServer",
+           "DEPDevice", "DEPEnrollment", "DEPOrganization", "DEPToken", "DEPVirtualServer",
            "AppsBooksEvent", "AppsBooksNotification", "Asset", "DeviceAssignment", "Location", "LocationAsset",
            "EnrolledDevice", "EnrolledUser", "EnrollmentSession", "IssuedCertificate", "OtaEnrollment",
            "PushCertificate", "TaskResult", "User", "utcnow", "BlueprintSoftwareUpdateEnforcement",

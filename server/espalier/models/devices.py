@@ -36,6 +36,7 @@ class EnrolledDevice(Base):
 
     # enrollment and identity
     enrollment_id: Mapped[int | None] = mapped_column(ForeignKey("ota_enrollments.id", ondelete="SET NULL"))
+    dep_enrollment_id: Mapped[int | None] = mapped_column(ForeignKey("dep_enrollments.id", ondelete="SET NULL"))
     push_certificate_id: Mapped[int | None] = mapped_column(ForeignKey("push_certificates.id", ondelete="SET NULL"))
     cert_fingerprint: Mapped[str | None] = mapped_column(String(64), index=True)
     cert_not_valid_after: Mapped[datetime | None]
@@ -63,6 +64,12 @@ class EnrolledDevice(Base):
     filevault_prk: Mapped[Secret]
     recovery_password: Mapped[Secret]
     unlock_token: Mapped[Secret]
+    # ADE on macOS: the admin account AccountConfiguration created (its password escrowed)
+    admin_short_name: Mapped[str | None] = mapped_column(String(32))
+    admin_password: Mapped[Secret]
+    admin_password_updated_at: Mapped[datetime | None]
+    account_configuration_queued_at: Mapped[datetime | None]
+    device_configured_queued_at: Mapped[datetime | None]  # DeviceConfigured sent for this enrollment
 
     # FileVault: the per-device escrow key (its certificate is public), the profile installed
     # (``mdm/filevault.profile_token``), when the current PRK was escrowed

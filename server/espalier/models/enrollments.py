@@ -13,6 +13,7 @@ from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import relationship
 
 from .base import Base, CreatedAt, IntPk, Mapped, Secret, UpdatedAt, mapped_column
+from .dep import DEPEnrollment
 from .push import PushCertificate
 
 IDENTITY_SOURCES = ("builtin", "external")
@@ -48,7 +49,10 @@ class EnrollmentSession(Base):
     __tablename__ = "enrollment_sessions"
 
     id: Mapped[IntPk]
-    enrollment_id: Mapped[int] = mapped_column(ForeignKey("ota_enrollments.id", ondelete="CASCADE"), index=True)
+    # one of the two: an OTA enrollment's session, or a DEP one's (opened by a verified MachineInfo)
+    enrollment_id: Mapped[int | None] = mapped_column(ForeignKey("ota_enrollments.id", ondelete="CASCADE"), index=True)
+    dep_enrollment_id: Mapped[int | None] = mapped_column(ForeignKey("dep_enrollments.id", ondelete="CASCADE"),
+                                                          index=True)
     token: Mapped[str] = mapped_column(String(64), unique=True)  # in the SCEP Subject CN
     challenge_hash: Mapped[str | None] = mapped_column(String(64), unique=True)  # built-in CA, single use
     challenge_used_at: Mapped[datetime | None]
@@ -65,4 +69,11 @@ class EnrollmentSession(Base):
     created_at: Mapped[CreatedAt]
     updated_at: Mapped[UpdatedAt]
 
-    enrollment: Mapped[OtaEnrollment] = relationship()
+    enrollment: Mapped[OtaEnrollment | None] = relationship()
+    dep_enrollment: Mapped[DEPEnrollment | None] = relationship()
+
+    @property
+    def source(self) -> OtaEnrollment | DEPEnrollment:
+        """The enrollment this session belongs to, OTA or DEP: both answer push_certificate,
+        blueprint_id, attestation, identity_source, scep_url and quota."""
+        return self.enrollment if self.enrollment_id is not None else self.dep_enrollment
