@@ -53,6 +53,9 @@ MDM_SCHEMA: dict[str, Any] = {
     "scep_ca_fullchain": Field(str),  # PEM chain of an external SCEP CA; the built-in CA is always trusted
     "apple_device_ca_fullchain": Field(str),  # attestation anchors; default: Apple's device CA chain (mdm/data)
     "mtls_proxy": Field(bool, True, nullable=False),
+    # PEM chain of the server's TLS certificate: DEP enrollments with include_tls_certificates
+    # hand it to Setup Assistant as anchor_certs
+    "tls_fullchain": Field(str),
     "max_body_bytes": Field(int, 8 * 1024 * 1024, nullable=False, check=_positive),
     "inventory_interval": Field(int, 86400, nullable=False, check=_positive),
     "user_channels": Field(bool, False, nullable=False),
@@ -68,6 +71,10 @@ MDM_SCHEMA: dict[str, Any] = {
         "base_url": Field(str, "https://mdmenrollment.apple.com", nullable=False, check=_url_scheme("https", "http")),
         "ca_file": Field(str),  # a CA bundle to trust instead of the system's (a TLS-inspecting proxy, tests)
         "sync_minutes": Field(int, 30, nullable=False, check=_positive),  # scheduled device sync of every server
+        # profile assignment: THROTTLED serials are tried again after Apple's retry_after_seconds
+        # (at most this long a wait, this many rounds)
+        "assign_retry_max_seconds": Field(int, 120, nullable=False, check=_positive),
+        "assign_retry_rounds": Field(int, 5, nullable=False, check=_positive),
     },
     "apps_books": {  # Apple's Apps and Books service (apple.apps_books, tasks.apps_books)
         "url": Field(str, "https://vpp.itunes.apple.com/mdm/v2/", nullable=False, check=_url_scheme("https")),
@@ -120,12 +127,14 @@ class Settings:
 
     external_ca_chain: list = field(init=False, repr=False)
     apple_device_ca_chain: list = field(init=False, repr=False)
+    tls_chain: list = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.mdm = self.data["apps"]["espalier.mdm"]
         self.external_ca_chain = _pem_chain("apps.espalier.mdm.scep_ca_fullchain", self.mdm["scep_ca_fullchain"])
         self.apple_device_ca_chain = _pem_chain("apps.espalier.mdm.apple_device_ca_fullchain",
                                                 self.mdm["apple_device_ca_fullchain"] or _APPLE_DEVICE_CA.read_text())
+        self.tls_chain = _pem_chain("apps.espalier.mdm.tls_fullchain", self.mdm["tls_fullchain"])
 
     def __getitem__(self, key: str) -> Any:
         return self.data[key]

@@ -111,6 +111,7 @@ class FakeABM:
         self._throttles: list[tuple[int, int]] = []  # (status, retry_after) per coming request
         self._echo = 0
         self._throttled_devices: set[str] = set()
+        self.profile_error: str | None = None  # a code POST /profile answers (scripted refusal)
         self._calls_on_session = 0
         self._clock = itertools.count(1)
         self._lock = threading.RLock()
@@ -213,6 +214,7 @@ class FakeABM:
                 c.expired = True
 
     def throttle_devices(self, *serials: str) -> None:
+        """These serials answer THROTTLED to their next assignment (once)."""
         self._throttled_devices.update(serials)
 
     def calls(self, path: str) -> list:
@@ -353,6 +355,10 @@ class FakeABM:
         if (method, path) == ("POST", "/profile"):
             if not body.get("profile_name"):
                 return 400, "CONFIG_NAME_REQUIRED"
+            if body.get("is_mdm_removable") is False and body.get("is_supervised") is False:
+                return 400, "FLAGS_INVALID"
+            if self.profile_error:
+                return 400, self.profile_error
             profile_uuid = uuid.uuid4().hex.upper()
             self.profiles[profile_uuid] = body
             return 200, {"profile_uuid": profile_uuid,
@@ -383,6 +389,7 @@ class FakeABM:
         results, throttled = {}, False
         for s in serials:
             if s in self._throttled_devices:
+                self._throttled_devices.discard(s)
                 results[s], throttled = "THROTTLED", True
             elif s in self.devices:
                 self.devices[s].update(profile_uuid=profile_uuid, profile_status="assigned",

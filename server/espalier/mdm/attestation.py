@@ -54,24 +54,33 @@ def profile_service_payload(display_name: str, organization: str, url: str, chal
     })
 
 
-def verify_device_attributes(body: bytes, anchors: list[x509.Certificate]) -> DeviceAttributes:
-    """Phase 2: the signed attributes, verified. Raises AttestationError."""
+def verify_signed_plist(body: bytes, anchors: list[x509.Certificate], what: str) -> tuple[dict, x509.Certificate]:
+    """A plist in a CMS SignedData (DER, content attached) signed by an Apple device identity
+    (the profile service's device attributes, ADE's MachineInfo). Raises AttestationError."""
     if not body or len(body) > MAX_BODY:
-        raise AttestationError("the signed device attributes are missing or too large")
+        raise AttestationError(f"the signed {what} is missing or too large")
     try:
         signed = cms.load_signed_data(body)
         content = cms.encapsulated_content(signed)
         if content is None:
-            raise AttestationError("the signed device attributes carry no content")
+            raise AttestationError(f"the signed {what} carries no content")
         signer = cms.verify_signer(signed, content)
     except cms.CMSError as exc:
-        raise AttestationError(f"the device attributes signature does not verify: {exc}") from None
+        raise AttestationError(f"the {what} signature does not verify: {exc}") from None
     try:
         ca_lib.verify_chain(signer, anchors, check_validity=False)
     except ca_lib.CAError as exc:
-        raise AttestationError(f"the device attributes are not signed by an Apple device identity: {exc}") from None
+        raise AttestationError(f"the {what} is not signed by an Apple device identity: {exc}") from None
     try:
-        attrs = parse_plist(content)
+        return parse_plist(content), signer
+    except ParseError as exc:
+        raise AttestationError(f"unreadable {what}: {exc.reason}") from None
+
+
+def verify_device_attributes(body: bytes, anchors: list[x509.Certificate]) -> DeviceAttributes:
+    """Phase 2: the signed attributes, verified. Raises AttestationError."""
+    attrs, signer = verify_signed_plist(body, anchors, "device attributes")
+    try:
         udid, challenge = str_value(attrs, "UDID", 64), str_value(attrs, "CHALLENGE", 256)
         if udid is None or challenge is None:
             raise AttestationError("the signed device attributes need UDID and CHALLENGE")

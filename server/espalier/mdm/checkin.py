@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from espalier.models import EnrolledDevice, EnrolledUser
 
-from . import blocking, ddm, enrollment, inventory, lookup, queue
+from . import blocking, ddm, enrollment, inventory, lookup
 from . import identity as ident
 from .errors import Declined, IdentityError, ParseError, Unrecognized
 from .identity import Identity
@@ -79,6 +79,7 @@ def _forget_previous_enrollment(device: EnrolledDevice) -> None:
     device.push_token_invalid_at = device.push_token_error = None
     device.enrolled_at = None
     device.awaiting_configuration = None
+    device.account_configuration_queued_at = device.device_configured_queued_at = None
     device.declarative_management = False
     device.declarations_token = device.declarations_token_queued = None
 
@@ -105,9 +106,8 @@ def token_update(ctx, msg: TokenUpdate, identity: Identity) -> None:
     if device.enrolled_at is None:
         device.enrolled_at = ctx.now
         inventory.queue_inventory(ctx, device)  # flushes the device with its commands
-        if device.awaiting_configuration:
-            # Setup Assistant waits for this; queued after the inventory so nothing else is pending.
-            queue.add_command(ctx.s, ctx.secrets, device.id, "DeviceConfigured", {})
+        # a device held in Setup Assistant gets DeviceConfigured after its blueprint's first
+        # artifacts: the last scheduling step (mdm/await_configuration.py)
         ctx.pushes.add(device.id)
         log.info("device %s enrolled", device.udid)
     return None

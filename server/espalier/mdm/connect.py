@@ -69,7 +69,7 @@ def _idle(ctx, channel, identity: Identity) -> bytes | None:
                                                            session_started_at=ctx.now))
     if work.command_id is not None:
         return _answer(ctx, device or lookup.loaded(ctx, row), ctx.s.get(DeviceCommand, work.command_id))
-    if row.blueprint_id is None and not work.has_artifacts:
+    if row.blueprint_id is None and not work.has_artifacts and not row.awaiting_configuration:
         return None
     # convergence reads only SESSION_COLUMNS of the device; its commands' payloads none
     return _answer(ctx, row, scheduling.next_command(ctx, row))

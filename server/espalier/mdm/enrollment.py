@@ -17,7 +17,7 @@ from cryptography.x509.oid import NameOID
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from espalier.models import EnrollmentSession, OtaEnrollment, PushCertificate
+from espalier.models import DEPEnrollment, EnrollmentSession, OtaEnrollment, PushCertificate
 
 from .messages import dump
 
@@ -58,7 +58,7 @@ def open_session(s: Session, enrollment: OtaEnrollment, *, serial_number: str | 
     return session, _scep_challenge(s, enrollment, session)
 
 
-def _scep_challenge(s: Session, enrollment: OtaEnrollment, session: EnrollmentSession) -> str | None:
+def _scep_challenge(s: Session, enrollment: OtaEnrollment | DEPEnrollment, session: EnrollmentSession) -> str | None:
     challenge = pysecrets.token_urlsafe(24) if enrollment.identity_source == "builtin" else None
     session.challenge_hash = challenge_hash(challenge) if challenge else None
     s.flush()
@@ -91,10 +91,26 @@ def attest_session(s: Session, enrollment: OtaEnrollment, udid: str, serial_numb
     return session, _scep_challenge(s, enrollment, session)
 
 
-def build_profile(enrollment: OtaEnrollment, push_certificate: PushCertificate | None, session: EnrollmentSession,
-                  challenge: str | None, external_challenge: str | None, urls: Urls, mtls_proxy: bool) -> bytes:
+def open_dep_session(s: Session, enrollment: DEPEnrollment, udid: str, serial_number: str,
+                     now) -> tuple[EnrollmentSession, str | None]:
+    """ADE: a session proven by the device's signed MachineInfo, and its SCEP challenge."""
+    session = EnrollmentSession(dep_enrollment_id=enrollment.id, token=pysecrets.token_hex(16),
+                                attested_udid=udid, attested_serial_number=serial_number, attested_at=now,
+                                serial_number=serial_number, udid=udid)
+    s.add(session)
+    return session, _scep_challenge(s, enrollment, session)
+
+
+def profile_identifier(enrollment: OtaEnrollment | DEPEnrollment) -> str:
+    kind = "dep_enrollment" if isinstance(enrollment, DEPEnrollment) else "enrollment"
+    return f"com.espalier.mdm.{kind}.{enrollment.id}"
+
+
+def build_profile(enrollment: OtaEnrollment | DEPEnrollment, push_certificate: PushCertificate | None,
+                  session: EnrollmentSession, challenge: str | None, external_challenge: str | None, urls: Urls,
+                  mtls_proxy: bool) -> bytes:
     """The XML .mobileconfig: a com.apple.mdm payload and its SCEP identity payload."""
-    ident = f"com.espalier.mdm.enrollment.{enrollment.id}"
+    ident = profile_identifier(enrollment)
     scep_uuid, mdm_uuid = str(uuid.uuid4()).upper(), str(uuid.uuid4()).upper()
     scep_url = urls.scep if enrollment.identity_source == "builtin" else enrollment.scep_url
     scep_content = {

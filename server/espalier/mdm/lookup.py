@@ -25,7 +25,9 @@ SESSION_COLUMNS = ("id", "udid", "serial_number", "platform", "os_version", "blu
                    "declarations_token", "declarations_token_queued",
                    # the FileVault and recovery password steps (mdm/filevault.py, mdm/recovery_password.py)
                    "apple_silicon", "filevault_profile_token", "filevault_prk_escrowed_at", "filevault_prk_revealed_at",
-                   "recovery_password_updated_at", "pending_recovery_password_at")
+                   "recovery_password_updated_at", "pending_recovery_password_at",
+                   # Setup Assistant held by ADE (mdm/await_configuration.py)
+                   "awaiting_configuration")
 # An Idle connect starts a session: one Core UPDATE ... RETURNING locks, stamps and reads the row.
 _START_SESSION = HotStatement(
     update(EnrolledDevice.__table__).where(_DEVICES.udid == bindparam("b_udid"))

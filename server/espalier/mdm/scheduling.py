@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from espalier.models import DeviceCommand
 
-from . import convergence, ddm, filevault, recovery_password
+from . import await_configuration, convergence, ddm, filevault, recovery_password
 
 # Artifacts first, then FileVault (profile, PRK, rotation), the recovery lock / firmware
-# password, then a DDM sync when the device's declaration set changed.
-STEPS = (convergence.next_command, filevault.next_command, recovery_password.next_command, ddm.next_command)
+# password, a DDM sync when the device's declaration set changed, and last, for a device held
+# in Setup Assistant (ADE), AccountConfiguration and DeviceConfigured.
+STEPS = (convergence.next_command, filevault.next_command, recovery_password.next_command, ddm.next_command,
+         await_configuration.next_command)
 
 
 def next_command(ctx, device) -> DeviceCommand | None:

@@ -19,7 +19,7 @@ from espalier.tasks import push
 
 log = logging.getLogger(__name__)
 
-REVEALABLE = ("filevault_prk", "recovery_password")
+REVEALABLE = ("filevault_prk", "recovery_password", "admin_password")
 
 
 def get_device(s: Session, device_id: int, *, for_update: bool = False) -> EnrolledDevice:

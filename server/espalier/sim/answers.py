@@ -8,6 +8,7 @@ InstallProfile are read with `profiles.read_profile`, as the enrollment profile 
 from __future__ import annotations
 
 import json
+import plistlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -208,6 +209,21 @@ def _device_configured(device: SimulatedDevice, command: dict[str, Any]) -> Answ
     return "Acknowledged", {}
 
 
+def _account_configuration(device: SimulatedDevice, command: dict[str, Any]) -> Answer:
+    """macOS in Setup Assistant creates the admin accounts; a hash it cannot read is an error."""
+    if device.facts.platform != "macOS" or not device.awaiting_configuration:
+        return "Error", error_chain(12078, "MCMDMErrorDomain", "The device is not awaiting configuration.")
+    for account in command.get("AutoSetupAdminAccounts") or []:
+        try:
+            shadow = plistlib.loads(account["passwordHash"])["SALTED-SHA512-PBKDF2"]
+            if len(shadow["entropy"]) != 128 or len(shadow["salt"]) < 16 or shadow["iterations"] < 1000:
+                raise ValueError("weak or malformed hash")
+        except (KeyError, TypeError, ValueError, plistlib.InvalidFileException):
+            return "Error", error_chain(12080, "MCMDMErrorDomain", "Invalid passwordHash.")
+        device.admin_accounts[account["shortName"]] = shadow
+    return "Acknowledged", {}
+
+
 def _settings(device: SimulatedDevice, command: dict[str, Any]) -> Answer:
     results = []
     for item in command.get("Settings", []):
@@ -296,6 +312,7 @@ HANDLERS: dict[str, Callable[[SimulatedDevice, dict[str, Any]], Answer]] = {
     "InstalledApplicationList": _installed_applications, "InstallProfile": _install_profile,
     "RemoveProfile": _remove_profile, "EraseDevice": _erase_device, "DeviceLock": _device_lock,
     "RestartDevice": _power, "ShutDownDevice": _power, "DeviceConfigured": _device_configured,
+    "AccountConfiguration": _account_configuration,
     "DeclarativeManagement": _declarative_management, "Settings": _settings,
     "RotateFileVaultKey": _rotate_filevault_key, "SetRecoveryLock": _set_recovery_lock,
     "SetFirmwarePassword": _set_firmware_password, "VerifyFirmwarePassword": _verify_firmware_password,

@@ -32,3 +32,15 @@ def signed_attributes(facts: DeviceFacts, payload: dict[str, Any], identity) -> 
     plist = device_attributes(facts, list(content.get("DeviceAttributes") or []), str(content.get("Challenge", "")))
     cert, key = identity
     return signed_data(plist, cert, key)
+
+
+def machine_info(facts: DeviceFacts, identity, *, can_request_software_update: bool = True) -> bytes:
+    """ADE: the MachineInfo a device posts to its enrollment profile's url, signed with ``identity``."""
+    info: dict[str, Any] = {"UDID": facts.udid, "SERIAL": facts.serial, "PRODUCT": facts.model,
+                            "VERSION": facts.build_version, "OS_VERSION": facts.os_version, "LANGUAGE": "en-US",
+                            "MDM_CAN_REQUEST_SOFTWARE_UPDATE": can_request_software_update,
+                            "SOFTWARE_UPDATE_DEVICE_ID": facts.software_update_device_id}
+    if facts.platform != "macOS" and facts.imei:
+        info["IMEI"] = facts.imei
+    cert, key = identity
+    return signed_data(plistlib.dumps(info, fmt=plistlib.FMT_XML), cert, key)

@@ -20,7 +20,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from espalier.sim import answers, declarative
-from espalier.sim.attestation import SIGNED_ATTRIBUTES_TYPE, signed_attributes
+from espalier.sim.attestation import SIGNED_ATTRIBUTES_TYPE, machine_info, signed_attributes
 from espalier.sim.facts import CATALOGUE, DeviceFacts
 from espalier.sim.profiles import ProfileError, new_recovery_key, read_profile
 from espalier.sim.scep_client import SCEPClientError, build_pkcs_req, parse_cert_rep
@@ -65,6 +65,8 @@ class SimulatedDevice:
         self.identity_key: rsa.RSAPrivateKey | None = None
         self.push_token, self.push_magic, self.unlock_token = b"", "", b""
         self.awaiting_configuration = facts.dep
+        self.admin_accounts: dict[str, dict[str, Any]] = {}  # AccountConfiguration: short name -> its hash
+        self.update_required: dict[str, Any] | None = None  # ADE: the server's 403 softwareupdate.required
         self.profiles: dict[str, dict[str, Any]] = {}  # PayloadIdentifier -> profile plist
         self.profile_signers: dict[str, list[bytes]] = {}
         self.commands: list[ReceivedCommand] = []
@@ -127,6 +129,28 @@ class SimulatedDevice:
         self.client = client or self.client
         return (self.download_profile(enroll_url) and self.request_identity()
                 and self.enrollment_checkin("Authenticate") and self.enrollment_checkin("TokenUpdate"))
+
+    def enroll_ade(self, dep_url: str, client: httpx.Client | None = None) -> bool:
+        """Automated Device Enrollment: MachineInfo to the DEP profile's url, then SCEP and check-in.
+        A 403 asking for an OS update is kept in ``update_required`` (Setup Assistant would update)."""
+        self.client = client or self.client
+        self.update_required = None
+        if self.apple_identity is None:
+            self.errors.append("ADE needs the device's Apple identity")
+            return False
+        response = self._http("POST", dep_url, content=machine_info(self.facts, self.apple_identity),
+                              headers={"Content-Type": SIGNED_ATTRIBUTES_TYPE})
+        if response.status_code == 403 and response.headers.get("content-type", "").startswith("application/json"):
+            self.update_required = response.json()
+            self.errors.append(f"ADE: OS update required: {self.update_required}")
+            return False
+        try:
+            self.accept_enrollment_profile(*self._profile(response))
+        except EnrollmentError as exc:
+            self.errors.append(str(exc))
+            return False
+        return (self.request_identity() and self.enrollment_checkin("Authenticate")
+                and self.enrollment_checkin("TokenUpdate"))
 
     def download_profile(self, enroll_url: str) -> bool:
         """Enrollment step 1: fetch (and attest for) the enrollment profile and accept it."""

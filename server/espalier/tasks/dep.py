@@ -12,12 +12,13 @@ the task row with each page.
 from __future__ import annotations
 
 import logging
+import time
 
 from sqlalchemy import select, text, update
 
 from espalier.apple.abm import ABMError, client_for
-from espalier.models import DEPToken, DEPVirtualServer, TaskResult, utcnow
-from espalier.services import dep_devices
+from espalier.models import DEPEnrollment, DEPToken, DEPVirtualServer, TaskResult, utcnow
+from espalier.services import dep_devices, dep_enrollments
 from espalier.services.dep_devices import ClaimLost, Counts
 from espalier.services.dep_tokens import credentials
 from espalier.tasks.runner import Transient
@@ -77,7 +78,10 @@ def sync_virtual_server_devices(rt, server_id: int, claim_token: str, full: bool
     finally:
         client.close()
         _release(rt, server_id, claim_token)
-    return {"status": "SUCCESS", "cursor_kind": next_kind, **counts.as_dict()}
+    with rt.db.session() as s, s.begin():
+        assign_task = dep_enrollments.assign_default(s, rt, server_id)
+    return {"status": "SUCCESS", "cursor_kind": next_kind, **counts.as_dict(),
+            **({"default_assignment_task": assign_task} if assign_task else {})}
 
 
 def _write_page(rt, server_id: int, claim_token: str, page, kind: str, cursor: str | None, next_kind: str,
@@ -151,3 +155,63 @@ def check_dep_tokens(rt) -> dict:
                 log.warning("ADE server token of %r (%s) expires in %d days (%s): renew it",
                             server.name, server.uuid, token.days_left(now), token.access_token_expiry.date())
     return {"expiring": expiring, "expired": expired}
+
+
+def assign_devices(rt, enrollment_id: int, serials: list[str]) -> dict:
+    """Assign the enrollment's profile to ``serials`` at Apple, 1,000 a call; THROTTLED serials
+    are tried again after Apple's ``retry_after_seconds`` (bounded), the rest recorded per device."""
+    conf = rt.settings.mdm["abm"]
+    with rt.db.session() as s:
+        enrollment = s.get(DEPEnrollment, enrollment_id)
+        if enrollment is None or enrollment.profile_uuid is None:
+            return {"status": "SKIPPED", "reason": "the enrollment is gone or not defined at Apple"}
+        profile_uuid, server_id = enrollment.profile_uuid, enrollment.virtual_server_id
+        server = s.get(DEPVirtualServer, server_id)
+        token = s.get(DEPToken, server.token_id) if server is not None and server.token_id else None
+        if token is None or not token.has_credentials:
+            return {"status": "SKIPPED", "reason": "no server token uploaded"}
+        creds = credentials(rt.secrets, token)
+    totals = {"success": 0, "failed": 0, "throttled": 0, "calls": 0}
+    waiting = list(dict.fromkeys(serials))
+    client = client_for(conf, creds)
+    try:
+        for round_ in range(conf["assign_retry_rounds"] + 1):
+            throttled, retry_after = [], 0
+            for start in range(0, len(waiting), dep_enrollments.ASSIGN_BATCH):
+                batch = waiting[start:start + dep_enrollments.ASSIGN_BATCH]
+                answer = _assign_batch(client, profile_uuid, batch)
+                totals["calls"] += 1
+                results = answer.get("devices") if isinstance(answer.get("devices"), dict) else {}
+                with rt.db.session() as s, s.begin():
+                    counts = dep_enrollments.record_assignment(s, s.get(DEPEnrollment, enrollment_id), profile_uuid,
+                                                               {k: str(v) for k, v in results.items()})
+                totals["success"] += counts["success"]
+                totals["failed"] += counts["failed"]
+                throttled += [serial for serial, status in results.items() if status == "THROTTLED"]
+                retry_after = max(retry_after, _seconds(answer.get("retry_after_seconds")))
+            if not throttled:
+                break
+            waiting = throttled
+            if round_ == conf["assign_retry_rounds"]:
+                totals["throttled"] = len(throttled)
+                log.warning("enrollment %s: %d devices still throttled by Apple; assign them again later",
+                            enrollment_id, len(throttled))
+                break
+            time.sleep(min(retry_after or 1, conf["assign_retry_max_seconds"]))
+    finally:
+        client.close()
+    return {"status": "SUCCESS", "profile_uuid": profile_uuid, **totals}
+
+
+def _assign_batch(client, profile_uuid: str, serials: list[str]) -> dict:
+    try:
+        answer = client.assign_profile(profile_uuid, serials)
+    except ABMError as exc:
+        if exc.status in (0, 429, 500, 502, 503, 504):
+            raise Transient(str(exc)) from None
+        raise
+    return answer if isinstance(answer, dict) else {}
+
+
+def _seconds(value) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 86400 else 0

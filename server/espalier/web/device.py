@@ -17,7 +17,7 @@ from espalier.mdm import checkin, connect, ddm, identity, messages
 from espalier.mdm.errors import MDMError, PayloadTooLarge
 from espalier.mdm.scep import handle_pki_operation
 from espalier.pki import scep
-from espalier.services import enrollments
+from espalier.services import dep_enrollments, enrollments
 from espalier.services.errors import ServiceError
 from espalier.tasks.push import notify_after_commit
 from espalier.web import runtime
@@ -134,6 +134,27 @@ def enrollment_attestation(secret: str):
         with rt.db.session() as s, s.begin():
             profile = enrollments.attested_enrollment_profile(
                 s, rt, secret, body, signed=request.args.get("unsigned") not in ("1", "true", "yes"))
+    except MDMError as exc:
+        return _mdm_error(exc)
+    except ServiceError as exc:
+        return Response(exc.detail + "\n", exc.status, mimetype="text/plain")
+    return _profile_response(profile)
+
+
+@bp.post("/public/mdm/dep_enrollments/<secret>/enroll/")
+def dep_enrollment(secret: str):
+    """ADE: the device posts its MachineInfo signed by its Apple identity; the answer is the
+    enrollment profile bound to that UDID, or Apple's 403 that makes it update its OS first."""
+    rt = runtime()
+    try:
+        body = _body()
+        if len(secret) > 128:
+            raise dep_enrollments.Refused("unknown secret")
+        with rt.db.session() as s, s.begin():
+            profile = dep_enrollments.enrollment_profile(
+                s, rt, secret, body, signed=request.args.get("unsigned") not in ("1", "true", "yes"))
+    except dep_enrollments.UpdateRequired as exc:
+        return Response(json.dumps(exc.body), 403, mimetype="application/json")
     except MDMError as exc:
         return _mdm_error(exc)
     except ServiceError as exc:

@@ -13,7 +13,7 @@ import re
 
 from gunicorn.glogging import Logger
 
-_ENROLL = re.compile(r"(/public/enroll/)([^/?#\s]{4})[^/?#\s]*")
+_ENROLL = re.compile(r"(/public/enroll/|/public/mdm/dep_enrollments/)([^/?#\s]{4})[^/?#\s]*")
 # a legacy profile URL: the device id and version stay, its key goes
 _LEGACY_PROFILE = re.compile(r"(/public/mdm/legacy_profiles/[0-9]+\.[0-9a-f-]{36}\.)[^/?#\s]*")
 

@@ -6,7 +6,7 @@ from fakes.abm import FakeABM
 from espalier.models import DEPDevice, DEPVirtualServer
 from espalier.services import dep_devices
 
-VS_FIELDS = ["id", "name", "uuid", "created_at", "updated_at"]
+VS_FIELDS = ["id", "name", "uuid", "default_enrollment", "created_at", "updated_at"]
 DEVICE_FIELDS = ["id", "virtual_server", "serial_number", "asset_tag", "color", "description", "device_family",
                  "model", "os", "device_assigned_by", "device_assigned_date", "last_op_type", "last_op_date",
                  "profile_status", "profile_uuid", "profile_assign_time", "profile_push_time", "enrollment",

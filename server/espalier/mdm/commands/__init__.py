@@ -1,6 +1,7 @@
 """Command modules, one per RequestType, registered by name."""
 from __future__ import annotations
 
+from .account_configuration import AccountConfiguration
 from .base import Command, CommandArgumentError
 from .custom import CustomCommand
 from .declarative_management import DeclarativeManagement
@@ -18,7 +19,7 @@ from .set_recovery_lock import SetRecoveryLock
 from .setup_filevault import RemoveFileVault, SetupFileVault
 
 REGISTRY: dict[str, type[Command]] = {cls.request_type: cls for cls in (
-    CertificateList, CustomCommand, DeclarativeManagement, DeviceConfigured, DeviceInformation, DeviceLock, EraseDevice,
+    AccountConfiguration, CertificateList, CustomCommand, DeclarativeManagement, DeviceConfigured, DeviceInformation, DeviceLock, EraseDevice,
     InstallProfile, InstalledApplicationList, ProfileList, RemoveFileVault, RemoveProfile, RestartDevice,
     RotateFileVaultKey, SecurityInfo, SetFirmwarePassword, SetRecoveryLock, SetupFileVault, ShutDownDevice,
     VerifyFirmwarePassword)}

@@ -213,7 +213,7 @@ def require(s, codename: str) -> None:
 
 
 def register(app) -> None:
-    from . import (artifacts, audit_events, blocked, blueprints, commands, declarations, dep, devices,  # noqa: F401
-                   docs, enrollments, locations, push_certificates, security_configs, software_updates, tags, tasks)
+    from . import (artifacts, audit_events, blocked, blueprints, commands, declarations, dep,  # noqa: F401
+                   dep_enrollments, devices, docs, enrollments, locations, push_certificates, security_configs, software_updates, tags, tasks)
 
     app.register_blueprint(bp)

@@ -17,7 +17,7 @@ from espalier.services import commands as commands_svc
 from espalier.services import convergence_status
 
 from .schemas import (DEVICE_COLUMNS, Command, CommandIn, Device, DeviceArtifact, DeviceBlueprintIn, FileVaultPRK, NotifyIn,
-                      RecoveryPassword, TaskRef, command, device, dump, task_ref)
+                      RecoveryPassword, TaskRef, AdminPassword, command, device, dump, task_ref)
 
 class DryRunQuery(Schema):
     dry_run: Bool = Field(False, description="check the request exactly as it would be queued, queue "
@@ -146,6 +146,16 @@ def device_filevault_prk(s, device_id: int):
     (``filevault_prk_viewed``, /api/mdm/audit_events/), committed before the key is sent."""
     d, value = svc.reveal_secret(s, runtime().secrets, device_id, "filevault_prk", actor(), runtime().queue)
     return {"id": d.id, "serial_number": d.serial_number, "filevault_prk": value}, 200
+
+
+@operation("GET", "/mdm/devices/<int:device_id>/admin_password/", "mdm.view_admin_password", response=AdminPassword,
+           writes=True, extra={"responses": conflict("the stored password cannot be decrypted")})
+def device_admin_password(s, device_id: int):
+    """Espalier's: the password of the macOS admin account its DEP enrollment created; each reveal
+    is a stored audit event (``admin_password_viewed``), committed before the password is sent."""
+    d, value = svc.reveal_secret(s, runtime().secrets, device_id, "admin_password", actor())
+    return {"id": d.id, "serial_number": d.serial_number, "admin_short_name": d.admin_short_name,
+            "admin_password": value}, 200
 
 
 @operation("GET", "/mdm/devices/<int:device_id>/recovery_password/", "mdm.view_recovery_password",

@@ -185,6 +185,15 @@ class RecoveryPassword(Out):
     recovery_password: str | None
 
 
+class AdminPassword(Out):
+    """Espalier's: the password of the admin account ADE's AccountConfiguration created."""
+
+    id: int
+    serial_number: str | None
+    admin_short_name: str | None
+    admin_password: str | None
+
+
 # -- enrollments and push certificates -----------------------------------------------------
 
 class OtaEnrollment(Out):
@@ -233,6 +242,8 @@ class DEPVirtualServer(Out):
     id: int
     name: str
     uuid: str
+    default_enrollment: int | None = Field(validation_alias="default_enrollment_id",
+                                           description="Espalier's: new devices are assigned this enrollment")
     created_at: str
     updated_at: str
 
@@ -267,6 +278,59 @@ class DEPDevice(Out):
 
 def dep_device(d) -> dict:
     return dump(DEPDevice, d)
+
+
+class DEPEnrollment(Out):
+    id: int
+    name: str
+    display_name: str
+    virtual_server: int = Field(validation_alias="virtual_server_id")
+    push_certificate: int = Field(validation_alias="push_certificate_id")
+    blueprint: int | None = Field(validation_alias="blueprint_id")
+    enrollment_secret: dict
+    use_realm_user: bool
+    realm_user_is_admin: bool
+    username_pattern: str
+    realm: str | None
+    acme_issuer: str | None
+    scep_issuer: str | None
+    is_supervised: bool
+    is_mandatory: bool
+    is_mdm_removable: bool
+    is_multi_user: bool
+    await_device_configured: bool
+    auto_advance_setup: bool
+    allow_pairing: bool
+    include_tls_certificates: bool
+    skip_setup_items: list[str]
+    language: str
+    region: str
+    department: str
+    org_magic: str
+    support_phone_number: str
+    support_email_address: str
+    ios_min_version: str
+    ios_max_version: str
+    macos_min_version: str
+    macos_max_version: str
+    admin_full_name: str | None
+    admin_short_name: str | None
+    hidden_admin: bool
+    admin_password_complexity: int
+    admin_password_rotation_delay: int
+    profile_uuid: str | None = Field(description="Espalier's: Apple's profile, once defined")
+    defined_at: str | None
+    secret: str | None = Field(description="null without mdm.view_enrollment_secret")
+    enroll_url: str | None = Field(description="the profile's url at Apple; null without mdm.view_enrollment_secret")
+    created_at: str
+    updated_at: str
+
+
+def dep_enrollment(e, secret: str | None, url: str | None) -> dict:
+    return dump(DEPEnrollment, e, secret=secret, enroll_url=url, use_realm_user=False, realm_user_is_admin=False,
+                username_pattern="", realm=None, acme_issuer=None, scep_issuer=None,
+                enrollment_secret={"id": e.id, "secret": secret, "meta_business_unit": None, "tags": [],
+                                   "serial_numbers": None, "udids": None, "quota": None, "request_count": 0})
 
 
 class DEPToken(Out):
@@ -362,6 +426,80 @@ class PushCertificateIn(Schema):
     private_key: char(64 * 1024)
     private_key_password: char(1024, allow_blank=True, allow_null=True) = None
     force: Bool = Field(False, description="renew with a certificate that expires earlier (Espalier's)")
+
+
+# Apple's Setup Assistant skip keys (apple/device-management other/skipkeys.yaml), current and retired
+DEP_SKIP_KEYS = (
+    "Accessibility", "ActionButton", "Android", "Appearance", "AppleID", "AppStore", "Biometric", "CameraButton",
+    "DeviceToDeviceMigration", "Diagnostics", "DisplayTone", "EnableLockdownMode", "ExpressLanguage", "FileVault",
+    "HomeButtonSensitivity", "iCloudDiagnostics", "iCloudStorage", "iMessageAndFaceTime", "Intelligence", "Keyboard",
+    "Location", "MessagingActivationUsingPhoneNumber", "Multitasking", "OnBoarding", "OSShowcase", "Passcode",
+    "Payment", "PreferredLanguage", "Privacy", "Registration", "Restore", "RestoreCompleted", "Safety",
+    "ScreenSaver", "ScreenTime", "SIMSetup", "Siri", "SoftwareUpdate", "SpokenLanguage", "TapToSetup",
+    "TermsOfAddress", "TOS", "TVHomeScreenSync", "TVProviderSignIn", "TVRoom", "UnlockWithWatch",
+    "UpdateCompleted", "Wallpaper", "WatchMigration", "Welcome", "Zoom",
+)
+
+
+class DEPEnrollmentSecretIn(Schema):
+    """Zentral's enrollment secret: Espalier has no business units or secret scopes, so only
+    their empty values are taken."""
+
+    meta_business_unit: integer(0, allow_null=True) = None
+    tags: int_list(allow_empty=True) = None
+    serial_numbers: Any = None
+    udids: Any = None
+    quota: Any = None
+
+
+class DEPEnrollmentIn(Schema):
+    """Zentral's DEP enrollment fields (create: name, push_certificate, virtual_server required)."""
+
+    name: char(256) = None
+    display_name: char(256) = None
+    virtual_server: integer(1) = None
+    push_certificate: integer(1) = None
+    blueprint: integer(1, allow_null=True) = None
+    enrollment_secret: DEPEnrollmentSecretIn | None = None
+    is_supervised: Bool = None
+    is_mandatory: Bool = None
+    is_mdm_removable: Bool = None
+    is_multi_user: Bool = None
+    await_device_configured: Bool = None
+    auto_advance_setup: Bool = None
+    allow_pairing: Bool = None
+    include_tls_certificates: Bool = None
+    skip_setup_items: choice_list(*DEP_SKIP_KEYS) = None
+    language: char(3, allow_blank=True, pattern=r"[a-z]{2,3}|") = None
+    region: char(2, allow_blank=True, pattern=r"[A-Z]{2}|") = None
+    department: char(125, allow_blank=True) = None
+    org_magic: char(256, allow_blank=True) = None
+    support_phone_number: char(50, allow_blank=True) = None
+    support_email_address: char(250, allow_blank=True) = None
+    ios_min_version: char(32, allow_blank=True) = None
+    ios_max_version: char(32, allow_blank=True) = None
+    macos_min_version: char(32, allow_blank=True) = None
+    macos_max_version: char(32, allow_blank=True) = None
+    admin_full_name: char(80, allow_null=True, allow_blank=True) = None
+    admin_short_name: char(32, allow_null=True, allow_blank=True, pattern=r"[a-z_][a-z0-9_.-]{0,31}|") = None
+    hidden_admin: Bool = None
+    admin_password_complexity: integer(1, 3) = None
+    admin_password_rotation_delay: integer(0, 719) = None
+    # Zentral's realms and issuers: Espalier authenticates no realm user and issues with its own CA
+    use_realm_user: Bool = None
+    realm_user_is_admin: Bool = None
+    username_pattern: char(256, allow_blank=True) = None
+    realm: char(64, allow_null=True, allow_blank=True) = None
+    acme_issuer: char(64, allow_null=True, allow_blank=True) = None
+    scep_issuer: char(64, allow_null=True, allow_blank=True) = None
+
+
+class DEPVirtualServerIn(Schema):
+    default_enrollment: integer(1, allow_null=True) = Field(description="the enrollment new devices are assigned")
+
+
+class DEPDeviceIn(Schema):
+    enrollment: integer(1) = Field(description="assign this DEP enrollment's profile to the device")
 
 
 class DEPTokenUploadIn(Schema):
