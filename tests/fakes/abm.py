@@ -353,16 +353,7 @@ class FakeABM:
             serials = body.get("devices") or []
             return 200, {"devices": {s: self.devices.get(s, {"response_status": "NOT_FOUND"}) for s in serials}}
         if (method, path) == ("POST", "/profile"):
-            if not body.get("profile_name"):
-                return 400, "CONFIG_NAME_REQUIRED"
-            if body.get("is_mdm_removable") is False and body.get("is_supervised") is False:
-                return 400, "FLAGS_INVALID"
-            if self.profile_error:
-                return 400, self.profile_error
-            profile_uuid = uuid.uuid4().hex.upper()
-            self.profiles[profile_uuid] = body
-            return 200, {"profile_uuid": profile_uuid,
-                         "devices": self._assign(profile_uuid, body.get("devices") or [])[0]}
+            return self.define(body)
         if (method, path) in (("POST", "/profile/devices"), ("PUT", "/profile/devices")):
             if body.get("profile_uuid") not in self.profiles:
                 return 404, "NOT_FOUND"
@@ -384,6 +375,17 @@ class FakeABM:
                     results[s] = "NOT_ACCESSIBLE"
             return 200, {"devices": results}
         return 404, "NOT_FOUND"
+
+    def define(self, body: dict):
+        if not body.get("profile_name"):
+            return 400, "CONFIG_NAME_REQUIRED"
+        if body.get("is_mdm_removable") is False and body.get("is_supervised") is False:
+            return 400, "FLAGS_INVALID"
+        if self.profile_error:
+            return 400, self.profile_error
+        profile_uuid = uuid.uuid4().hex.upper()
+        self.profiles[profile_uuid] = body
+        return 200, {"profile_uuid": profile_uuid, "devices": self._assign(profile_uuid, body.get("devices") or [])[0]}
 
     def _assign(self, profile_uuid: str, serials: list[str]) -> tuple[dict, bool]:
         results, throttled = {}, False
