@@ -15,6 +15,7 @@ from ansible_collections.espalier.mdm.plugins.module_utils.api import EspalierMo
 VIRTUAL_SERVERS_PATH = 'api/mdm/dep/virtual_servers/'
 DEVICES_PATH = 'api/mdm/dep/devices/'
 TOKENS_PATH = 'api/mdm/dep/tokens/'
+DEP_ENROLLMENTS_PATH = 'api/mdm/dep_enrollments/'
 DEVICE_FILTERS = ('serial_number', 'virtual_server', 'profile_status', 'profile_uuid', 'device_family', 'enrollment')
 
 

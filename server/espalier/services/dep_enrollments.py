@@ -127,8 +127,7 @@ def update(s: Session, rt, enrollment_id: int, data: dict[str, Any], make_client
 def delete(s: Session, enrollment_id: int) -> None:
     e = get(s, enrollment_id)
     if s.scalar(select(exists().where(EnrolledDevice.dep_enrollment_id == e.id))):
-        raise ServiceError("This DEP enrollment cannot be deleted: devices are enrolled through it.",
-                           {"detail": "This DEP enrollment cannot be deleted"})
+        raise ServiceError("in use: devices are enrolled through it", ["This DEP enrollment cannot be deleted"])
     s.execute(DEPVirtualServer.__table__.update().where(DEPVirtualServer.default_enrollment_id == e.id)
               .values(default_enrollment_id=None))
     s.delete(e)

@@ -140,7 +140,7 @@ def test_delete_is_refused_while_devices_are_enrolled(client, admin, runtime, fa
     with runtime.db.session() as s, s.begin():
         s.add(EnrolledDevice(udid="ADE-UDID-1", dep_enrollment_id=e["id"]))
     refused = client.delete(f"/api/mdm/dep_enrollments/{e['id']}/", headers=admin)
-    assert refused.status_code == 400 and "cannot be deleted" in str(refused.json)
+    assert refused.status_code == 400 and refused.json == ["This DEP enrollment cannot be deleted"]
     with runtime.db.session() as s, s.begin():
         s.query(EnrolledDevice).filter_by(udid="ADE-UDID-1").delete()
     assert client.delete(f"/api/mdm/dep_enrollments/{e['id']}/", headers=admin).status_code == 204

@@ -481,7 +481,7 @@ class FakeApi:
     # -- ADE (DEP), as server/espalier/web/api/dep.py -----------------------------------------
 
     def add_dep_server(self, name, **fields):
-        server = dict(id=self._new_id(), name=name, uuid=str(uuidlib.uuid4()).upper(),
+        server = dict(id=self._new_id(), name=name, uuid=str(uuidlib.uuid4()).upper(), default_enrollment=None,
                       created_at='2024-01-01T00:00:00', updated_at='2024-01-01T00:00:00')
         server.update(fields)
         self.dep_servers[server['id']] = server
@@ -542,12 +542,35 @@ class FakeApi:
                 return self._reply(201, dict(task_id=task_id, task_result_url='/api/task_result/%s/' % task_id))
             if not m.group(2) and method == 'GET':
                 return self._reply(200, server)
+            if not m.group(2) and method == 'PUT':
+                default = (data or {}).get('default_enrollment')
+                enrollment = self.fleet.dep_enrollments.get(default)
+                if default is not None and (enrollment is None or enrollment['virtual_server'] != server['id']):
+                    return self._reply(400, {'default_enrollment': ['This DEP enrollment belongs to another virtual '
+                                                                    'server.']})
+                server['default_enrollment'] = default
+                return self._reply(200, server)
             if path.endswith('/renew_token/') and method == 'POST':
                 return self._dep_token(None, None, server)
             return self._reply(405, {'detail': 'Method not allowed.'})
         m = re.fullmatch(r'/api/mdm/dep/tokens/(?:(\d+)/upload/)?', path)
         if m and method == 'POST':
             return self._dep_token(int(m.group(1)) if m.group(1) else None, data)
+        m = re.fullmatch(r'/api/mdm/dep/devices/(\d+)/disown/', path)
+        if m and method == 'POST' and int(m.group(1)) in self.dep_devices:
+            self.dep_devices[int(m.group(1))]['disowned_at'] = NOW
+            return self._reply(200, {'result': 'SUCCESS'})
+        m = re.fullmatch(r'/api/mdm/dep/devices/(\d+)/', path)
+        if m and method == 'PUT':
+            device = self.dep_devices.get(int(m.group(1)))
+            enrollment = self.fleet.dep_enrollments.get((data or {}).get('enrollment'))
+            if device is None:
+                return self._reply(404, {'detail': 'Not found.'})
+            if enrollment is None or enrollment['virtual_server'] != device['virtual_server']:
+                return self._reply(400, {'enrollment': ['The enrollment and the device belong to different virtual '
+                                                        'servers.']})
+            device.update(enrollment=enrollment['id'], profile_uuid=enrollment['profile_uuid'], profile_status='assigned')
+            return self._reply(200, device)
         if path == '/api/mdm/dep/devices/' and method == 'GET':
             devices = sorted(self.dep_devices.values(), key=lambda d: d['created_at'], reverse=True)
             for key in ('serial_number', 'profile_status', 'profile_uuid', 'device_family'):

@@ -21,7 +21,20 @@ DECLARATION_TYPES = ('Activation', 'Asset', 'Configuration', 'Management')
 ARTIFACT_TYPES = ('Profile',) + DECLARATION_TYPES
 COLLECTIONS_RE = (r'/(api/(?:inventory/tags|mdm/blueprints|mdm/artifacts|mdm/profiles|mdm/declarations'
                   r'|mdm/blueprint_artifacts|mdm/filevault_configs|mdm/recovery_password_configs'
-                  r'|mdm/software_update_enforcements))/(?:([^/]+)/)?')
+                  r'|mdm/software_update_enforcements|mdm/dep_enrollments))/(?:([^/]+)/)?')
+# what a DEP enrollment holds at Apple: a change defines a new profile (a new profile_uuid)
+DEP_APPLE_FIELDS = ('name', 'display_name', 'is_supervised', 'is_mandatory', 'is_mdm_removable', 'is_multi_user',
+                    'await_device_configured', 'auto_advance_setup', 'allow_pairing', 'include_tls_certificates',
+                    'skip_setup_items', 'language', 'region', 'department', 'org_magic', 'support_phone_number',
+                    'support_email_address')
+DEP_DEFAULTS = dict(blueprint=None, is_supervised=True, is_mandatory=True, is_mdm_removable=False, is_multi_user=True,
+                    await_device_configured=True, auto_advance_setup=False, allow_pairing=False,
+                    include_tls_certificates=False, skip_setup_items=[], language='', region='', department='',
+                    org_magic='', support_phone_number='', support_email_address='', ios_min_version='',
+                    ios_max_version='', macos_min_version='', macos_max_version='', admin_full_name=None,
+                    admin_short_name=None, hidden_admin=True, admin_password_complexity=3,
+                    admin_password_rotation_delay=60, use_realm_user=False, realm_user_is_admin=False,
+                    username_pattern='', realm=None, acme_issuer=None, scep_issuer=None, defined_at=STAMPS['created_at'])
 
 
 class FakeFleet:
@@ -38,6 +51,7 @@ class FakeFleet:
         self.filevault_configs = {}
         self.recovery_password_configs = {}
         self.software_update_enforcements = {}
+        self.dep_enrollments = {}
         # Zentral returns a static password in the clear; False: a server that keeps it to itself (null)
         self.reveal_static_password = True
         self.collections = {
@@ -51,6 +65,7 @@ class FakeFleet:
             'api/mdm/recovery_password_configs': (self.recovery_password_configs, self._recovery_password_config),
             'api/mdm/software_update_enforcements': (self.software_update_enforcements,
                                                      self._software_update_enforcement),
+            'api/mdm/dep_enrollments': (self.dep_enrollments, self._dep_enrollment),
         }
 
     # -- what the tests set up ----------------------------------------------------------------
@@ -346,12 +361,42 @@ class FakeFleet:
             return 400, {'non_field_errors': ['You need to activate at least one platform']}
         return self._save(self.blueprint_artifacts, obj, fields, {}, self._int_id)
 
+    def _dep_enrollment(self, obj, data):
+        error = self._unique_name(self.dep_enrollments, obj, data, 'dep enrollment')
+        if error:
+            return 400, error
+        for field in ('virtual_server', 'push_certificate'):
+            if obj is None and data.get(field) is None:
+                return 400, {field: ['This field is required.']}
+        if data.get('virtual_server') is not None and data['virtual_server'] not in self.api.dep_servers:
+            return 400, {'virtual_server': ['Invalid pk "%s" - object does not exist.' % data['virtual_server']]}
+        if obj is not None and data.get('virtual_server') not in (None, obj['virtual_server']):
+            return 400, {'virtual_server': ['The virtual server of a DEP enrollment cannot be changed.']}
+        merged = dict(DEP_DEFAULTS, **dict(obj or {}, **data))
+        if merged['is_mdm_removable'] is False and merged['is_supervised'] is False:
+            return 400, {'is_mdm_removable': ["Can only be set to False if 'Is supervised' is set to True"]}
+        own = ('name', 'virtual_server', 'push_certificate', 'display_name')
+        fields = {k: v for k, v in data.items() if k in DEP_DEFAULTS or k in own}
+        if obj is None and not fields.get('display_name'):
+            fields['display_name'] = fields['name']
+        redefine = obj is None or any(k in fields and fields[k] != obj.get(k) for k in DEP_APPLE_FIELDS)
+        status, saved = self._save(self.dep_enrollments, obj, fields, DEP_DEFAULTS, self._int_id)
+        if redefine:
+            saved['profile_uuid'] = self._uuid().upper()
+        saved.setdefault('secret', 'secret-%d' % saved['id'])
+        saved['enroll_url'] = 'https://mdm.example.com/public/mdm/dep_enrollments/%s/enroll/' % saved['secret']
+        saved['enrollment_secret'] = dict(id=saved['id'], secret=saved['secret'], meta_business_unit=None, tags=[],
+                                          serial_numbers=None, udids=None, quota=None, request_count=0)
+        return status, saved
+
     def _refuse_delete(self, collection, obj):
         uses = dict(filevault_configs=('filevault_config', 'FileVault configuration'),
                     recovery_password_configs=('recovery_password_config', 'recovery password configuration'))
         kind = collection.rsplit('/', 1)[-1]
         if kind in uses and any(b.get(uses[kind][0]) == obj['id'] for b in self.blueprints.values()):
             return 'This %s cannot be deleted' % uses[kind][1]
+        if kind == 'dep_enrollments' and any(d.get('dep_enrollment_id') == obj['id'] for d in self.api.devices.values()):
+            return 'This DEP enrollment cannot be deleted'
         if kind == 'software_update_enforcements' and any(
                 obj['id'] in (b.get('software_update_enforcements') or []) for b in self.blueprints.values()):
             return 'This software update enforcement cannot be deleted'
