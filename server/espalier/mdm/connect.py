@@ -14,7 +14,7 @@ from typing import Any
 
 from espalier.models import DeviceCommand
 
-from . import commands, convergence, inventory, lookup, queue, scheduling
+from . import commands, convergence, inventory, lookup, queue, scheduling, store_apps
 from .errors import Unrecognized
 from .identity import Identity
 from .messages import Report, dump
@@ -72,6 +72,7 @@ def _idle(ctx, channel, identity: Identity) -> bytes | None:
     if row.blueprint_id is None and not work.has_artifacts and not row.awaiting_configuration:
         return None
     # convergence reads only SESSION_COLUMNS of the device; its commands' payloads none
+    ctx.holds_store_apps = work.has_store_apps
     return _answer(ctx, row, scheduling.next_command(ctx, row))
 
 
@@ -111,7 +112,7 @@ def report(ctx, device, user_id: int | None, msg: Report) -> None:
     else:
         command.error_chain = stored(msg.error_chain)
     if command.artifact_version is not None:
-        convergence.record_result(ctx, device, command)
+        (store_apps if command.name in store_apps.COMMANDS else convergence).record_result(ctx, device, command)
 
 
 def _process(ctx, device, command: DeviceCommand, result: dict) -> Any:

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, defer
 
 from espalier.models import (Artifact, ArtifactVersion, Blueprint, BlueprintArtifact, Declaration, DeviceArtifact,
                              DeviceCommand, EnrolledDevice, MachineTag)
-from espalier.models.blueprints import DECLARATION_KINDS
+from espalier.models.blueprints import DECLARATION_KINDS, STORE_APP
 
 from . import legacy_profiles, lookup, queue, scope, softwareupdate
 from .errors import NotFound
@@ -320,8 +320,9 @@ def resync(s: Session, device_ids: list[int]) -> None:
 
 
 def recount_blueprints(s: Session, blueprint_ids: list[int]) -> None:
-    """Keep ``Blueprint.declaration_count`` true for these blueprints: their declaration
-    artifacts, plus what ``BLUEPRINT_COUNTERS`` say."""
+    """Keep ``Blueprint.declaration_count`` true for these blueprints (their declaration
+    artifacts, plus what ``BLUEPRINT_COUNTERS`` say), and ``store_app_count`` (their store
+    app artifacts, mdm/store_apps.py)."""
     ids = sorted({b for b in blueprint_ids if b})
     if not ids:
         return
@@ -337,3 +338,11 @@ def recount_blueprints(s: Session, blueprint_ids: list[int]) -> None:
     for blueprint_id, n in counts.items():
         s.execute(update(Blueprint).where(Blueprint.id == blueprint_id, Blueprint.declaration_count != n)
                   .values(declaration_count=n))
+    store_apps = dict.fromkeys(ids, 0)
+    store_apps.update(s.execute(select(BlueprintArtifact.blueprint_id, func.count()).join(
+        Artifact, Artifact.id == BlueprintArtifact.artifact_id).where(
+        BlueprintArtifact.blueprint_id.in_(ids), Artifact.type == STORE_APP)
+        .group_by(BlueprintArtifact.blueprint_id)).all())
+    for blueprint_id, n in store_apps.items():
+        s.execute(update(Blueprint).where(Blueprint.id == blueprint_id, Blueprint.store_app_count != n)
+                  .values(store_app_count=n))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlalchemy import bindparam, exists, select, update
 
 from espalier.db import HotStatement
-from espalier.models import Blueprint, DeviceArtifact, DeviceCommand, EnrolledDevice, EnrolledUser
+from espalier.models import Blueprint, DeviceArtifact, DeviceCommand, EnrolledDevice, EnrolledUser, StoreApp
 
 from . import identity as ident
 from . import queue
@@ -35,16 +35,19 @@ _START_SESSION = HotStatement(
     .returning(*(_DEVICES[name] for name in SESSION_COLUMNS)))
 
 
-_COMMANDS, _ARTIFACT_ROWS, _BLUEPRINTS = (DeviceCommand.__table__.c, DeviceArtifact.__table__.c,
-                                          Blueprint.__table__.c)
+_COMMANDS, _ARTIFACT_ROWS, _BLUEPRINTS, _STORE_APPS = (DeviceCommand.__table__.c, DeviceArtifact.__table__.c,
+                                                       Blueprint.__table__.c, StoreApp.__table__.c)
 # Then what the session has to do, in one statement: the next command's id, whether the
-# device has artifact rows (convergence), its blueprint's inventory interval. Not folded into
+# device has artifact rows (convergence) and store apps (mdm/store_apps.py), its blueprint's
+# inventory interval. Not folded into
 # the UPDATE: that statement's snapshot predates the row lock, so it could hand out a command
 # a concurrent connect of the same device had just handed out.
 _SESSION_WORK = HotStatement(select(
     select(_COMMANDS.id).where(*queue.deliverable(_COMMANDS, False))
     .order_by(_COMMANDS.created_at, _COMMANDS.id).limit(1).scalar_subquery().label("command_id"),
     exists().where(_ARTIFACT_ROWS.enrolled_device_id == bindparam("device_id")).label("has_artifacts"),
+    exists().where(_ARTIFACT_ROWS.enrolled_device_id == bindparam("device_id"), _ARTIFACT_ROWS.status != "removed",
+                   _STORE_APPS.artifact_version_id == _ARTIFACT_ROWS.artifact_version_id).label("has_store_apps"),
     select(_BLUEPRINTS.inventory_interval).where(_BLUEPRINTS.id == bindparam("blueprint_id"))
     .scalar_subquery().label("inventory_interval")))
 
@@ -75,7 +78,7 @@ def start_session(ctx, channel: Channel, identity: ident.Identity):
 
 
 def session_work(ctx, row):
-    """(command_id, has_artifacts, inventory_interval) for a session row: its next command at
+    """(command_id, has_artifacts, has_store_apps, inventory_interval) for a session row: its next command at
     the start of a session, whether convergence has rows to look at, its blueprint's interval."""
     now = ctx.now
     return _SESSION_WORK.one_or_none(ctx.s, {"device_id": row.id, "blueprint_id": row.blueprint_id,

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from espalier.models import DeviceCommand
 
-from . import await_configuration, convergence, ddm, filevault, recovery_password
+from . import await_configuration, convergence, ddm, filevault, recovery_password, store_apps
 
-# Artifacts first, then FileVault (profile, PRK, rotation), the recovery lock / firmware
-# password, a DDM sync when the device's declaration set changed, and last, for a device held
-# in Setup Assistant (ADE), AccountConfiguration and DeviceConfigured.
-STEPS = (convergence.next_command, filevault.next_command, recovery_password.next_command, ddm.next_command,
-         await_configuration.next_command)
+# Artifacts first (profiles, then store apps), then FileVault (profile, PRK, rotation), the
+# recovery lock / firmware password, a DDM sync when the device's declaration set changed,
+# and last, for a device held in Setup Assistant (ADE), AccountConfiguration and
+# DeviceConfigured.
+STEPS = (convergence.next_command, store_apps.next_command, filevault.next_command, recovery_password.next_command,
+         ddm.next_command, await_configuration.next_command)
 
 
 def next_command(ctx, device) -> DeviceCommand | None:

@@ -9,6 +9,7 @@ from .declarative import DeclarativeReport, DeviceDeclaration
 from .dep import DEPDevice, DEPEnrollment, DEPOrganization, DEPToken, DEPVirtualServer
 from .devices import BlockedDevice, EnrolledDevice, EnrolledUser
 from .enrollments import EnrollmentSession, OtaEnrollment
+from .store_apps import LicenceRequest, StoreApp
 from .pki import CertificateAuthority, IssuedCertificate
 from .push import PushCertificate
 from .software_updates import (BlueprintSoftwareUpdateEnforcement, DeviceSoftwareUpdate, SoftwareUpdate,
@@ -24,4 +25,4 @@ __all__ = ["ApiToken", "AuditEvent", "FileVaultConfig", "RecoveryPasswordConfig"
            "EnrolledDevice", "EnrolledUser", "EnrollmentSession", "IssuedCertificate", "OtaEnrollment",
            "PushCertificate", "TaskResult", "User", "utcnow", "BlueprintSoftwareUpdateEnforcement",
            "DeviceSoftwareUpdate", "SoftwareUpdate", "SoftwareUpdateDeviceID", "SoftwareUpdateEnforcement",
-           "SoftwareUpdateEnforcementTag"]
+           "SoftwareUpdateEnforcementTag", "LicenceRequest", "StoreApp"]

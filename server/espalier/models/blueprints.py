@@ -4,11 +4,14 @@ A device points at one blueprint. A blueprint lists artifacts (``BlueprintArtifa
 each scoped by platform, OS version, tags and shards; an artifact has versions
 (``ArtifactVersion``, scoped the same way), the newest in-scope one is what a device gets.
 A profile version carries its ``.mobileconfig`` (``Profile``), a declaration version its
-DDM declaration (``Declaration``, its twin). ``DeviceArtifact`` is the
+DDM declaration (``Declaration``, its twin), a store app version its app (``StoreApp``,
+models/store_apps.py). ``DeviceArtifact`` is the
 state of one version on one device. Excluded tags and tag shards are JSON lists of tag ids
 (``[{"tag": id, "shard": n}]``) so that scoping reads them with the row, no join per item.
 """
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import relationship
@@ -17,12 +20,16 @@ from .security_configs import FileVaultConfig, RecoveryPasswordConfig
 
 from .base import Base, CreatedAt, IntPk, JsonValue, Mapped, Secret, UpdatedAt, UuidStr, mapped_column
 
+if TYPE_CHECKING:
+    from .store_apps import StoreApp
+
 PLATFORMS = ("iOS", "iPadOS", "macOS", "tvOS")  # Zentral's Platform values; fields are their lower case
 CHANNELS = ("Device", "User")
 # Declaration artifacts: the kind of their declarations (the word after ``com.apple.``).
 DECLARATION_KINDS = {"Activation": "activation", "Asset": "asset", "Configuration": "configuration",
                      "Management": "management"}
-ARTIFACT_TYPES = ("Profile", *DECLARATION_KINDS)
+STORE_APP = "Store App"
+ARTIFACT_TYPES = ("Profile", *DECLARATION_KINDS, STORE_APP)
 REINSTALL_ON_OS_UPDATE = ("No", "Major", "Minor", "Patch")
 COLLECTION_OPTIONS = (0, 1, 2)  # no, managed only, all
 STATUSES = ("pending", "installed", "failed", "removed")
@@ -41,6 +48,8 @@ class Blueprint(Base):
     legacy_profiles_via_ddm: Mapped[bool] = mapped_column(default=True, server_default="0")
     # declaration artifacts listed (kept by services/declarations.recount): 0 = no DDM work, no query
     declaration_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    # store app artifacts listed (kept by the same recount): 0 = no store app work, no query
+    store_app_count: Mapped[int] = mapped_column(default=0, server_default="0")
     filevault_config_id: Mapped[int | None] = mapped_column(ForeignKey("filevault_configs.id"), index=True)
     recovery_password_config_id: Mapped[int | None] = mapped_column(ForeignKey("recovery_password_configs.id"),
                                                                     index=True)
@@ -114,6 +123,7 @@ class ArtifactVersion(FilteredItem, Base):
     artifact: Mapped[Artifact] = relationship()
     profile: Mapped[Profile | None] = relationship(back_populates="artifact_version", uselist=False)
     declaration: Mapped[Declaration | None] = relationship(back_populates="artifact_version", uselist=False)
+    store_app: Mapped[StoreApp | None] = relationship(back_populates="artifact_version", uselist=False)
 
 
 class Profile(Base):

@@ -15,12 +15,13 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from espalier.models import (AppsBooksEvent, AppsBooksNotification, Asset, DeviceAssignment, Location, LocationAsset,
-                             TaskResult, utcnow)
+from espalier.models import (AppsBooksEvent, AppsBooksNotification, Asset, DeviceAssignment, LicenceRequest, Location,
+                             LocationAsset, TaskResult, utcnow)
+from espalier.services import licences
 from espalier.services.errors import ServiceError
 
 log = logging.getLogger(__name__)
@@ -117,8 +118,9 @@ def upsert_assets(s: Session, items: dict[tuple[str, str], dict], counts: SyncCo
     return {key: existing[key].id for key in keys}
 
 
-def apply_sync(s: Session, location_id: int, assets: list, assignments: list) -> SyncCounts:
-    """Store one full read of a location: Apple's ``assets`` and ``assignments`` items."""
+def apply_sync(s: Session, location_id: int, assets: list, assignments: list, rt=None) -> SyncCounts:
+    """Store one full read of a location: Apple's ``assets`` and ``assignments`` items; the
+    licences store apps waited for end, and ``rt`` (if given) wakes their devices."""
     counts = SyncCounts()
     items: dict[tuple[str, str], dict] = {}
     for item in assets:
@@ -130,7 +132,7 @@ def apply_sync(s: Session, location_id: int, assets: list, assignments: list) ->
     asset_ids = upsert_assets(s, items, counts)
     counts.assets = len(items)
     la_ids = _sync_counts(s, location_id, {asset_ids[key]: _counts(item) for key, item in items.items()}, counts)
-    _sync_assignments(s, location_id, asset_ids, la_ids, assignments, counts)
+    _sync_assignments(s, rt, location_id, asset_ids, la_ids, assignments, counts)
     s.execute(update(Location).where(Location.id == location_id).values(last_sync_at=utcnow()))
     return counts
 
@@ -161,7 +163,7 @@ def _sync_counts(s: Session, location_id: int, wanted: dict[int, dict], counts: 
                                                           .where(LocationAsset.location_id == location_id))}
 
 
-def _sync_assignments(s: Session, location_id: int, asset_ids: dict, la_ids: dict, assignments: list,
+def _sync_assignments(s: Session, rt, location_id: int, asset_ids: dict, la_ids: dict, assignments: list,
                       counts: SyncCounts) -> None:
     desired: set[tuple[int, str]] = set()
     for item in assignments:
@@ -188,6 +190,10 @@ def _sync_assignments(s: Session, location_id: int, asset_ids: dict, la_ids: dic
         s.execute(delete(DeviceAssignment).where(DeviceAssignment.id.in_(chunk)))
     counts.assignments = len(desired)
     counts.assignments_created, counts.assignments_deleted = len(missing), len(stale)
+    if (missing or stale) and s.scalar(select(exists().where(
+            LicenceRequest.location_asset_id == LocationAsset.id, LocationAsset.location_id == location_id))):
+        licences.assigned(s, rt, [(m["location_asset_id"], m["serial_number"]) for m in missing])
+        licences.unassigned(s, list(existing.keys() - desired))
 
 
 def queue_sync(s: Session, rt, location_id: int) -> TaskResult:
@@ -301,6 +307,7 @@ def _asset_management(s: Session, rt, location: Location, payload: dict) -> str:
             event.status = "FAILED"
             event.failures = payload.get("failures") if isinstance(payload.get("failures"), list) else [
                 {"errorMessage": str(payload.get("error", "failure"))[:500]}]
+            licences.event_failed(s, location.id, event.event_id, event.failures)
         return f"{kind} failed"
     if event is not None:
         event.status = "COMPLETE"
@@ -320,6 +327,10 @@ def _asset_management(s: Session, rt, location: Location, payload: dict) -> str:
             unknown = True
         else:
             moved += _move(s, la, serials, associate=kind == "ASSOCIATE")
+            if kind == "ASSOCIATE":
+                licences.assigned(s, rt, [(la.id, serial) for serial in serials])
+            else:
+                licences.unassigned(s, [(la.id, serial) for serial in serials])
     if unknown:
         queue_sync(s, rt, location.id)
     return f"{kind} {moved} assignment(s)" + (", sync queued (unknown asset)" if unknown else "")

@@ -212,13 +212,13 @@ def save_profile(s: Session, rt, data: dict[str, Any], version_id: str | None = 
         s.execute(update(DeviceArtifact).where(DeviceArtifact.artifact_version_id == version.id)
                   .values(artifact_id=artifact.id))
     if changed:
-        _reinstall(s, version.id)
+        reinstall_version(s, version.id)
     s.flush()
     fanout.push_artifact_devices(s, rt, sorted({artifact.id, old_artifact}))
     return profile
 
 
-def _reinstall(s: Session, version_id: str) -> None:
+def reinstall_version(s: Session, version_id: str) -> None:
     """A new source under the same version: the devices that have it get it again (same
     identifier: it replaces). Commands not handed out yet, or deferred with NotNow, are withdrawn (Canceled)
     so that the new one is the only one queued; one already in flight installs the old source."""

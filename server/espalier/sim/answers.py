@@ -172,6 +172,48 @@ def _remove_profile(device: SimulatedDevice, command: dict[str, Any]) -> Answer:
     return "Acknowledged", {}
 
 
+def app_bundle_id(adam_id: Any) -> str:
+    """The bundle id the simulated App Store knows an adam id by."""
+    return f"com.example.store.app{adam_id}"
+
+
+def _install_application(device: SimulatedDevice, command: dict[str, Any]) -> Answer:
+    adam_id = command.get("iTunesStoreID")
+    if not isinstance(adam_id, int) or isinstance(adam_id, bool):
+        return "Error", error_chain(12021, "MCMDMErrorDomain", "iTunesStoreID must be an integer")
+    configuration = command.get("Configuration")
+    if configuration is not None and not isinstance(configuration, dict):
+        return "Error", error_chain(12021, "MCMDMErrorDomain", "Configuration must be a dictionary")
+    bundle_id = app_bundle_id(adam_id)
+    device.managed_apps[bundle_id] = {"adam_id": adam_id, "status": "Queued", "checks": 0,
+                                      "configuration": configuration, "command": command}
+    return "Acknowledged", {"Identifier": bundle_id, "State": "Queued"}
+
+
+def _remove_application(device: SimulatedDevice, command: dict[str, Any]) -> Answer:
+    identifier = command.get("Identifier")
+    if device.managed_apps.pop(identifier, None) is None:
+        return "Error", error_chain(12037, "MCMDMErrorDomain", f"The app “{identifier}” is not managed.")
+    return "Acknowledged", {}
+
+
+def _managed_applications(device: SimulatedDevice, command: dict[str, Any]) -> Answer:
+    wanted = command.get("Identifiers")
+    out = {}
+    for bundle_id, app in device.managed_apps.items():
+        if wanted and bundle_id not in wanted:
+            continue
+        app["checks"] += 1
+        if app["checks"] > device.app_checks_before_installed:
+            app["status"] = "Managed"
+        elif app["status"] == "Queued":
+            app["status"] = "Installing"
+        out[bundle_id] = {"Status": app["status"], "ManagementFlags": command.get("ManagementFlags", 1),
+                          "HasConfiguration": app["configuration"] is not None, "HasFeedback": False,
+                          "IsValidated": True, "ExternalVersionIdentifier": 1}
+    return "Acknowledged", {"ManagedApplicationList": out}
+
+
 def _needs_pin(device: SimulatedDevice, command: dict[str, Any]) -> Answer | None:
     f = device.facts
     if f.platform == "macOS" and not (f.apple_silicon or f.t2) and not command.get("PIN"):
@@ -318,7 +360,8 @@ HANDLERS: dict[str, Callable[[SimulatedDevice, dict[str, Any]], Answer]] = {
     "SetFirmwarePassword": _set_firmware_password, "VerifyFirmwarePassword": _verify_firmware_password,
     "VerifyRecoveryLock": _verify_recovery_lock,
     "AvailableOSUpdates": lambda d, c: ("Acknowledged", {"AvailableOSUpdates": []}),
-    "ManagedApplicationList": lambda d, c: ("Acknowledged", {"ManagedApplicationList": {}}),
+    "InstallApplication": _install_application, "RemoveApplication": _remove_application,
+    "ManagedApplicationList": _managed_applications,
 }
 
 

@@ -91,6 +91,9 @@ class SimulatedDevice:
         self.declaration_fetches: list[str] = []  # identifiers fetched, in order
         self.ddm_token_checks = 0  # `tokens` requests
         self.status_reports: list[dict[str, Any]] = []
+        # InstallApplication: bundle id -> {"adam_id", "status", "configuration", "checks"}
+        self.managed_apps: dict[str, dict[str, Any]] = {}
+        self.app_checks_before_installed = 1  # ManagedApplicationList answers "Installing" this many times
 
     @classmethod
     def flavour(cls, name: str, *, supervised: bool = False, dep: bool = False, filevault: bool = False,

@@ -21,6 +21,7 @@ from sqlalchemy import or_, select, update
 from espalier.apple.apps_books import AppsBooksError, VersionChanged
 from espalier.models import AppsBooksEvent, Location, utcnow
 from espalier.services import apps_books as svc
+from espalier.services import licences
 from espalier.tasks.runner import Transient
 
 log = logging.getLogger(__name__)
@@ -89,7 +90,7 @@ def sync_location(rt, location_id: int) -> dict:
             requests = client.requests
         fetched = time.monotonic()
         with rt.db.session() as s, s.begin():
-            counts = svc.apply_sync(s, location_id, assets, assignments)
+            counts = svc.apply_sync(s, location_id, assets, assignments, rt)
     finally:
         release(rt, location_id, lock)
     result = {"location": location_id, **counts.as_dict(), **stats, "requests": requests,
@@ -138,11 +139,14 @@ def poll_events(rt, batch: int = 100) -> dict:
                 row.status = state
                 failures = status.get("failures")
                 row.failures = failures if isinstance(failures, list) else None
+                if state == "FAILED":
+                    licences.event_failed(s, location.id, row.event_id, row.failures)
                 svc.queue_sync(s, rt, location.id)
                 done, failed = done + (state == "COMPLETE"), failed + (state == "FAILED")
             elif now - event.created_at > EVENT_GIVE_UP:
                 row.status = "FAILED"
                 row.failures = [{"errorMessage": "no answer from Apple in 2 days"}]
+                licences.event_failed(s, location.id, row.event_id, row.failures)
                 failed += 1
             else:
                 row.updated_at = now  # polled: next time after EVENT_POLL_AFTER again

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from espalier.tasks import apps_books as apps_books_jobs
-from espalier.tasks import dep, maintenance, push, software_updates, sweeps
+from espalier.tasks import dep, licences, maintenance, push, software_updates, sweeps
 from espalier.tasks.queue import Job
 
 log = logging.getLogger(__name__)
@@ -52,6 +52,7 @@ def default_schedule(sweep_settings: dict, sync_seconds: int = 86400, abm_settin
         Every(maintenance.check_locations, "default", 86400),
         Every(apps_books_jobs.sync_all_locations, "sync", apps_books["sync_seconds"]),
         Every(apps_books_jobs.poll_events, "sync", apps_books["event_poll_seconds"]),
+        Every(licences.send_licence_requests, "default", 60),
     )
 
 

@@ -17,7 +17,7 @@ from espalier.mdm import checkin, connect, ddm, identity, messages
 from espalier.mdm.errors import MDMError, PayloadTooLarge
 from espalier.mdm.scep import handle_pki_operation
 from espalier.pki import scep
-from espalier.services import dep_enrollments, enrollments
+from espalier.services import dep_enrollments, enrollments, licences
 from espalier.services.errors import ServiceError
 from espalier.tasks.push import notify_after_commit
 from espalier.web import runtime
@@ -66,6 +66,7 @@ def _mdm_view() -> Response:
             ctx = rt.mdm_context(s)
             answer = handler(ctx, msg, ident)
             notify_after_commit(s, rt.queue, ctx.pushes)
+            licences.queue_requests(s, rt, ctx.licence_locations)
     except MDMError as exc:
         return _mdm_error(exc)
     if not answer:

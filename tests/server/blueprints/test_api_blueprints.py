@@ -74,8 +74,8 @@ def test_artifact_crud(client, admin):
     assert a["platforms"] == ["macOS", "iOS"] and a["auto_update"] is True and a["reinstall_on_os_update"] == "No"
     other = artifact(client, admin, "Other", requires=[a["id"]]).json
     assert other["requires"] == [a["id"]] and other["platforms"] == ["iOS", "iPadOS", "macOS", "tvOS"]
-    resp = artifact(client, admin, "Third", requires=["00000000-0000-4000-8000-000000000000"], type="Store App")
-    assert resp.json == {"type": ['"Store App" is not a valid choice.']}
+    resp = artifact(client, admin, "Third", requires=["00000000-0000-4000-8000-000000000000"], type="Enterprise App")
+    assert resp.json == {"type": ['"Enterprise App" is not a valid choice.']}
     resp = artifact(client, admin, "Third", requires=["00000000-0000-4000-8000-000000000000"])
     assert resp.json == {"requires": ['Invalid pk "00000000-0000-4000-8000-000000000000" - object does not exist.']}
     assert artifact(client, admin).json == {"name": ["artifact with this name already exists."]}

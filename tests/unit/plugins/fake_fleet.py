@@ -16,10 +16,13 @@ SCOPE_DEFAULTS = dict(
     {'%s%s' % (p, s): (False if not s else '') for p in ('ios', 'ipados', 'macos', 'tvos')
      for s in ('', '_min_version', '_max_version')},
     shard_modulo=100, default_shard=100, excluded_tags=[], tag_shards=[])
+STORE_APP_DEFAULTS = dict(associated_domains=[], associated_domains_enable_direct_downloads=False, vpn_uuid=None,
+                          content_filter_uuid=None, dns_proxy_uuid=None, prevent_backup=False, removable=False,
+                          remove_on_unenroll=True)
 STAMPS = dict(created_at='2024-06-01T00:00:00', updated_at='2024-06-01T00:00:00')
 DECLARATION_TYPES = ('Activation', 'Asset', 'Configuration', 'Management')
-ARTIFACT_TYPES = ('Profile',) + DECLARATION_TYPES
-COLLECTIONS_RE = (r'/(api/(?:inventory/tags|mdm/blueprints|mdm/artifacts|mdm/profiles|mdm/declarations'
+ARTIFACT_TYPES = ('Profile',) + DECLARATION_TYPES + ('Store App',)
+COLLECTIONS_RE = (r'/(api/(?:inventory/tags|mdm/blueprints|mdm/artifacts|mdm/profiles|mdm/declarations|mdm/store_apps'
                   r'|mdm/blueprint_artifacts|mdm/filevault_configs|mdm/recovery_password_configs'
                   r'|mdm/software_update_enforcements|mdm/dep_enrollments))/(?:([^/]+)/)?')
 # what a DEP enrollment holds at Apple: a change defines a new profile (a new profile_uuid)
@@ -48,6 +51,7 @@ class FakeFleet:
         self.blueprint_artifacts = {}
         self.device_artifacts = {}  # device id -> rows
         self.declarations = {}
+        self.store_apps = {}
         self.filevault_configs = {}
         self.recovery_password_configs = {}
         self.software_update_enforcements = {}
@@ -61,6 +65,7 @@ class FakeFleet:
             'api/mdm/profiles': (self.profiles, self._profile),
             'api/mdm/blueprint_artifacts': (self.blueprint_artifacts, self._blueprint_artifact),
             'api/mdm/declarations': (self.declarations, self._declaration),
+            'api/mdm/store_apps': (self.store_apps, self._store_app),
             'api/mdm/filevault_configs': (self.filevault_configs, self._filevault_config),
             'api/mdm/recovery_password_configs': (self.recovery_password_configs, self._recovery_password_config),
             'api/mdm/software_update_enforcements': (self.software_update_enforcements,
@@ -260,6 +265,23 @@ class FakeFleet:
         status, saved = self._save(self.declarations, obj, fields, {}, self._uuid)
         saved['server_token'] = '%s-%s' % (saved['id'], self._uuid()[:8])  # a new token at every save
         return status, saved
+
+    def _store_app(self, obj, data):
+        artifact = self.artifacts.get(data.get('artifact'))
+        if artifact is None:
+            return 400, {'artifact': ['Invalid pk "%s" - object does not exist.' % data.get('artifact')]}
+        if artifact['type'] != 'Store App':
+            return 400, {'artifact': ['Not a store app artifact']}
+        if data.get('location_asset') not in self.api.location_assets:
+            return 400, {'location_asset': ['Invalid pk "%s" - object does not exist.' % data.get('location_asset')]}
+        if any(a['artifact'] == data['artifact'] and a['version'] == data.get('version') and a is not obj
+               for a in self.store_apps.values()):
+            return 400, {'version': ['A version of this artifact with the same version number already exists']}
+        configuration = (data.get('configuration') or '').strip() or None  # DRF trims
+        fields = dict(self._scope(data), artifact=data['artifact'], version=data['version'],
+                      location_asset=data['location_asset'], configuration=configuration,
+                      **{k: data.get(k, v) for k, v in STORE_APP_DEFAULTS.items()})
+        return self._save(self.store_apps, obj, fields, {}, self._uuid)
 
     def _filevault_config(self, obj, data):
         error = self._unique_name(self.filevault_configs, obj, data, 'FileVault configuration')

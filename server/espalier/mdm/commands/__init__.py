@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from .account_configuration import AccountConfiguration
+from .applications import InstallApplication, ManagedApplicationList, RemoveApplication
 from .base import Command, CommandArgumentError
 from .custom import CustomCommand
 from .declarative_management import DeclarativeManagement
@@ -20,7 +21,8 @@ from .setup_filevault import RemoveFileVault, SetupFileVault
 
 REGISTRY: dict[str, type[Command]] = {cls.request_type: cls for cls in (
     AccountConfiguration, CertificateList, CustomCommand, DeclarativeManagement, DeviceConfigured, DeviceInformation, DeviceLock, EraseDevice,
-    InstallProfile, InstalledApplicationList, ProfileList, RemoveFileVault, RemoveProfile, RestartDevice,
+    InstallApplication, InstallProfile, InstalledApplicationList, ManagedApplicationList, ProfileList,
+    RemoveApplication, RemoveFileVault, RemoveProfile, RestartDevice,
     RotateFileVaultKey, SecurityInfo, SetFirmwarePassword, SetRecoveryLock, SetupFileVault, ShutDownDevice,
     VerifyFirmwarePassword)}
 

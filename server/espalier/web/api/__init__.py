@@ -214,6 +214,7 @@ def require(s, codename: str) -> None:
 
 def register(app) -> None:
     from . import (artifacts, audit_events, blocked, blueprints, commands, declarations, dep,  # noqa: F401
-                   dep_enrollments, devices, docs, enrollments, locations, push_certificates, security_configs, software_updates, tags, tasks)
+                   dep_enrollments, devices, docs, enrollments, locations, push_certificates, security_configs,
+                   software_updates, store_apps, tags, tasks)
 
     app.register_blueprint(bp)

@@ -739,6 +739,42 @@ class DeclarationIn(FilteredItemIn):
                                      "a ServerToken is ignored (the server computes it)")
 
 
+_UUID_TEXT = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
+
+
+class StoreAppOut(FilteredItem):
+    id: str = Field(validation_alias="artifact_version_id")
+    artifact: str
+    version: int
+    location_asset: int = Field(validation_alias="location_asset_id")
+    associated_domains: list[str]
+    associated_domains_enable_direct_downloads: bool
+    configuration: str | None = Field(description="the managed app configuration: a plist dictionary, as text")
+    content_filter_uuid: str | None
+    dns_proxy_uuid: str | None
+    vpn_uuid: str | None
+    prevent_backup: bool
+    removable: bool
+    remove_on_unenroll: bool
+    created_at: str
+    updated_at: str
+
+
+class StoreAppIn(FilteredItemIn):
+    artifact: uuid_pk()
+    version: integer(1)
+    location_asset: integer(1)
+    associated_domains: Annotated[list[char(256)], Field(max_length=100)] = Field(default_factory=list)
+    associated_domains_enable_direct_downloads: Bool = False
+    configuration: char(256 * 1024, allow_blank=True, allow_null=True) = None
+    content_filter_uuid: char(36, allow_null=True, allow_blank=True, pattern=_UUID_TEXT) = None
+    dns_proxy_uuid: char(36, allow_null=True, allow_blank=True, pattern=_UUID_TEXT) = None
+    vpn_uuid: char(36, allow_null=True, allow_blank=True, pattern=_UUID_TEXT) = None
+    prevent_backup: Bool = False
+    removable: Bool = False
+    remove_on_unenroll: Bool = True
+
+
 class DeviceDeclaration(Out):
     identifier: str
     kind: str
@@ -819,6 +855,14 @@ def declaration(d, source: dict) -> dict:
     v = d.artifact_version
     return dump(DeclarationOut, v, id=v.id, artifact=v.artifact_id, type=d.type, identifier=d.identifier,
                 server_token=d.server_token, source=source)
+
+
+def store_app(a, configuration: str | None) -> dict:
+    v = a.artifact_version
+    return dump(StoreAppOut, v, id=v.id, artifact=v.artifact_id, location_asset=a.location_asset_id,
+                configuration=configuration, **{f: getattr(a, f) for f in (
+                    "associated_domains", "associated_domains_enable_direct_downloads", "content_filter_uuid",
+                    "dns_proxy_uuid", "vpn_uuid", "prevent_backup", "removable", "remove_on_unenroll")})
 
 
 def profile(p, source: str) -> dict:
