@@ -38,7 +38,7 @@ class Context:
     now: datetime = field(default_factory=utcnow)
     pushes: set[int] = field(default_factory=set)  # devices to wake once the transaction commits
     licence_locations: set[int] = field(default_factory=set)  # licence requests to send once it commits
-    holds_store_apps: bool | None = None  # known on an Idle connect (lookup.session_work); None: ask
+    holds_store_apps: bool | None = None  # read with the device (mdm/lookup.py); None: ask
     _blueprints: dict[int, Blueprint | None] = field(default_factory=dict, repr=False)
 
     def blueprint(self, blueprint_id: int | None) -> Blueprint | None:

@@ -16,7 +16,6 @@ from . import queue
 from .errors import Unrecognized
 from .messages import Channel
 
-_LOCK_DEVICE = select(EnrolledDevice).where(EnrolledDevice.udid == bindparam("udid")).with_for_update()
 _DEVICES = EnrolledDevice.__table__.c
 # What an Idle connect needs to decide whether it has work: the binding, the block, the
 # inventory schedule, what convergence scopes on, and the DDM sync tokens.
@@ -42,6 +41,12 @@ _COMMANDS, _ARTIFACT_ROWS, _BLUEPRINTS, _STORE_APPS = (DeviceCommand.__table__.c
 # inventory interval. Not folded into
 # the UPDATE: that statement's snapshot predates the row lock, so it could hand out a command
 # a concurrent connect of the same device had just handed out.
+# The device locked, and whether it holds store apps (the store app step's question, asked
+# here so that a report ending a session costs no statement of its own for it).
+_LOCK_DEVICE = (select(EnrolledDevice, exists().where(
+    _ARTIFACT_ROWS.enrolled_device_id == EnrolledDevice.id, _ARTIFACT_ROWS.status != "removed",
+    _STORE_APPS.artifact_version_id == _ARTIFACT_ROWS.artifact_version_id).label("holds_store_apps"))
+    .where(EnrolledDevice.udid == bindparam("udid")).with_for_update(of=EnrolledDevice))
 _SESSION_WORK = HotStatement(select(
     select(_COMMANDS.id).where(*queue.deliverable(_COMMANDS, False))
     .order_by(_COMMANDS.created_at, _COMMANDS.id).limit(1).scalar_subquery().label("command_id"),
@@ -54,9 +59,10 @@ _SESSION_WORK = HotStatement(select(
 
 def enrolled_device(ctx, channel: Channel, identity: ident.Identity) -> EnrolledDevice:
     """The calling device, locked."""
-    device = ctx.s.scalar(_LOCK_DEVICE, {"udid": channel.udid})
-    if device is None:
+    found = ctx.s.execute(_LOCK_DEVICE, {"udid": channel.udid}).first()
+    if found is None:
         raise Unrecognized("unknown device")
+    device, ctx.holds_store_apps = found
     ident.check_binding(ctx.s, device, identity)
     if device.is_blocked:
         raise Unrecognized("device is blocked")

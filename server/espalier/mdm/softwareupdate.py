@@ -225,8 +225,8 @@ def _short(value, limit: int = 32) -> str | None:
     return None
 
 
-def _state(ctx, device) -> DeviceSoftwareUpdate:
-    row = ctx.s.get(DeviceSoftwareUpdate, device.id)
+def _state(ctx, device, row: DeviceSoftwareUpdate | None = None) -> DeviceSoftwareUpdate:
+    row = row or ctx.s.get(DeviceSoftwareUpdate, device.id)
     if row is None:
         row = DeviceSoftwareUpdate(enrolled_device_id=device.id)
         ctx.s.add(row)
@@ -240,7 +240,7 @@ def record_device_id(ctx, device, value) -> None:
         return
     row = ctx.s.get(DeviceSoftwareUpdate, device.id)
     if row is None or row.software_update_device_id != device_id:
-        _state(ctx, device).software_update_device_id = device_id
+        _state(ctx, device, row).software_update_device_id = device_id  # a missing row is not read twice
 
 
 def _failure(value) -> dict | None:

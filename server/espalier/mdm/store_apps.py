@@ -91,7 +91,8 @@ def next_command(ctx, device) -> DeviceCommand | None:
 
 
 def _holds(ctx, device) -> bool:
-    """Whether the device has store app rows not removed (known on an Idle connect)."""
+    """Whether the device has store app rows not removed (known once the device was
+    looked up: ``lookup.session_work``, ``lookup.enrolled_device``)."""
     if ctx.holds_store_apps is not None:
         return ctx.holds_store_apps
     return bool(ctx.s.scalar(_HOLDS, {"device_id": device.id}))

@@ -108,3 +108,18 @@ def test_ddm_costs_a_blueprint_device_without_declarations_no_statement_of_its_o
         assert sim.connect() == [], sim.errors
     assert not any("declaration" in s or "device_commands" in s for s in seen["statements"][2:]), seen["statements"]
     assert sum(s.startswith("SELECT blueprints.") for s in seen["statements"]) == 1  # the steps' shared read
+
+
+def test_a_reported_result_asks_nothing_of_store_apps_beyond_the_device_lookup(
+        enrolled, client, admin, enrollment, counted):
+    """The session's last report runs the scheduling steps on the ORM device: the locked lookup
+    of the device told the store app step that it holds none (no EXISTS of its own)."""
+    bp = client.post("/api/mdm/blueprints/", headers=admin, json={"name": "Plain"}).json
+    client.put(f"/api/mdm/ota_enrollments/{enrollment['id']}/", headers=admin, json={"blueprint": bp["id"]})
+    sim, device_id = enrolled("iphone")
+    sim.connect()
+    resp = client.post(f"/api/mdm/devices/{device_id}/commands/", headers=admin, json={"name": "DeviceInformation"})
+    assert resp.status_code == 201, resp.json
+    with counted() as seen:
+        assert sim.connect() == [("DeviceInformation", "Acknowledged")], sim.errors
+    assert not any(s.startswith("SELECT EXISTS") for s in seen["statements"]), seen["statements"]
