@@ -15,8 +15,10 @@ of the bench database, from /proc) of each step is its own window:
 * ``inventory``: one connect session per device answering the commands queued at
   enrollment (DeviceInformation, SecurityInfo, ...) until the queue is empty.
 
-Then ``--connects`` idle connects (Idle, answered with an empty 200) in the same run:
-**FIGURE = server CPU per enrollment / server CPU per idle connect**. With ``--simulate
+Then ``--connects`` idle connects (Idle, answered with an empty 200) and as many ``GET
+/healthz`` in the same run: **FIGURE = server CPU per enrollment / server CPU per idle
+connect**, and against the floor: an enrollment's requests at the cost of a ``/healthz``
+each, plus its four RSA-2048 private-key operations timed alone. With ``--simulate
 N``, ``espalier simulate --devices N`` runs against the same gunicorn on a second
 enrollment (its wall time, enrollments/s). ``--profile N`` enrolls N more devices with the
 Flask app in-process under cProfile (thread-CPU clock) and prints the top entries.
@@ -88,6 +90,28 @@ def idle_connects(fleet: Fleet, meters: Meters, n: int, concurrency: int) -> Win
     return window
 
 
+def healthz_window(fleet: Fleet, meters: Meters, base_url: str, n: int, concurrency: int) -> Window:
+    """``GET /healthz`` (no database): the HTTP floor of one request, on the same gunicorn."""
+    return meters.window(lambda _: fleet.client.get(f"{base_url}/healthz").status_code == 200,
+                         list(range(n)), concurrency)
+
+
+def crypto_floor(rounds: int = 200) -> float:
+    """CPU of an enrollment's RSA-2048 private-key operations, timed alone: the PKCSReq
+    envelope's key decrypted, the certificate, the CertRep and the profile signed."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    wrapped = key.public_key().encrypt(b"k" * 32, padding.PKCS1v15())
+    start = time.process_time()
+    for _ in range(rounds):
+        key.decrypt(wrapped, padding.PKCS1v15())
+        for data in (b"certificate", b"certrep", b"profile"):
+            key.sign(data, padding.PKCS1v15(), hashes.SHA256())
+    return (time.process_time() - start) / rounds
+
+
 def simulate(settings: Path, meters: Meters, base_url: str, push_cert_id: str, n: int, concurrency: int) -> dict:
     """``espalier simulate`` as a user runs it; the server's CPU and the simulator's are read
     around it (the simulator's includes its key generation)."""
@@ -146,7 +170,7 @@ def print_enroll_profile(profile: dict, top: int) -> None:
     print_top(profile["stats"], profile["n"], top, "enrollment")
 
 
-def report(windows: dict[str, Window], answered: dict, idle: Window) -> None:
+def report(windows: dict[str, Window], answered: dict, idle: Window, healthz: Window, crypto: float) -> None:
     total_server = sum(w.server_cpu / w.n for w in windows.values())
     total_pg = sum(w.pg_cpu / w.n for w in windows.values())
     total = total_server + total_pg
@@ -164,6 +188,14 @@ def report(windows: dict[str, Window], answered: dict, idle: Window) -> None:
           f"{ms(total_pg)}) / per idle connect {ms(idle_cpu)} = {ratio(total, idle_cpu)} "
           f"(gunicorn only {ratio(total_server, idle.server_cpu / idle.n)}); target: <= 10 ms per enrollment; "
           f"{load_average()}")
+    # the floor: the requests of an enrollment at the cost of a /healthz each, and its crypto
+    n = windows["profile"].n
+    requests = 6 + 1 + sum(answered.values()) / n  # profile, 3 SCEP, 2 check-ins; Idle, then one per command
+    http = healthz.total_cpu_per_request
+    floor = requests * http + crypto
+    print(f"  floor        {requests:.1f} requests x /healthz {ms(http)} ({healthz.n} measured after the connects) "
+          f"+ 4 RSA-2048 private-key operations timed alone {ms(crypto)} = {ms(floor)}; "
+          f"FIGURE per enrollment / floor = {ratio(total, floor)}")
 
 
 def run(args, apns, push_dir: Path) -> None:
@@ -192,7 +224,8 @@ def run(args, apns, push_dir: Path) -> None:
                 print(f"keys       {args.devices} made ahead in {keygen:.1f} s (not measured); {load_average()}")
                 windows, answered = enroll_in_steps(fleet, apns, meters, args.concurrency)
                 idle = idle_connects(fleet, meters, args.connects, args.concurrency)
-            report(windows, answered, idle)
+                healthz = healthz_window(fleet, meters, base_url, args.connects, args.concurrency)
+            report(windows, answered, idle, healthz, crypto_floor())
             if args.simulate:
                 sim = simulate(settings, meters, base_url, cert_id, args.simulate, args.concurrency)
                 enroll_line = sim["lines"].get("enroll", "enroll ?")
