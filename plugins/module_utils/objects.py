@@ -178,6 +178,21 @@ def scope_fields(platforms, min_versions=None, max_versions=None):
     return out
 
 
+def artifact_outcome(module, result, version_changed, version_diff, what, name, out):
+    """The answer of an artifact module: ``result`` is ``ensure``'s for the artifact, the
+    version's change and diff are merged into it (one diff, the version under ``version``)."""
+    out['changed'] = result['changed'] or version_changed
+    if out['changed']:
+        before = dict(result.get('diff', {}).get('before', {}))
+        after = dict(result.get('diff', {}).get('after', {}))
+        if version_diff:
+            before['version'], after['version'] = version_diff['before'], version_diff['after']
+        out['diff'] = dict(before=before, after=after)
+    out['msg'] = "%s '%s' %s%s" % (what, name, 'changed' if out['changed'] else 'is as declared',
+                                   ' (check mode)' if module.check_mode and out['changed'] else '')
+    return out
+
+
 def versions_of(client, artifact_id):
     """The profile versions of an artifact, newest first, each with source_sha256 instead of its source."""
     out = []

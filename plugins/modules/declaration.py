@@ -127,8 +127,9 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.espalier.mdm.plugins.module_utils.api import EspalierModuleError, api_argument_spec, run_module
 from ansible_collections.espalier.mdm.plugins.module_utils.objects import (
-    ARTIFACTS_PATH, DECLARATION_ARTIFACT_TYPES, DECLARATIONS_PATH, canonical_declaration, changed_fields,
-    declaration_sha256, declaration_versions_of, ensure, ensure_absent, find_by_name, object_path, scope_fields,
+    ARTIFACTS_PATH, DECLARATION_ARTIFACT_TYPES, DECLARATIONS_PATH, artifact_outcome, canonical_declaration,
+    changed_fields, declaration_sha256, declaration_versions_of, ensure, ensure_absent, find_by_name,
+    object_path, scope_fields,
 )
 
 try:
@@ -235,15 +236,7 @@ def run(module, client):
     result = ensure(module, client, ARTIFACTS_PATH, current, desired, 'declaration', ARTIFACT_FIELDS)
     artifact = result.pop('object')
     changed, version, diff = _version(module, client, artifact, declaration, p['platforms'])
-    out = dict(changed=result['changed'] or changed, declaration=artifact, version=version)
-    if out['changed']:
-        before, after = dict(result.get('diff', {}).get('before', {})), dict(result.get('diff', {}).get('after', {}))
-        if diff:
-            before['version'], after['version'] = diff['before'], diff['after']
-        out['diff'] = dict(before=before, after=after)
-    out['msg'] = "declaration '%s' %s%s" % (name, 'changed' if out['changed'] else 'is as declared',
-                                            ' (check mode)' if module.check_mode and out['changed'] else '')
-    return out
+    return artifact_outcome(module, result, changed, diff, 'declaration', name, dict(declaration=artifact, version=version))
 
 
 def main():

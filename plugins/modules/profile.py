@@ -109,8 +109,8 @@ from ansible.module_utils.common.text.converters import to_bytes
 
 from ansible_collections.espalier.mdm.plugins.module_utils.api import EspalierModuleError, api_argument_spec, run_module
 from ansible_collections.espalier.mdm.plugins.module_utils.objects import (
-    ARTIFACTS_PATH, PROFILES_PATH, changed_fields, ensure, ensure_absent, find_by_name, object_path, scope_fields,
-    versions_of,
+    ARTIFACTS_PATH, PROFILES_PATH, artifact_outcome, changed_fields, ensure, ensure_absent, find_by_name,
+    object_path, scope_fields, versions_of,
 )
 
 ARTIFACT_FIELDS = ('name', 'type', 'channel', 'platforms', 'requires', 'install_during_setup_assistant', 'auto_update',
@@ -173,15 +173,7 @@ def run(module, client):
     result = ensure(module, client, ARTIFACTS_PATH, current, desired, 'profile', ARTIFACT_FIELDS)
     artifact = result.pop('object')
     changed, version, diff = _version(module, client, artifact, raw, p['platforms'])
-    out = dict(changed=result['changed'] or changed, profile=artifact, version=version)
-    if out['changed']:
-        before, after = dict(result.get('diff', {}).get('before', {})), dict(result.get('diff', {}).get('after', {}))
-        if diff:
-            before['version'], after['version'] = diff['before'], diff['after']
-        out['diff'] = dict(before=before, after=after)
-    out['msg'] = "profile '%s' %s%s" % (name, 'changed' if out['changed'] else 'is as declared',
-                                        ' (check mode)' if module.check_mode and out['changed'] else '')
-    return out
+    return artifact_outcome(module, result, changed, diff, 'profile', name, dict(profile=artifact, version=version))
 
 
 def main():

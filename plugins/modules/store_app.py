@@ -164,8 +164,8 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.espalier.mdm.plugins.module_utils.api import EspalierModuleError, api_argument_spec, run_module
 from ansible_collections.espalier.mdm.plugins.module_utils.locations import list_location_assets, list_locations
 from ansible_collections.espalier.mdm.plugins.module_utils.objects import (
-    ARTIFACTS_PATH, CLEARED, changed_fields, ensure, ensure_absent, find_by_name, object_path, scope_fields,
-    without_secret,
+    ARTIFACTS_PATH, CLEARED, artifact_outcome, changed_fields, ensure, ensure_absent, find_by_name,
+    object_path, scope_fields, without_secret,
 )
 
 STORE_APPS_PATH = 'api/mdm/store_apps/'
@@ -290,15 +290,7 @@ def run(module, client):
     result = ensure(module, client, ARTIFACTS_PATH, current, desired, 'store app', ARTIFACT_FIELDS)
     artifact = result.pop('object')
     changed, version, diff = _version(module, client, artifact, la, configuration, p['platforms'])
-    out = dict(changed=result['changed'] or changed, store_app=artifact, version=_view(version))
-    if out['changed']:
-        before, after = dict(result.get('diff', {}).get('before', {})), dict(result.get('diff', {}).get('after', {}))
-        if diff:
-            before['version'], after['version'] = diff['before'], diff['after']
-        out['diff'] = dict(before=before, after=after)
-    out['msg'] = "store app '%s' %s%s" % (name, 'changed' if out['changed'] else 'is as declared',
-                                          ' (check mode)' if module.check_mode and out['changed'] else '')
-    return out
+    return artifact_outcome(module, result, changed, diff, 'store app', name, dict(store_app=artifact, version=_view(version)))
 
 
 def main():
