@@ -8,24 +8,27 @@ neither pushed nor sent commands (``EnrolledDevice.pushable``, ``services.device
 """
 from __future__ import annotations
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, exists, or_, select
 from sqlalchemy.orm import Session
 
 from espalier.models import BlockedDevice, EnrolledDevice
 
+# One statement built once (three requests of an enrollment ask it); a None never matches.
+_BLOCKED = select(or_(
+    exists().where(EnrolledDevice.is_blocked, or_(EnrolledDevice.udid == bindparam("udid"),
+                                                  EnrolledDevice.serial_number == bindparam("serial_number"))),
+    exists().where(or_(BlockedDevice.udid == bindparam("listed_udid"),
+                       BlockedDevice.serial_number == bindparam("listed_serial_number")))))
+
 
 def is_blocked(s: Session, udid: str | None, serial_number: str | None) -> bool:
-    match, listed = [], []
-    if udid:
-        match.append(EnrolledDevice.udid == udid)
-        listed.append(BlockedDevice.udid == udid.upper())
-    if serial_number:
-        match.append(EnrolledDevice.serial_number == serial_number)
-        listed.append(BlockedDevice.serial_number == serial_number.upper())
-    if not match:
+    if not udid and not serial_number:
         return False
-    enrolled = select(EnrolledDevice.id).where(EnrolledDevice.is_blocked, or_(*match)).exists()
-    return bool(s.scalar(select(or_(enrolled, select(BlockedDevice.id).where(or_(*listed)).exists()))))
+    udid, serial_number = udid or None, serial_number or None
+    return bool(s.scalar(_BLOCKED, {
+        "udid": udid, "serial_number": serial_number,
+        "listed_udid": udid.upper() if udid else None,
+        "listed_serial_number": serial_number.upper() if serial_number else None}))
 
 
 def is_device_blocked(s: Session, device_id: int) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from espalier.models import EnrolledDevice, EnrolledUser
 
@@ -23,6 +23,8 @@ from .messages import (Authenticate, CheckinMessage, CheckOut, DeclarativeManage
 from .platforms import platform_for
 
 log = logging.getLogger(__name__)
+
+_DEVICE_LOCKED = select(EnrolledDevice).where(EnrolledDevice.udid == bindparam("udid")).with_for_update()
 
 
 def authenticate(ctx, msg: Authenticate, identity: Identity) -> None:
@@ -40,7 +42,7 @@ def authenticate(ctx, msg: Authenticate, identity: Identity) -> None:
     pc = enrollment_row.push_certificate
     if pc is not None and msg.topic != pc.topic:
         raise ParseError(f"Topic {msg.topic!r} is not this enrollment's push topic")
-    device = ctx.s.scalar(select(EnrolledDevice).where(EnrolledDevice.udid == udid).with_for_update())
+    device = ctx.s.scalar(_DEVICE_LOCKED, {"udid": udid})
     ident.authorize_claim(ctx.s, udid, identity, origin, device)
     if device is None:
         if enrollment_row.quota is not None and ctx.s.scalar(select(func.count(EnrolledDevice.id)).where(

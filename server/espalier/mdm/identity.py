@@ -28,7 +28,7 @@ from urllib.parse import unquote
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, joinedload
 
 from espalier.models import DEPEnrollment, EnrolledDevice, EnrollmentSession, IssuedCertificate, OtaEnrollment
@@ -183,21 +183,26 @@ class CertificateOrigin:
 # Authenticate reads the session's enrollment (OTA or DEP) and push topic next: one statement for all.
 _WITH_ENROLLMENT = (joinedload(EnrollmentSession.enrollment).joinedload(OtaEnrollment.push_certificate),
                     joinedload(EnrollmentSession.dep_enrollment).joinedload(DEPEnrollment.push_certificate))
+# Built once: the first check-in of every enrollment runs them.
+_ISSUED = (select(IssuedCertificate, EnrollmentSession)
+           .outerjoin(EnrollmentSession, EnrollmentSession.id == IssuedCertificate.enrollment_session_id)
+           .where(IssuedCertificate.fingerprint == bindparam("fingerprint")).options(*_WITH_ENROLLMENT))
+_SESSION_BY_TOKEN = (select(EnrollmentSession).where(EnrollmentSession.token == bindparam("token"))
+                     .options(*_WITH_ENROLLMENT))
+_BOUND_ELSEWHERE = select(EnrolledDevice.udid).where(EnrolledDevice.cert_fingerprint == bindparam("fingerprint"),
+                                                     EnrolledDevice.udid != bindparam("udid")).limit(1)
 
 
 def certificate_origin(s: Session, identity: Identity, session_token: str | None) -> CertificateOrigin | None:
     """Certificates we issued are on record; an external CA's lead back by the session token
     in their Subject CN (what the attested UDID of that session proves, they prove)."""
-    found = s.execute(select(IssuedCertificate, EnrollmentSession).outerjoin(
-        EnrollmentSession, EnrollmentSession.id == IssuedCertificate.enrollment_session_id).where(
-        IssuedCertificate.fingerprint == identity.fingerprint).options(*_WITH_ENROLLMENT)).first()
+    found = s.execute(_ISSUED, {"fingerprint": identity.fingerprint}).first()
     if found is not None:
         issued, session = found
         return CertificateOrigin(session, issued.udid, issued.renewed_fingerprint) if session else None
     if session_token is None:
         return None
-    session = s.scalar(select(EnrollmentSession).where(EnrollmentSession.token == session_token)
-                       .options(*_WITH_ENROLLMENT))
+    session = s.scalar(_SESSION_BY_TOKEN, {"token": session_token})
     return CertificateOrigin(session, session.attested_udid, None) if session else None
 
 
@@ -215,8 +220,7 @@ def authorize_claim(s: Session, udid: str, identity: Identity, origin: Certifica
     if origin.udid is not None and origin.udid != udid:
         log.warning("certificate %s issued for %s presented for %s", identity.fingerprint[:16], origin.udid, udid)
         raise IdentityError("this certificate was issued for another device")
-    other = s.scalar(select(EnrolledDevice.udid).where(
-        EnrolledDevice.cert_fingerprint == identity.fingerprint, EnrolledDevice.udid != udid).limit(1))
+    other = s.scalar(_BOUND_ELSEWHERE, {"fingerprint": identity.fingerprint, "udid": udid})
     if other is not None:
         log.warning("certificate %s bound to %s presented for %s", identity.fingerprint[:16], other, udid)
         raise IdentityError("this certificate belongs to another device")
