@@ -225,8 +225,13 @@ def _short(value, limit: int = 32) -> str | None:
     return None
 
 
-def _state(ctx, device, row: DeviceSoftwareUpdate | None = None) -> DeviceSoftwareUpdate:
-    row = row or ctx.s.get(DeviceSoftwareUpdate, device.id)
+_UNREAD = object()
+
+
+def _state(ctx, device, row=_UNREAD) -> DeviceSoftwareUpdate:
+    """The device's row, made if missing; ``row``: what the caller read already (None: missing)."""
+    if row is _UNREAD:
+        row = ctx.s.get(DeviceSoftwareUpdate, device.id)
     if row is None:
         row = DeviceSoftwareUpdate(enrolled_device_id=device.id)
         ctx.s.add(row)
@@ -238,9 +243,10 @@ def record_device_id(ctx, device, value) -> None:
     device_id = _short(value)
     if device_id is None:
         return
-    row = ctx.s.get(DeviceSoftwareUpdate, device.id)
+    with ctx.s.no_autoflush:  # the device's inventory changes are flushed once, with the rest of the report
+        row = ctx.s.get(DeviceSoftwareUpdate, device.id)
     if row is None or row.software_update_device_id != device_id:
-        _state(ctx, device, row).software_update_device_id = device_id  # a missing row is not read twice
+        _state(ctx, device, row).software_update_device_id = device_id
 
 
 def _failure(value) -> dict | None:

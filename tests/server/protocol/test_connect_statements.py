@@ -123,3 +123,15 @@ def test_a_reported_result_asks_nothing_of_store_apps_beyond_the_device_lookup(
     with counted() as seen:
         assert sim.connect() == [("DeviceInformation", "Acknowledged")], sim.errors
     assert not any(s.startswith("SELECT EXISTS") for s in seen["statements"]), seen["statements"]
+
+
+def test_a_first_device_information_reads_software_update_state_once_and_writes_the_device_once(enrolled, counted):
+    """Before it has software update state, the device's DeviceInformation reads that row once (a
+    missing row is not asked again) and its inventory changes reach the device row in one UPDATE."""
+    sim, _ = enrolled("mac")
+    with counted() as seen:
+        assert sim.connect() == [("DeviceInformation", "Acknowledged"), ("SecurityInfo", "Acknowledged")], sim.errors
+    first_report = seen["statements"][seen["statements"].index("SAVEPOINT sa_savepoint_1"):]
+    first_report = first_report[:first_report.index("RELEASE SAVEPOINT sa_savepoint_1")]
+    assert sum(s.startswith("SELECT device_software_updates.") for s in first_report) == 1, first_report
+    assert sum(s.startswith("UPDATE enrolled_devices ") for s in first_report) == 1, first_report
