@@ -11,6 +11,8 @@ mode's settings and, from ``--concurrency`` client threads:
 
 * half of ``--connects`` GET /healthz (the baseline: no database), ``--connects`` idle
   connects (one Idle PUT answered with an empty 200), the other half of the /healthz;
+* half of ``--connects`` GET /healthz paced at the connects' measured rate (a floor at the
+  same request rate: the Mdm-Signature client is slower than the server);
 * the CPU (user + system) the gunicorn master and workers used in each window, from /proc.
 
 The figure is CPU per connect / CPU per /healthz (issue target <= 2.5x, and <= 1.0 ms with
@@ -137,11 +139,30 @@ def measure_mode(server: Gunicorn, pg: PostgresCpu, fleet: Fleet, args) -> dict:
     h1, codes1 = measure(server, pg, healthz, list(range(args.connects // 2)), args.concurrency)
     connects, handled = measure(server, pg, fleet.connect_device, devices, args.concurrency, transactions=True)
     h2, codes2 = measure(server, pg, healthz, list(range(args.connects - args.connects // 2)), args.concurrency)
+    paced, codes3 = measure(server, pg, paced_at(healthz, connects.n / connects.wall),
+                            list(range(args.connects // 2)), args.concurrency)
     errors = sum(len(d.errors) for d in fleet.devices) - errors_before
-    if any(handled) or errors or set(codes1 + codes2) != {200}:
+    if any(handled) or errors or set(codes1 + codes2 + codes3) != {200}:
         raise BenchError(f"connects were not all idle and clean: {sum(map(bool, handled))} handled commands, "
-                         f"{errors} device errors, /healthz statuses {set(codes1 + codes2)}")
-    return {"healthz": (h1, h2), "connects": connects}
+                         f"{errors} device errors, /healthz statuses {set(codes1 + codes2 + codes3)}")
+    return {"healthz": (h1, h2), "connects": connects, "paced": paced}
+
+
+def paced_at(fn: Callable[[int], object], rate: float) -> Callable[[int], object]:
+    """``fn(i)`` no earlier than ``i / rate`` seconds after the first call: gunicorn's CPU per
+    request rises as its request rate falls (fewer requests per wake-up), so a connect slowed
+    by its client (Mdm-Signature: the simulator signs every message) is also compared with
+    /healthz at the connects' own rate."""
+    start: list[float] = []
+
+    def call(i: int):
+        if not start:
+            start.append(time.perf_counter())
+        delay = start[0] + i / rate - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        return fn(i)
+    return call
 
 
 def run(args, apns: FakeAPNs, push_dir: Path) -> None:
@@ -273,6 +294,10 @@ def report(mode: str, result: dict) -> None:
               f"/request (PostgreSQL backends {ms(w.pg_cpu / w.n)})")
     print(f"  PostgreSQL per connect: {c.transactions / c.n:.2f} transactions, {c.sessions / c.n:.3f} sessions "
           f"opened (pg_stat_database)")
+    paced = result["paced"]
+    print(f"  /healthz {paced.n} at the connects' rate in {paced.wall:.1f} s, {paced.n / paced.wall:.0f}/s; server CPU "
+          f"{ms(paced.cpu_per_request)}/request: per connect / per /healthz at the same rate = "
+          f"{ratio(c.cpu_per_request, paced.cpu_per_request)}")
     total = c.cpu_per_request + c.pg_cpu / c.n
     print(f"  FIGURE   server CPU per connect {ms(c.cpu_per_request)} / per /healthz {ms(healthz_cpu)} = "
           f"{ratio(c.cpu_per_request, healthz_cpu)}; with PostgreSQL {ms(total)} = {ratio(total, healthz_cpu)} "
