@@ -72,13 +72,20 @@ def test_an_idle_connect_with_nothing_to_do_is_two_statements_in_one_transaction
     assert (seen["commits"], seen["rollbacks"]) == (1, 0)
 
 
-def test_an_idle_connect_hands_out_a_queued_command_once(enrolled, client, admin, counted):
+def _device_information_session(enrolled, client, admin, counted) -> tuple:
+    """(the iPhone, the statements seen) of a session answering one DeviceInformation queued
+    through the API once its enrollment's inventory was answered."""
     sim, device_id = enrolled("iphone")
     sim.connect()
     resp = client.post(f"/api/mdm/devices/{device_id}/commands/", headers=admin, json={"name": "DeviceInformation"})
     assert resp.status_code == 201, resp.json
     with counted() as seen:
         assert sim.connect() == [("DeviceInformation", "Acknowledged")], sim.errors
+    return sim, seen
+
+
+def test_an_idle_connect_hands_out_a_queued_command_once(enrolled, client, admin, counted):
+    sim, seen = _device_information_session(enrolled, client, admin, counted)
     assert seen["commits"] == 2  # the Idle connect, then the report
     assert sim.connect() == []
 
@@ -116,12 +123,7 @@ def test_a_reported_result_asks_nothing_of_store_apps_beyond_the_device_lookup(
     of the device told the store app step that it holds none (no EXISTS of its own)."""
     bp = client.post("/api/mdm/blueprints/", headers=admin, json={"name": "Plain"}).json
     client.put(f"/api/mdm/ota_enrollments/{enrollment['id']}/", headers=admin, json={"blueprint": bp["id"]})
-    sim, device_id = enrolled("iphone")
-    sim.connect()
-    resp = client.post(f"/api/mdm/devices/{device_id}/commands/", headers=admin, json={"name": "DeviceInformation"})
-    assert resp.status_code == 201, resp.json
-    with counted() as seen:
-        assert sim.connect() == [("DeviceInformation", "Acknowledged")], sim.errors
+    _, seen = _device_information_session(enrolled, client, admin, counted)
     assert not any(s.startswith("SELECT EXISTS") for s in seen["statements"]), seen["statements"]
 
 
