@@ -29,7 +29,10 @@ def connect(ctx, msg: Report, identity: Identity) -> bytes | None:
     channel = msg.channel
     if msg.is_idle and channel.user_id is None:
         return _idle(ctx, channel, identity)
-    device = lookup.enrolled_device(ctx, channel, identity)
+    if channel.user_id is None:  # a report on the device channel
+        device, command = lookup.reporting_device(ctx, channel, identity, msg.command_uuid)
+    else:
+        device, command = lookup.enrolled_device(ctx, channel, identity), None
     user = lookup.enrolled_user(ctx, device, channel)
     if channel.user_id and user is None:
         raise Unrecognized("unknown user channel")
@@ -38,7 +41,9 @@ def connect(ctx, msg: Report, identity: Identity) -> bytes | None:
     if msg.is_idle:
         user.session_started_at = user.last_seen_at = ctx.now
     else:
-        report(ctx, device, user_id, msg)
+        if user is not None:
+            command = queue.reported_command(ctx.s, device.id, user.id, msg.command_uuid)
+        report(ctx, device, command, msg)
         if channel_row.last_seen_at is None or ctx.now - channel_row.last_seen_at > LAST_SEEN_RESOLUTION:
             channel_row.last_seen_at = ctx.now  # coarse on purpose: not a row write per report
     if user is not None and (device.last_seen_at is None or ctx.now - device.last_seen_at > LAST_SEEN_RESOLUTION):
@@ -91,8 +96,8 @@ def _payload(ctx, device, command: DeviceCommand) -> dict[str, Any]:
     return cls.payload(device, arguments)
 
 
-def report(ctx, device, user_id: int | None, msg: Report) -> None:
-    command = queue.reported_command(ctx.s, device.id, user_id, msg.command_uuid)
+def report(ctx, device, command: DeviceCommand | None, msg: Report) -> None:
+    """Store what ``msg`` reports of ``command`` (the reporting channel's command of that UUID)."""
     if command is None:
         log.warning("device %s reported %s for unknown command %s", device.udid, msg.status, msg.command_uuid)
         return

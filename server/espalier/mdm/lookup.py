@@ -6,7 +6,7 @@ two connects), so a command is never handed out twice nor after its final status
 """
 from __future__ import annotations
 
-from sqlalchemy import bindparam, exists, select, update
+from sqlalchemy import and_, bindparam, exists, select, update
 
 from espalier.db import HotStatement
 from espalier.models import Blueprint, DeviceArtifact, DeviceCommand, EnrolledDevice, EnrolledUser, StoreApp
@@ -57,10 +57,28 @@ _SESSION_WORK = HotStatement(select(
     .scalar_subquery().label("inventory_interval")))
 
 
+# A report on the device channel: the device locked and the command it reports on, one statement.
+_LOCK_REPORTING_DEVICE = (_LOCK_DEVICE.add_columns(DeviceCommand)
+                          .outerjoin(DeviceCommand, and_(*queue.reported_by(EnrolledDevice.id))))
+
+
 def enrolled_device(ctx, channel: Channel, identity: ident.Identity) -> EnrolledDevice:
     """The calling device, locked."""
     found = ctx.s.execute(_LOCK_DEVICE, {"udid": channel.udid}).first()
-    if found is None:
+    return _checked(ctx, found, identity)
+
+
+def reporting_device(ctx, channel: Channel, identity: ident.Identity,
+                     command_uuid: str | None) -> tuple[EnrolledDevice, DeviceCommand | None]:
+    """The calling device, locked, and the command its device channel reports on (None: not
+    one of this device channel's)."""
+    found = ctx.s.execute(_LOCK_REPORTING_DEVICE, {"udid": channel.udid, "uuid": command_uuid}).first()
+    device = _checked(ctx, found[:2] if found else None, identity)
+    return device, found[2]
+
+
+def _checked(ctx, found, identity: ident.Identity) -> EnrolledDevice:
+    if not found:
         raise Unrecognized("unknown device")
     device, ctx.holds_store_apps = found
     ident.check_binding(ctx.s, device, identity)

@@ -75,15 +75,18 @@ def next_command(s: Session, device_id: int, user_id: int | None, *, session_sta
     return s.scalar(_NEXT_FOR_USER, {**params, "user_id": user_id})
 
 
-_REPORTED = select(DeviceCommand).where(DeviceCommand.uuid == bindparam("uuid"),
-                                        DeviceCommand.enrolled_device_id == bindparam("device_id"))
-_REPORTED_FOR_DEVICE = _REPORTED.where(DeviceCommand.enrolled_user_id.is_(None))
-_REPORTED_FOR_USER = _REPORTED.where(DeviceCommand.enrolled_user_id == bindparam("user_id"))
+def reported_by(device_id, user_id=None) -> tuple:
+    """What makes a command the one a report refers to (bind ``uuid``): its UUID, on the
+    reporting channel only (the device's, or one user's of it)."""
+    return (DeviceCommand.uuid == bindparam("uuid"), DeviceCommand.enrolled_device_id == device_id,
+            DeviceCommand.enrolled_user_id.is_(None) if user_id is None else DeviceCommand.enrolled_user_id == user_id)
 
 
-def reported_command(s: Session, device_id: int, user_id: int | None, uuid: str) -> DeviceCommand | None:
-    """The command a report refers to, only if it belongs to the reporting channel."""
-    if user_id is None:
-        return s.scalar(_REPORTED_FOR_DEVICE, {"uuid": uuid, "device_id": device_id})
+_REPORTED_FOR_USER = select(DeviceCommand).where(*reported_by(bindparam("device_id"), bindparam("user_id")))
+
+
+def reported_command(s: Session, device_id: int, user_id: int, uuid: str) -> DeviceCommand | None:
+    """The command a user channel's report refers to (the device channel's comes with the
+    device's lookup: ``lookup.reporting_device``)."""
     return s.scalar(_REPORTED_FOR_USER, {"uuid": uuid, "device_id": device_id, "user_id": user_id})
 
