@@ -73,7 +73,9 @@ def _idle(ctx, channel, identity: Identity) -> bytes | None:
             return _answer(ctx, device, queue.next_command(ctx.s, row.id, None, now=ctx.now,
                                                            session_started_at=ctx.now))
     if work.command_id is not None:
-        return _answer(ctx, device or lookup.loaded(ctx, row), ctx.s.get(DeviceCommand, work.command_id))
+        if device is not None:
+            return _answer(ctx, device, ctx.s.get(DeviceCommand, work.command_id))
+        return _answer(ctx, *lookup.loaded_with_command(ctx, row, work.command_id))
     if row.blueprint_id is None and not work.has_artifacts and not row.awaiting_configuration:
         return None
     # convergence reads only SESSION_COLUMNS of the device; its commands' payloads none

@@ -87,6 +87,10 @@ def _device_information_session(enrolled, client, admin, counted) -> tuple:
 def test_an_idle_connect_hands_out_a_queued_command_once(enrolled, client, admin, counted):
     sim, seen = _device_information_session(enrolled, client, admin, counted)
     assert seen["commits"] == 2  # the Idle connect, then the report
+    idle = seen["statements"][:[st.startswith("UPDATE device_commands SET time=") for st in seen["statements"]].index(True)]
+    # the session UPDATE, its work, then the device and the command loaded in one statement
+    assert [st.split()[0] for st in idle] == ["UPDATE", "SELECT", "SELECT"], idle
+    assert idle[2].startswith("SELECT enrolled_devices."), idle
     assert sim.connect() == []
 
 
