@@ -90,6 +90,18 @@ def settings(pg_url, mdm_settings):
     return make_settings(pg_url, **mdm_settings)
 
 
+@pytest.fixture
+def sqlite_settings(tmp_path):
+    """sqlite_settings(**mdm) -> settings of a migrated SQLite database of this test's own."""
+    def factory(**mdm):
+        settings = make_settings(f"sqlite:///{tmp_path}/espalier.db", **mdm)
+        db = Database(settings["database_url"])
+        db.upgrade(secret_keys=settings["secret_keys"])
+        db.dispose()
+        return settings
+    return factory
+
+
 class TestQueue(InProcessTaskQueue):
     """Runs jobs inline; push jobs only when a test asks (``push_enabled``), else records them."""
 

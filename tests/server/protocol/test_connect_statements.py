@@ -20,17 +20,11 @@ def mdm_settings(request):
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])
-def settings(request, pg_url, mdm_settings, settings_factory, tmp_path):
+def settings(request, pg_url, mdm_settings, settings_factory, sqlite_settings):
     """PostgreSQL runs the hot statements on the driver's cursor, SQLite through SQLAlchemy."""
-    from espalier.db import Database
-
     if request.param == "postgresql":
         return settings_factory(pg_url, **mdm_settings)
-    settings = settings_factory(f"sqlite:///{tmp_path}/espalier.db", **mdm_settings)
-    db = Database(settings["database_url"])
-    db.upgrade(secret_keys=settings["secret_keys"])
-    db.dispose()
-    return settings
+    return sqlite_settings(**mdm_settings)
 
 
 @pytest.fixture

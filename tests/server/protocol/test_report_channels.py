@@ -5,11 +5,19 @@ from __future__ import annotations
 
 import plistlib
 
+import pytest
+
 from espalier.mdm import queue
 from espalier.models import DeviceCommand, EnrolledUser
 
 CHECKIN = {"Content-Type": "application/x-apple-aspen-mdm-checkin"}
 CONNECT = {"Content-Type": "application/x-apple-aspen-mdm"}
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def settings(request, pg_url, settings_factory, sqlite_settings):
+    """The joined lookup is a LEFT JOIN with FOR UPDATE OF on PostgreSQL, plain on SQLite."""
+    return settings_factory(pg_url) if request.param == "postgresql" else sqlite_settings()
 
 
 def _put(client, headers, url, ctype, **message):
