@@ -7,20 +7,21 @@ or processes: live servers, in-process job threads, concurrent connects.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
 
 import psycopg
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ (fakes)
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/server (shared fixtures: e2e, testenv)
 
 from espalier import runtime as runtime_mod  # noqa: E402
 from espalier.app import create_app  # noqa: E402
-from espalier.db import Database  # noqa: E402
+from espalier.db import Database, HotStatement  # noqa: E402
 from espalier.models import Base, EnrolledDevice  # noqa: E402
 from espalier.services import auth  # noqa: E402
 from espalier.settings import from_mapping  # noqa: E402
@@ -60,7 +61,7 @@ def make_settings(database_url: str, **mdm) -> "Settings":  # noqa: F821
 
 
 # The built-in CA survives between tests (as in production, it is made once and cached).
-KEEP = {"certificate_authorities"}
+KEEP = {"certificate_authorities", "convergence_epoch"}  # kept rows: the CA, the epoch counter
 
 
 def truncate_all(db: Database) -> None:
@@ -146,6 +147,37 @@ def client(app):
 @pytest.fixture
 def db(runtime):
     return runtime.db
+
+
+@pytest.fixture
+def counted(runtime):
+    """counted() -> context manager yielding {"statements": [...], "commits": n, "rollbacks": n}:
+    what the runtime's engine ran in its window (the hot statements on the driver's cursor too)."""
+    @contextlib.contextmanager
+    def window():
+        seen = {"statements": [], "commits": 0, "rollbacks": 0}
+
+        def statement(conn, cursor, sql, *args):
+            if not sql.startswith("BEGIN"):  # SQLite's explicit BEGIN IMMEDIATE: the transaction, counted below
+                seen["statements"].append(" ".join(sql.split()))
+
+        def commit(conn):
+            seen["commits"] += 1
+
+        def rollback(conn):
+            seen["rollbacks"] += 1
+
+        listeners = [("before_cursor_execute", statement), ("commit", commit), ("rollback", rollback)]
+        for name, fn in listeners:
+            event.listen(runtime.db.engine, name, fn)
+        HotStatement.observers.append(hot := lambda sql: statement(None, None, sql))
+        try:
+            yield seen
+        finally:
+            HotStatement.observers.remove(hot)
+            for name, fn in listeners:
+                event.remove(runtime.db.engine, name, fn)
+    return window
 
 
 @pytest.fixture
