@@ -5,6 +5,7 @@ from .auth import ApiToken, ApiTokenPermission, User
 from .base import Base, utcnow
 from .blueprints import Artifact, ArtifactVersion, Blueprint, BlueprintArtifact, Declaration, DeviceArtifact, Profile
 from .commands import DeviceCommand
+from .convergence_epoch import ConvergenceEpoch
 from .declarative import DeclarativeReport, DeviceDeclaration
 from .dep import DEPDevice, DEPEnrollment, DEPOrganization, DEPToken, DEPVirtualServer
 from .devices import BlockedDevice, EnrolledDevice, EnrolledUser
@@ -19,7 +20,7 @@ from .tags import MachineTag, Tag, Taxonomy
 from .tasks import TaskResult
 
 __all__ = ["ApiToken", "AuditEvent", "FileVaultConfig", "RecoveryPasswordConfig", "ApiTokenPermission", "Artifact", "ArtifactVersion", "Base", "BlockedDevice", "Blueprint",
-           "BlueprintArtifact", "Declaration", "DeclarativeReport", "DeviceArtifact", "DeviceDeclaration", "MachineTag", "Profile", "Tag", "Taxonomy", "CertificateAuthority", "DeviceCommand",
+           "BlueprintArtifact", "Declaration", "DeclarativeReport", "DeviceArtifact", "DeviceDeclaration", "MachineTag", "Profile", "Tag", "Taxonomy", "CertificateAuthority", "ConvergenceEpoch", "DeviceCommand",
            "DEPDevice", "DEPEnrollment", "DEPOrganization", "DEPToken", "DEPVirtualServer",
            "AppsBooksEvent", "AppsBooksNotification", "Asset", "DeviceAssignment", "Location", "LocationAsset",
            "EnrolledDevice", "EnrolledUser", "EnrollmentSession", "IssuedCertificate", "OtaEnrollment",

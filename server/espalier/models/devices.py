@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint, and_
+from sqlalchemy import BigInteger, ForeignKey, String, Text, UniqueConstraint, and_
 from sqlalchemy.ext.hybrid import hybrid_property
 
 from .base import Base, CreatedAt, IntPk, Mapped, Secret, Udid, UpdatedAt, mapped_column
@@ -50,6 +50,9 @@ class EnrolledDevice(Base):
     # DeclarativeManagement command queued (never two commands for one token)
     declarations_token: Mapped[str | None] = mapped_column(String(64))
     declarations_token_queued: Mapped[str | None] = mapped_column(String(64))
+    # The convergence epoch (models/convergence_epoch.py) at which profile convergence last
+    # found nothing to do for this device; None once anything it scopes on changes.
+    converged_epoch: Mapped[int | None] = mapped_column(BigInteger)
     dep_enrollment: Mapped[bool | None]
     user_enrollment: Mapped[bool | None]
     user_approved_enrollment: Mapped[bool | None]

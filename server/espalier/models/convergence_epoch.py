@@ -1,0 +1,124 @@
+"""The convergence epoch: one counter that moves in the transaction of every change to what
+profile convergence reads beyond a device's own rows, so that a device which found nothing
+to do at epoch N skips the reads while the epoch is still N (mdm/convergence.py).
+
+Kept here, by session events, rather than by each service:
+- every ORM flush that adds, changes or deletes a blueprint, artifact, version, profile,
+  blueprint artifact, tag or machine tag, and every bulk INSERT, UPDATE or DELETE on their
+  tables or on ``device_artifacts``, bumps the epoch;
+- a flush that changes what a device is scoped by (its blueprint, platform, OS version,
+  serial number, UDID, enrollment) clears that device's mark in the same UPDATE;
+- a flush that writes a device's artifact rows (a result, a ProfileList, a DDM status
+  report, a licence) clears that device's mark, except while convergence itself writes them
+  for the device it is evaluating (``evaluating``: that mark is stale anyway, and marks only
+  grow). A bulk UPDATE of ``enrolled_devices`` must not set the scope columns: none does.
+
+The bump is ``UPDATE ... SET value = value + 1``: its row lock orders concurrent changes by
+commit, so an epoch a connect reads is never newer than the data it then reads.
+"""
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, bindparam, event, inspect, select, update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
+from sqlalchemy.orm.attributes import flag_modified, set_committed_value
+
+from .base import Base, IntPk, Mapped, mapped_column
+from .blueprints import Artifact, ArtifactVersion, Blueprint, BlueprintArtifact, DeviceArtifact, Profile
+from .devices import EnrolledDevice
+from .tags import MachineTag, Tag
+
+
+class ConvergenceEpoch(Base):
+    __tablename__ = "convergence_epoch"
+
+    id: Mapped[IntPk]  # one row, id 1 (written by its migration)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+WATCHED = (Artifact, ArtifactVersion, Blueprint, BlueprintArtifact, Profile, MachineTag, Tag)
+WATCHED_TABLES = frozenset(m.__tablename__ for m in WATCHED) | {DeviceArtifact.__tablename__}
+DEVICE_SCOPE = ("udid", "serial_number", "platform", "os_version", "blueprint_id", "enrolled_at")
+
+_EPOCH = ConvergenceEpoch.__table__.c
+CURRENT = select(_EPOCH.value).where(_EPOCH.id == 1)
+_BUMP = update(ConvergenceEpoch.__table__).where(_EPOCH.id == 1).values(value=_EPOCH.value + 1)
+
+
+_DEVICES = EnrolledDevice.__table__.c
+_MARK = update(EnrolledDevice.__table__).where(_DEVICES.id == bindparam("device_id")).values(
+    converged_epoch=bindparam("epoch"))
+_CLEAR = update(EnrolledDevice.__table__).where(_DEVICES.id.in_(bindparam("device_ids", expanding=True)),
+                                                 _DEVICES.converged_epoch.is_not(None)).values(converged_epoch=None)
+_EVALUATING = "espalier.convergence_epoch.evaluating"  # session.info: device ids
+
+
+def bump(session: Session) -> None:
+    session.connection().execute(_BUMP)
+
+
+def evaluating(session: Session, device_id: int) -> None:
+    """Convergence is evaluating this device, whose mark it read is not the current epoch:
+    its own writes of the device's rows in this transaction clear nothing."""
+    session.info.setdefault(_EVALUATING, set()).add(device_id)
+
+
+def mark(session: Session, device_id: int, epoch: int) -> None:
+    """Convergence found nothing to do for this device at ``epoch``."""
+    session.execute(_MARK, {"device_id": device_id, "epoch": epoch})
+    session.info.get(_EVALUATING, set()).discard(device_id)
+    device = session.identity_map.get(identity_key(EnrolledDevice, device_id))
+    if device is not None:
+        set_committed_value(device, "converged_epoch", epoch)
+
+
+def _clear(session: Session, device_ids: set[int]) -> None:
+    unloaded = []
+    for device_id in device_ids - session.info.get(_EVALUATING, set()):
+        device = session.identity_map.get(identity_key(EnrolledDevice, device_id))
+        if device is None:
+            unloaded.append(device_id)
+        elif inspect(device).attrs.converged_epoch.loaded_value is not None:  # a mark, or not loaded
+            device.converged_epoch = None
+    if unloaded:
+        session.connection().execute(_CLEAR, {"device_ids": unloaded})
+
+
+@event.listens_for(Session, "before_flush")
+def _flushed(session: Session, flush_context, instances) -> None:
+    moved, rows_of = False, set()
+    for obj in (*session.new, *session.deleted):
+        if isinstance(obj, DeviceArtifact):
+            rows_of.add(obj.enrolled_device_id)
+        moved = moved or isinstance(obj, WATCHED)
+    for obj in session.dirty:
+        if isinstance(obj, EnrolledDevice):
+            attrs = inspect(obj).attrs
+            if any(attrs[a].history.has_changes() for a in DEVICE_SCOPE):
+                obj.converged_epoch = None
+                flag_modified(obj, "converged_epoch")  # even over a mark written by Core
+        elif isinstance(obj, DeviceArtifact):
+            if session.is_modified(obj, include_collections=False):
+                rows_of.add(obj.enrolled_device_id)
+        elif not moved and isinstance(obj, WATCHED) and session.is_modified(obj, include_collections=False):
+            moved = True
+    rows_of.discard(None)
+    if rows_of:
+        _clear(session, rows_of)
+    if moved:
+        bump(session)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _ended(session: Session, transaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_EVALUATING, None)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _bulk(state) -> None:
+    if not (state.is_insert or state.is_update or state.is_delete):
+        return
+    table = getattr(state.statement, "table", None)
+    if table is not None and table.name in WATCHED_TABLES:
+        bump(state.session)
