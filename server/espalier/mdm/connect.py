@@ -79,7 +79,7 @@ def _idle(ctx, channel, identity: Identity) -> bytes | None:
     if row.blueprint_id is None and not work.has_artifacts and not row.awaiting_configuration:
         return None
     # convergence reads only SESSION_COLUMNS of the device; its commands' payloads none
-    ctx.holds_store_apps = work.has_store_apps
+    ctx.holds_store_apps, ctx.epoch = work.has_store_apps, work.epoch
     return _answer(ctx, row, scheduling.next_command(ctx, row))
 
 

@@ -10,7 +10,10 @@ a pending row that names a live command is never queued again.
 
 Reads per connect: the device's rows (with their profile identifiers), and, when it is on
 a blueprint, its profile candidates in one joined query; its tags only when a candidate
-filters on tags, its pending artifact commands only when a row waits for one.
+filters on tags, its pending artifact commands only when a row waits for one. None on an
+Idle connect of a converged device: one that found nothing to do, with no row pending, at
+the convergence epoch the connect read (models/convergence_epoch.py), is marked with that
+epoch, and its reads are skipped until the epoch moves or the mark is cleared.
 """
 from __future__ import annotations
 
@@ -21,7 +24,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import defer
 
 from espalier.models import (Artifact, ArtifactVersion, BlueprintArtifact, DeviceArtifact, DeviceCommand, MachineTag,
-                             Profile)
+                             Profile, convergence_epoch)
 
 from . import legacy_profiles, queue, scope
 from .results import stored
@@ -49,10 +52,21 @@ _LIVE_COMMANDS = select(DeviceCommand.uuid).where(
 
 
 def next_command(ctx, device) -> DeviceCommand | None:
-    s = ctx.s
     if device.blueprint_id is not None and legacy_profiles.applies(ctx.blueprint(device.blueprint_id), device):
         return None  # its profiles are declarations (mdm/ddm.py)
-    rows = s.execute(_ROWS, {"device_id": device.id}).all()
+    if ctx.epoch is not None and device.converged_epoch == ctx.epoch:
+        return None  # nothing it reads changed since it last found nothing to do
+    if ctx.epoch is not None:
+        convergence_epoch.evaluating(ctx.s, device.id)
+    rows = ctx.s.execute(_ROWS, {"device_id": device.id}).all()
+    command = _next(ctx, device, rows)
+    if command is None and ctx.epoch is not None and not any(r.DeviceArtifact.status == "pending" for r in rows):
+        convergence_epoch.mark(ctx.s, device.id, ctx.epoch)
+    return command
+
+
+def _next(ctx, device, rows) -> DeviceCommand | None:
+    s = ctx.s
     if device.blueprint_id is None and not rows:
         return None
     candidates = s.execute(PROFILE_CANDIDATES, {"blueprint_id": device.blueprint_id}).all() if device.blueprint_id else []

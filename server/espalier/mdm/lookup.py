@@ -10,6 +10,7 @@ from sqlalchemy import and_, bindparam, exists, select, update
 
 from espalier.db import HotStatement
 from espalier.models import Blueprint, DeviceArtifact, DeviceCommand, EnrolledDevice, EnrolledUser, StoreApp
+from espalier.models import convergence_epoch
 
 from . import identity as ident
 from . import queue
@@ -26,7 +27,9 @@ SESSION_COLUMNS = ("id", "udid", "serial_number", "platform", "os_version", "blu
                    "apple_silicon", "filevault_profile_token", "filevault_prk_escrowed_at", "filevault_prk_revealed_at",
                    "recovery_password_updated_at", "pending_recovery_password_at",
                    # Setup Assistant held by ADE (mdm/await_configuration.py)
-                   "awaiting_configuration")
+                   "awaiting_configuration",
+                   # the epoch at which profile convergence last found nothing to do (mdm/convergence.py)
+                   "converged_epoch")
 # An Idle connect starts a session: one Core UPDATE ... RETURNING locks, stamps and reads the row.
 _START_SESSION = HotStatement(
     update(EnrolledDevice.__table__).where(_DEVICES.udid == bindparam("b_udid"))
@@ -38,7 +41,7 @@ _COMMANDS, _ARTIFACT_ROWS, _BLUEPRINTS, _STORE_APPS = (DeviceCommand.__table__.c
                                                        Blueprint.__table__.c, StoreApp.__table__.c)
 # Then what the session has to do, in one statement: the next command's id, whether the
 # device has artifact rows (convergence) and store apps (mdm/store_apps.py), its blueprint's
-# inventory interval. Not folded into
+# inventory interval, the convergence epoch. Not folded into
 # the UPDATE: that statement's snapshot predates the row lock, so it could hand out a command
 # a concurrent connect of the same device had just handed out.
 # The device locked, and whether it holds store apps (the store app step's question, asked
@@ -54,7 +57,8 @@ _SESSION_WORK = HotStatement(select(
     exists().where(_ARTIFACT_ROWS.enrolled_device_id == bindparam("device_id"), _ARTIFACT_ROWS.status != "removed",
                    _STORE_APPS.artifact_version_id == _ARTIFACT_ROWS.artifact_version_id).label("has_store_apps"),
     select(_BLUEPRINTS.inventory_interval).where(_BLUEPRINTS.id == bindparam("blueprint_id"))
-    .scalar_subquery().label("inventory_interval")))
+    .scalar_subquery().label("inventory_interval"),
+    convergence_epoch.CURRENT.scalar_subquery().label("epoch")))
 
 
 # A report on the device channel: the device locked and the command it reports on, one statement.
@@ -102,8 +106,9 @@ def start_session(ctx, channel: Channel, identity: ident.Identity):
 
 
 def session_work(ctx, row):
-    """(command_id, has_artifacts, has_store_apps, inventory_interval) for a session row: its next command at
-    the start of a session, whether convergence has rows to look at, its blueprint's interval."""
+    """(command_id, has_artifacts, has_store_apps, inventory_interval, epoch) for a session row: its next
+    command at the start of a session, whether convergence has rows to look at, its blueprint's interval,
+    the convergence epoch (read before anything convergence reads, so never newer than that)."""
     now = ctx.now
     return _SESSION_WORK.one_or_none(ctx.s, {"device_id": row.id, "blueprint_id": row.blueprint_id,
                                              "session_started_at": now, "now": now,

@@ -1,0 +1,231 @@
+"""The convergence epoch: a converged device's Idle connects skip convergence's reads, and
+every change to what convergence reads brings the device back (models/convergence_epoch.py).
+
+Each change case first checks that the device is marked (its Idle would skip), so a case
+fails both when marking stops working and when the change stops clearing or bumping it.
+"""
+from __future__ import annotations
+
+import pytest
+from profiles_data import b64, mobileconfig
+from sqlalchemy import select, update
+
+from espalier.models import ConvergenceEpoch, DeviceArtifact, DeviceCommand, EnrolledDevice
+from espalier.models import convergence_epoch as epochs
+
+
+@pytest.fixture
+def mdm_settings():
+    return {"mtls_proxy": True}
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def settings(request, pg_url, mdm_settings, settings_factory, sqlite_settings):
+    if request.param == "postgresql":
+        return settings_factory(pg_url, **mdm_settings)
+    return sqlite_settings(**mdm_settings)
+
+
+@pytest.fixture
+def fleet(client, admin, enrollment):
+    """A blueprint on the enrollment with a macOS Wi-Fi profile whose blueprint item excludes
+    the tag ``no-wifi`` and applies below macOS 99."""
+    bp = client.post("/api/mdm/blueprints/", headers=admin, json={"name": "Fleet", "legacy_profiles_via_ddm": False}).json
+    client.put(f"/api/mdm/ota_enrollments/{enrollment['id']}/", headers=admin, json={"blueprint": bp["id"]})
+    tag = client.post("/api/inventory/tags/", headers=admin, json={"name": "no-wifi"}).json
+    art = client.post("/api/mdm/artifacts/", headers=admin, json={
+        "name": "Wi-Fi", "type": "Profile", "channel": "Device", "platforms": ["macOS"]}).json
+    v1 = client.post("/api/mdm/profiles/", headers=admin, json={
+        "artifact": art["id"], "version": 1, "macos": True, "source": b64(mobileconfig(version=1))}).json
+    item = client.post("/api/mdm/blueprint_artifacts/", headers=admin, json={
+        "blueprint": bp["id"], "artifact": art["id"], "macos": True, "excluded_tags": [tag["id"]],
+        "macos_max_version": "99"}).json
+    return {"blueprint": bp, "artifact": art, "v1": v1, "item": item}
+
+
+def current(runtime) -> int:
+    with runtime.db.session() as s:
+        return s.scalar(epochs.CURRENT)
+
+
+def mark_of(runtime, device_id: int) -> int | None:
+    with runtime.db.session() as s:
+        return s.scalar(select(EnrolledDevice.converged_epoch).where(EnrolledDevice.id == device_id))
+
+
+def converged(runtime, sim, device_id):
+    """The device installed the profile and its next empty Idle marked it."""
+    assert ("InstallProfile", "Acknowledged") in sim.connect(), sim.errors
+    assert sim.connect() == [], sim.errors
+    assert mark_of(runtime, device_id) == current(runtime)
+
+
+def test_a_converged_device_s_idle_reads_nothing_of_convergence(runtime, enrolled, fleet, counted):
+    sim, device_id = enrolled("mac")
+    assert ("InstallProfile", "Acknowledged") in sim.connect(), sim.errors
+    with counted() as first:  # evaluates, finds nothing, marks
+        assert sim.connect() == [], sim.errors
+    assert any("device_artifacts" in s for s in first["statements"]), first["statements"]
+    assert first["statements"][-1].startswith("UPDATE enrolled_devices SET converged_epoch"), first["statements"]
+    with counted() as seen:
+        assert sim.connect() == [], sim.errors
+    # the session UPDATE, its work, the scheduling steps' blueprint read
+    assert [s.split()[0] for s in seen["statements"]] == ["UPDATE", "SELECT", "SELECT"], seen["statements"]
+    assert seen["statements"][2].startswith("SELECT blueprints."), seen["statements"]
+    assert (seen["commits"], seen["rollbacks"]) == (1, 0)
+
+
+def _new_version(client, admin, fleet, sim, device_id):
+    client.post("/api/mdm/profiles/", headers=admin, json={
+        "artifact": fleet["artifact"]["id"], "version": 2, "macos": True, "source": b64(mobileconfig(version=2))})
+    return "InstallProfile"
+
+
+def _new_source(client, admin, fleet, sim, device_id):
+    v1 = fleet["v1"]
+    resp = client.put(f"/api/mdm/profiles/{v1['id']}/", headers=admin, json={
+        "artifact": v1["artifact"], "version": 1, "macos": True, "source": b64(mobileconfig(version=7))})
+    assert resp.status_code == 200, resp.json
+    return "InstallProfile"
+
+
+def _tagged(client, admin, fleet, sim, device_id):
+    resp = client.post("/api/inventory/machines/tags/", headers=admin, json={
+        "serial_numbers": [sim.facts.serial], "operations": [{"kind": "ADD", "names": ["no-wifi"]}]})
+    assert resp.status_code == 200, resp.json
+    return "RemoveProfile"
+
+
+def _item_rescoped(client, admin, fleet, sim, device_id):
+    item = fleet["item"]
+    resp = client.put(f"/api/mdm/blueprint_artifacts/{item['id']}/", headers=admin, json={
+        "blueprint": item["blueprint"], "artifact": item["artifact"], "macos": True, "macos_max_version": "14"})
+    assert resp.status_code == 200, resp.json
+    return "RemoveProfile"
+
+
+def _item_deleted(client, admin, fleet, sim, device_id):
+    assert client.delete(f"/api/mdm/blueprint_artifacts/{fleet['item']['id']}/", headers=admin).status_code == 204
+    return "RemoveProfile"
+
+
+def _second_artifact(client, admin, fleet, sim, device_id):
+    art = client.post("/api/mdm/artifacts/", headers=admin, json={
+        "name": "VPN", "type": "Profile", "channel": "Device", "platforms": ["macOS"]}).json
+    client.post("/api/mdm/profiles/", headers=admin, json={
+        "artifact": art["id"], "version": 1, "macos": True, "source": b64(mobileconfig("com.example.vpn"))})
+    client.post("/api/mdm/blueprint_artifacts/", headers=admin, json={
+        "blueprint": fleet["blueprint"]["id"], "artifact": art["id"], "macos": True})
+    return "InstallProfile"
+
+
+def _off_the_blueprint(client, admin, fleet, sim, device_id):
+    resp = client.patch(f"/api/mdm/devices/{device_id}/", headers=admin, json={"blueprint": None})
+    assert resp.status_code == 200, resp.json
+    return "RemoveProfile"
+
+
+@pytest.mark.parametrize("change", [_new_version, _new_source, _tagged, _item_rescoped, _item_deleted,
+                                    _second_artifact, _off_the_blueprint])
+def test_each_change_brings_a_converged_device_back(runtime, client, admin, enrolled, fleet, change):
+    sim, device_id = enrolled("mac")
+    converged(runtime, sim, device_id)
+    expected = change(client, admin, fleet, sim, device_id)
+    assert sim.connect() == [(expected, "Acknowledged")], sim.errors
+    assert sim.connect() == [], sim.errors
+    assert mark_of(runtime, device_id) == current(runtime)  # converged again, at the new epoch
+
+
+def test_device_flows_leave_the_epoch_alone(runtime, client, admin, enrolled, fleet):
+    """Enrollment, convergence, results, inventory and a ProfileList write no watched row:
+    the epoch is one row every admin change locks, never the devices' hot path."""
+    before = current(runtime)
+    sim, device_id = enrolled("mac")
+    converged(runtime, sim, device_id)
+    for name in ("DeviceInformation", "ProfileList", "SecurityInfo"):
+        assert client.post(f"/api/mdm/devices/{device_id}/commands/", headers=admin,
+                           json={"name": name}).status_code == 201
+    assert sim.connect() == [(n, "Acknowledged") for n in ("DeviceInformation", "ProfileList", "SecurityInfo")]
+    assert current(runtime) == before
+
+
+def test_a_profile_list_that_finds_the_profile_gone_clears_the_mark(runtime, client, admin, enrolled, fleet):
+    sim, device_id = enrolled("mac")
+    converged(runtime, sim, device_id)
+    sim.profiles.pop("com.example.wifi")  # removed behind our back
+    assert client.post(f"/api/mdm/devices/{device_id}/commands/", headers=admin,
+                       json={"name": "ProfileList"}).status_code == 201
+    assert sim.connect() == [("ProfileList", "Acknowledged"), ("InstallProfile", "Acknowledged")], sim.errors
+    assert "com.example.wifi" in sim.profiles
+
+
+def test_flush_rules(runtime, enrolled, fleet):
+    """The session events themselves: what bumps, what clears a mark, what does neither."""
+    sim, device_id = enrolled("mac")
+    converged(runtime, sim, device_id)
+    db = runtime.db
+
+    def marked() -> None:
+        epoch = current(runtime)
+        with db.session() as s, s.begin():
+            s.execute(update(EnrolledDevice).where(EnrolledDevice.id == device_id).values(converged_epoch=epoch))
+
+    start = current(runtime)
+    with db.session() as s, s.begin():  # a command and a device's non-scope columns: nothing
+        device = s.get(EnrolledDevice, device_id)
+        device.name, device.last_seen_at = "renamed", device.last_seen_at
+        s.add(DeviceCommand(enrolled_device_id=device_id, name="DeviceInformation", uuid="E" * 36))
+    assert current(runtime) == start and mark_of(runtime, device_id) == start
+    with db.session() as s, s.begin():  # a bulk statement on a watched table bumps
+        s.execute(update(DeviceArtifact).where(DeviceArtifact.enrolled_device_id == -1).values(error_chain=None))
+    assert current(runtime) == start + 1
+    marked()
+    with db.session() as s, s.begin():  # the OS version, on the ORM device: its mark goes in the same UPDATE
+        s.get(EnrolledDevice, device_id).os_version = "15.0"
+    assert mark_of(runtime, device_id) is None and current(runtime) == start + 1
+    marked()
+    with db.session() as s, s.begin():  # its artifact row, device not loaded: a Core UPDATE clears the mark
+        s.scalar(select(DeviceArtifact).where(DeviceArtifact.enrolled_device_id == device_id)).error_chain = [{"x": 1}]
+    assert mark_of(runtime, device_id) is None
+    marked()
+    with db.session() as s, s.begin():  # the same, device loaded
+        s.get(EnrolledDevice, device_id)
+        s.scalar(select(DeviceArtifact).where(DeviceArtifact.enrolled_device_id == device_id)).error_chain = None
+    assert mark_of(runtime, device_id) is None
+    marked()
+    with db.session() as s:
+        with s.begin():  # convergence's own writes while it evaluates clear nothing ...
+            epochs.evaluating(s, device_id)
+            s.scalar(select(DeviceArtifact).where(DeviceArtifact.enrolled_device_id == device_id)).error_chain = [{}]
+        assert mark_of(runtime, device_id) is not None
+        with s.begin():  # ... in that transaction only
+            s.scalar(select(DeviceArtifact).where(DeviceArtifact.enrolled_device_id == device_id)).error_chain = None
+        assert mark_of(runtime, device_id) is None
+    with db.session() as s:
+        assert s.get(ConvergenceEpoch, 1).value == start + 1  # CURRENT reads the one row
+
+
+def test_a_change_committed_after_the_epoch_was_read_is_not_missed(runtime, client, admin, enrolled, fleet):
+    """An admin transaction holds its bump while a device connects: the device reads the
+    old epoch and the old blueprint, and its mark is that old epoch; once the change commits
+    the next Idle sees a newer epoch and the new item."""
+    from espalier.services import artifacts, blueprints
+
+    sim, device_id = enrolled("mac")
+    converged(runtime, sim, device_id)
+    filters = {"macos": True, **{f"{p}{s}": "" for p in ("ios", "ipados", "macos", "tvos")
+                                 for s in ("_min_version", "_max_version")},
+               "ios": False, "ipados": False, "tvos": False, "shard_modulo": 100, "default_shard": 100,
+               "excluded_tags": [], "tag_shards": []}
+    if runtime.db.is_sqlite:
+        pytest.skip("SQLite serialises writers: the device's connect would wait for the admin's commit")
+    with runtime.db.session() as s, s.begin():
+        art = artifacts.save_artifact(s, runtime, {"name": "Late", "type": "Profile", "channel": "Device"})
+        artifacts.save_profile(s, runtime, {**filters, "artifact": art.id, "version": 1,
+                                            "source": b64(mobileconfig("com.example.late"))})
+        blueprints.save_item(s, runtime, {**filters, "blueprint": fleet["blueprint"]["id"], "artifact": art.id})
+        s.flush()
+        assert sim.connect() == [], sim.errors  # the change is not committed yet
+        assert mark_of(runtime, device_id) == current(runtime)  # the epoch as committed
+    assert sim.connect() == [("InstallProfile", "Acknowledged")], sim.errors
+    assert "com.example.late" in sim.profiles
