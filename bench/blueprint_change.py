@@ -16,6 +16,8 @@ that thread's CPU; the PostgreSQL backends' CPU is read from /proc.
    pushable here: the push fan-out has its own benchmark, ``push.py``).
 3. **Convergence**: each device connects (Idle -> InstallProfile) and acknowledges
    (-> empty answer: converged); every device must end with the version installed.
+4. **Converged**: the fleet's steady state: after one Idle of every device (unmeasured),
+   ``--baseline-connects`` idle connects of devices that hold the blueprint's profile.
 
 FIGURE = (app + PostgreSQL CPU per device converged) / (app + PostgreSQL CPU per idle
 connect), and the same ratio for the app alone.
@@ -157,6 +159,8 @@ def run(args) -> None:
                     DeviceArtifact.artifact_version_id == version_id, DeviceArtifact.status == "installed"))
             if installed != len(udids):
                 raise BenchError(f"{installed} of {len(udids)} devices have the profile installed")
+            meter.run(idle, len(udids))  # each device's first Idle once it converged
+            held_app, held_pg, held_wall = measure(meter, pg, idle, args.baseline_connects)
         finally:
             rt.close()
     n, b = len(udids), args.baseline_connects
@@ -166,6 +170,8 @@ def run(args) -> None:
     print(f"  the change     artifact + profile + blueprint artifact: {ms(change_cpu)} CPU, {change_wall:.2f} s")
     print(f"  convergence    {n} devices (Idle -> InstallProfile, Acknowledged -> nothing) in {conv_wall:.1f} s "
           f"({n / conv_wall:.0f} devices/s); app CPU {ms(dev_app)}, PostgreSQL {ms(dev_pg)} per device")
+    print(f"  converged idle {b} in {held_wall:.1f} s; app CPU {ms(held_app / b)}, PostgreSQL {ms(held_pg / b)} "
+          f"({ratio(held_app + held_pg, base_app + base_pg)} the idle connect before the change)")
     print(f"  FIGURE   server CPU per device converged {ms(dev_app + dev_pg)} / per idle connect "
           f"{ms(idle_app + idle_pg)} = {ratio(dev_app + dev_pg, idle_app + idle_pg)} "
           f"(app only {ratio(dev_app, idle_app)}); {installed} of {n} installed")
