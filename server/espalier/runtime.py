@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from espalier.db import Database
+from espalier.mdm.blueprint_cache import BlueprintCache
 from espalier.mdm.context import MdmConfig
 from espalier.pki.secrets import SecretBox
 from espalier.pki.store import DeviceCAStore
@@ -38,6 +39,7 @@ class Runtime:
     apns: APNsPool
     config: MdmConfig
     counts: CountCache = field(default_factory=CountCache, repr=False)  # listing totals, a few seconds
+    blueprints: BlueprintCache = field(default_factory=BlueprintCache, repr=False)  # as of the convergence epoch
     _trust: TrustStore | None = field(default=None, repr=False)
     _trust_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -65,7 +67,7 @@ class Runtime:
         """What the protocol core needs for one request or job, on session ``s``."""
         from espalier.mdm.context import Context
 
-        return Context(s=s, secrets=self.secrets, ca_store=self.ca, config=self.config)
+        return Context(s=s, secrets=self.secrets, ca_store=self.ca, config=self.config, blueprint_cache=self.blueprints)
 
     def close(self) -> None:
         self.apns.close()

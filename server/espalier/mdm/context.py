@@ -10,6 +10,8 @@ from espalier.models import Blueprint, utcnow
 from espalier.pki.secrets import SecretBox
 from espalier.pki.store import DeviceCAStore, StoredCA
 
+from .blueprint_cache import BlueprintCache
+
 
 @dataclass(frozen=True)
 class MdmConfig:
@@ -40,15 +42,19 @@ class Context:
     licence_locations: set[int] = field(default_factory=set)  # licence requests to send once it commits
     holds_store_apps: bool | None = None  # read with the device (mdm/lookup.py); None: ask
     epoch: int | None = None  # the convergence epoch, read with an Idle's session work; None: not read
+    blueprint_cache: BlueprintCache | None = None  # the process's, for a context that read the epoch
     _blueprints: dict[int, Blueprint | None] = field(default_factory=dict, repr=False)
 
     def blueprint(self, blueprint_id: int | None) -> Blueprint | None:
         """A blueprint read once per context (the scheduling steps share it; the session's
-        identity map alone would forget it between steps, it holds objects weakly)."""
+        identity map alone would forget it between steps, it holds objects weakly); once the
+        context read the convergence epoch, from the process's cache of that epoch."""
         if blueprint_id is None:
             return None
         if blueprint_id not in self._blueprints:
-            self._blueprints[blueprint_id] = self.s.get(Blueprint, blueprint_id)
+            self._blueprints[blueprint_id] = (
+                self.blueprint_cache.get(self.s, blueprint_id, self.epoch)
+                if self.epoch is not None and self.blueprint_cache is not None else self.s.get(Blueprint, blueprint_id))
         return self._blueprints[blueprint_id]
 
     @property

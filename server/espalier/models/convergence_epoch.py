@@ -4,8 +4,9 @@ to do at epoch N skips the reads while the epoch is still N (mdm/convergence.py)
 
 Kept here, by session events, rather than by each service:
 - every ORM flush that adds, changes or deletes a blueprint, artifact, version, profile,
-  blueprint artifact, tag or machine tag, and every bulk INSERT, UPDATE or DELETE on their
-  tables or on ``device_artifacts``, bumps the epoch;
+  blueprint artifact, tag, machine tag, FileVault or recovery password configuration, and
+  every bulk INSERT, UPDATE or DELETE on their tables or on ``device_artifacts``, bumps the
+  epoch (which also keys the blueprints cached for Idle connects, mdm/blueprint_cache.py);
 - a flush that changes what a device is scoped by (its blueprint, platform, OS version,
   serial number, UDID, enrollment) clears that device's mark in the same UPDATE;
 - a flush that writes a device's artifact rows (a result, a ProfileList, a DDM status
@@ -26,6 +27,7 @@ from sqlalchemy.orm.attributes import flag_modified, set_committed_value
 from .base import Base, IntPk, Mapped, mapped_column
 from .blueprints import Artifact, ArtifactVersion, Blueprint, BlueprintArtifact, DeviceArtifact, Profile
 from .devices import EnrolledDevice
+from .security_configs import FileVaultConfig, RecoveryPasswordConfig
 from .tags import MachineTag, Tag
 
 
@@ -36,7 +38,9 @@ class ConvergenceEpoch(Base):
     value: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
-WATCHED = (Artifact, ArtifactVersion, Blueprint, BlueprintArtifact, Profile, MachineTag, Tag)
+# FileVault and recovery password configurations: read with the blueprint (mdm/blueprint_cache.py)
+WATCHED = (Artifact, ArtifactVersion, Blueprint, BlueprintArtifact, Profile, MachineTag, Tag, FileVaultConfig,
+           RecoveryPasswordConfig)
 WATCHED_TABLES = frozenset(m.__tablename__ for m in WATCHED) | {DeviceArtifact.__tablename__}
 DEVICE_SCOPE = ("udid", "serial_number", "platform", "os_version", "blueprint_id", "enrolled_at")
 

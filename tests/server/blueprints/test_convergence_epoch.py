@@ -1,5 +1,6 @@
-"""The convergence epoch: a converged device's Idle connects skip convergence's reads, and
-every change to what convergence reads brings the device back (models/convergence_epoch.py).
+"""The convergence epoch: a converged device's Idle connects skip convergence's reads and take
+the blueprint from the process's cache of that epoch, and every change to what convergence
+reads brings the device back (models/convergence_epoch.py, mdm/blueprint_cache.py).
 
 Each change case first checks that the device is marked (its Idle would skip), so a case
 fails both when marking stops working and when the change stops clearing or bumping it.
@@ -69,9 +70,8 @@ def test_a_converged_device_s_idle_reads_nothing_of_convergence(runtime, enrolle
     assert first["statements"][-1].startswith("UPDATE enrolled_devices SET converged_epoch"), first["statements"]
     with counted() as seen:
         assert sim.connect() == [], sim.errors
-    # the session UPDATE, its work, the scheduling steps' blueprint read
-    assert [s.split()[0] for s in seen["statements"]] == ["UPDATE", "SELECT", "SELECT"], seen["statements"]
-    assert seen["statements"][2].startswith("SELECT blueprints."), seen["statements"]
+    # the session UPDATE and its work: the blueprint is the process's copy of this epoch
+    assert [s.split()[0] for s in seen["statements"]] == ["UPDATE", "SELECT"], seen["statements"]
     assert (seen["commits"], seen["rollbacks"]) == (1, 0)
 
 
@@ -229,3 +229,28 @@ def test_a_change_committed_after_the_epoch_was_read_is_not_missed(runtime, clie
         assert mark_of(runtime, device_id) == current(runtime)  # the epoch as committed
     assert sim.connect() == [("InstallProfile", "Acknowledged")], sim.errors
     assert "com.example.late" in sim.profiles
+
+
+def test_the_blueprint_cache_serves_its_epoch_only_and_outlives_its_loader(runtime, fleet, counted):
+    from espalier.mdm.blueprint_cache import BlueprintCache
+
+    cache, bp_id = BlueprintCache(), fleet["blueprint"]["id"]
+    with runtime.db.session() as s:
+        with s.begin():
+            assert cache.get(s, bp_id, 5).name == "Fleet"
+            s.rollback()  # the loader's objects expire; the entry is its own copy
+    with runtime.db.session() as s, s.begin():
+        with counted() as seen:
+            merged = cache.get(s, bp_id, 5)
+            assert (merged.name, merged.legacy_profiles_via_ddm, merged.filevault_config) == ("Fleet", False, None)
+            assert merged in s and s.get(type(merged), bp_id) is merged  # later steps' s.get: no statement
+        assert seen["statements"] == []
+    with runtime.db.session() as s, s.begin():
+        with counted() as seen:
+            assert cache.get(s, bp_id, 6).name == "Fleet"  # a newer epoch: read again
+        assert len(seen["statements"]) == 1
+    with runtime.db.session() as s, s.begin():
+        with counted() as seen:
+            cache.get(s, bp_id, 5)  # an older epoch than the cache's: read, not kept
+            cache.get(s, bp_id, 6)
+        assert len(seen["statements"]) == 1

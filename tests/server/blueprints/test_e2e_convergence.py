@@ -212,8 +212,11 @@ def test_concurrent_connects_queue_one_install(app, client, admin, enrolled, set
 
 
 def test_connect_reads_do_not_grow_with_the_artifacts(client, admin, enrolled, setup, runtime):
-    """No N+1: a converged connect costs the same statements for one artifact or six."""
+    """No N+1: a converged device's evaluating connect (its first Idle once its rows changed)
+    costs the same statements for one artifact or six."""
     from sqlalchemy import event
+
+    from espalier.mdm.blueprint_cache import BlueprintCache
 
     mac, _ = enrolled("mac")
     mac.connect()
@@ -224,6 +227,7 @@ def test_connect_reads_do_not_grow_with_the_artifacts(client, admin, enrolled, s
 
     def idle_statements() -> int:
         statements.clear()
+        runtime.blueprints = BlueprintCache()  # each measure reads the blueprint, as a new process would
         event.listen(runtime.db.engine, "before_cursor_execute", count)
         try:
             assert mac.connect() == []
