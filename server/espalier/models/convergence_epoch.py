@@ -1,33 +1,39 @@
 """The convergence epoch: one counter that moves in the transaction of every change to what
-profile convergence reads beyond a device's own rows, so that a device which found nothing
-to do at epoch N skips the reads while the epoch is still N (mdm/convergence.py).
+profile convergence and the DDM step read beyond a device's own rows, so that a device which
+found nothing to do at epoch N skips those reads while the epoch is still N (its marks:
+``converged_epoch``, mdm/convergence.py; ``declarations_epoch`` with its UTC day, mdm/ddm.py).
 
 Kept here, by session events, rather than by each service:
-- every ORM flush that adds, changes or deletes a blueprint, artifact, version, profile,
-  blueprint artifact, tag, machine tag, FileVault or recovery password configuration, and
-  every bulk INSERT, UPDATE or DELETE on their tables or on ``device_artifacts``, bumps the
-  epoch (which also keys the blueprints cached for Idle connects, mdm/blueprint_cache.py);
-- a flush that changes what a device is scoped by (its blueprint, platform, OS version,
-  serial number, UDID, enrollment) clears that device's mark in the same UPDATE;
+- every ORM flush that adds, changes or deletes a row of a ``WATCHED`` model (blueprints,
+  artifacts, versions, profiles, declarations, blueprint artifacts, tags, machine tags,
+  FileVault and recovery password configurations, software update enforcements and the
+  update catalogue), and every bulk INSERT, UPDATE or DELETE on their tables or on
+  ``device_artifacts``, bumps the epoch (which also keys the blueprints cached for Idle
+  connects, mdm/blueprint_cache.py);
+- a flush that changes a ``DEVICE_SCOPE`` column of a device (what it is scoped by, and the
+  DDM tokens) clears its marks in the same UPDATE;
 - a flush that writes a device's artifact rows (a result, a ProfileList, a DDM status
-  report, a licence) clears that device's mark, except while convergence itself writes them
-  for the device it is evaluating (``evaluating``: that mark is stale anyway, and marks only
-  grow). A bulk UPDATE of ``enrolled_devices`` must not set the scope columns: none does.
+  report, a licence) or its software update state clears its marks, except while
+  convergence itself writes them for the device it is evaluating (``evaluating``: that mark
+  is stale anyway, and marks only grow). A bulk UPDATE of ``enrolled_devices`` that sets a
+  ``DEVICE_SCOPE`` column clears the marks itself (``ddm.resync``).
 
 The bump is ``UPDATE ... SET value = value + 1``: its row lock orders concurrent changes by
 commit, so an epoch a connect reads is never newer than the data it then reads.
 """
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, bindparam, event, inspect, select, update
+from sqlalchemy import BigInteger, bindparam, event, inspect, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 from sqlalchemy.orm.attributes import flag_modified, set_committed_value
 
 from .base import Base, IntPk, Mapped, mapped_column
-from .blueprints import Artifact, ArtifactVersion, Blueprint, BlueprintArtifact, DeviceArtifact, Profile
+from .blueprints import Artifact, ArtifactVersion, Blueprint, BlueprintArtifact, Declaration, DeviceArtifact, Profile
 from .devices import EnrolledDevice
 from .security_configs import FileVaultConfig, RecoveryPasswordConfig
+from .software_updates import (BlueprintSoftwareUpdateEnforcement, DeviceSoftwareUpdate, SoftwareUpdate,
+                               SoftwareUpdateDeviceID, SoftwareUpdateEnforcement, SoftwareUpdateEnforcementTag)
 from .tags import MachineTag, Tag
 
 
@@ -38,11 +44,16 @@ class ConvergenceEpoch(Base):
     value: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
-# FileVault and recovery password configurations: read with the blueprint (mdm/blueprint_cache.py)
-WATCHED = (Artifact, ArtifactVersion, Blueprint, BlueprintArtifact, Profile, MachineTag, Tag, FileVaultConfig,
-           RecoveryPasswordConfig)
+# What convergence and the DDM step read beyond the device (configurations: read with the blueprint)
+WATCHED = (Artifact, ArtifactVersion, Blueprint, BlueprintArtifact, Profile, Declaration, MachineTag, Tag,
+           FileVaultConfig, RecoveryPasswordConfig, SoftwareUpdate, SoftwareUpdateDeviceID, SoftwareUpdateEnforcement,
+           SoftwareUpdateEnforcementTag, BlueprintSoftwareUpdateEnforcement)
 WATCHED_TABLES = frozenset(m.__tablename__ for m in WATCHED) | {DeviceArtifact.__tablename__}
-DEVICE_SCOPE = ("udid", "serial_number", "platform", "os_version", "blueprint_id", "enrolled_at")
+# A device's rows that clear its marks when written (keyed by enrolled_device_id)
+DEVICE_ROWS = (DeviceArtifact, DeviceSoftwareUpdate)
+DEVICE_SCOPE = ("udid", "serial_number", "platform", "os_version", "build_version", "blueprint_id", "enrolled_at",
+                "supervised", "user_enrollment", "declarations_token", "declarations_token_queued")
+MARKS = ("converged_epoch", "declarations_epoch")
 
 _EPOCH = ConvergenceEpoch.__table__.c
 CURRENT = select(_EPOCH.value).where(_EPOCH.id == 1)
@@ -50,10 +61,9 @@ _BUMP = update(ConvergenceEpoch.__table__).where(_EPOCH.id == 1).values(value=_E
 
 
 _DEVICES = EnrolledDevice.__table__.c
-_MARK = update(EnrolledDevice.__table__).where(_DEVICES.id == bindparam("device_id")).values(
-    converged_epoch=bindparam("epoch"))
-_CLEAR = update(EnrolledDevice.__table__).where(_DEVICES.id.in_(bindparam("device_ids", expanding=True)),
-                                                 _DEVICES.converged_epoch.is_not(None)).values(converged_epoch=None)
+_CLEAR = update(EnrolledDevice.__table__).where(
+    _DEVICES.id.in_(bindparam("device_ids", expanding=True)),
+    or_(*(_DEVICES[m].is_not(None) for m in MARKS))).values(**dict.fromkeys(MARKS))
 _EVALUATING = "espalier.convergence_epoch.evaluating"  # session.info: device ids
 
 
@@ -67,13 +77,15 @@ def evaluating(session: Session, device_id: int) -> None:
     session.info.setdefault(_EVALUATING, set()).add(device_id)
 
 
-def mark(session: Session, device_id: int, epoch: int) -> None:
-    """Convergence found nothing to do for this device at ``epoch``."""
-    session.execute(_MARK, {"device_id": device_id, "epoch": epoch})
-    session.info.get(_EVALUATING, set()).discard(device_id)
+def mark(session: Session, device_id: int, **marks) -> None:
+    """A step found nothing to do for this device: its ``MARKS`` columns (and their companions)."""
+    session.execute(update(EnrolledDevice.__table__).where(_DEVICES.id == device_id).values(**marks))
+    if "converged_epoch" in marks:
+        session.info.get(_EVALUATING, set()).discard(device_id)
     device = session.identity_map.get(identity_key(EnrolledDevice, device_id))
     if device is not None:
-        set_committed_value(device, "converged_epoch", epoch)
+        for name, value in marks.items():
+            set_committed_value(device, name, value)
 
 
 def _clear(session: Session, device_ids: set[int]) -> None:
@@ -82,8 +94,11 @@ def _clear(session: Session, device_ids: set[int]) -> None:
         device = session.identity_map.get(identity_key(EnrolledDevice, device_id))
         if device is None:
             unloaded.append(device_id)
-        elif inspect(device).attrs.converged_epoch.loaded_value is not None:  # a mark, or not loaded
-            device.converged_epoch = None
+        else:
+            attrs = inspect(device).attrs
+            for name in MARKS:
+                if attrs[name].loaded_value is not None:  # a mark, or not loaded
+                    setattr(device, name, None)
     if unloaded:
         session.connection().execute(_CLEAR, {"device_ids": unloaded})
 
@@ -92,16 +107,17 @@ def _clear(session: Session, device_ids: set[int]) -> None:
 def _flushed(session: Session, flush_context, instances) -> None:
     moved, rows_of = False, set()
     for obj in (*session.new, *session.deleted):
-        if isinstance(obj, DeviceArtifact):
+        if isinstance(obj, DEVICE_ROWS):
             rows_of.add(obj.enrolled_device_id)
         moved = moved or isinstance(obj, WATCHED)
     for obj in session.dirty:
         if isinstance(obj, EnrolledDevice):
             attrs = inspect(obj).attrs
             if any(attrs[a].history.has_changes() for a in DEVICE_SCOPE):
-                obj.converged_epoch = None
-                flag_modified(obj, "converged_epoch")  # even over a mark written by Core
-        elif isinstance(obj, DeviceArtifact):
+                for name in MARKS:
+                    setattr(obj, name, None)
+                    flag_modified(obj, name)  # even over a mark written by Core
+        elif isinstance(obj, DEVICE_ROWS):
             if session.is_modified(obj, include_collections=False):
                 rows_of.add(obj.enrolled_device_id)
         elif not moved and isinstance(obj, WATCHED) and session.is_modified(obj, include_collections=False):

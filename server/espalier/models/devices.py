@@ -6,7 +6,7 @@ Secrets (tokens, keys, passwords) are ``pki.secrets`` ciphertexts.
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import BigInteger, ForeignKey, String, Text, UniqueConstraint, and_
 from sqlalchemy.ext.hybrid import hybrid_property
@@ -53,6 +53,10 @@ class EnrolledDevice(Base):
     # The convergence epoch (models/convergence_epoch.py) at which profile convergence last
     # found nothing to do for this device; None once anything it scopes on changes.
     converged_epoch: Mapped[int | None] = mapped_column(BigInteger)
+    # The same for the DDM step (mdm/ddm.py), with the UTC day: its set also follows the date
+    # (a software update becomes enforceable on its posting date).
+    declarations_epoch: Mapped[int | None] = mapped_column(BigInteger)
+    declarations_epoch_on: Mapped[date | None]
     dep_enrollment: Mapped[bool | None]
     user_enrollment: Mapped[bool | None]
     user_approved_enrollment: Mapped[bool | None]
