@@ -61,7 +61,7 @@ def next_command(ctx, device) -> DeviceCommand | None:
     rows = ctx.s.execute(_ROWS, {"device_id": device.id}).all()
     command = _next(ctx, device, rows)
     if command is None and ctx.epoch is not None and not any(r.DeviceArtifact.status == "pending" for r in rows):
-        convergence_epoch.mark(ctx.s, device.id, ctx.epoch)
+        convergence_epoch.mark(ctx.s, device.id, converged_epoch=ctx.epoch)
     return command
 
 

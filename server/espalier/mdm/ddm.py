@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session, defer
 
 from espalier.models import (Artifact, ArtifactVersion, Blueprint, BlueprintArtifact, Declaration, DeviceArtifact,
                              DeviceCommand, EnrolledDevice, MachineTag)
+from espalier.models import convergence_epoch
 from espalier.models.blueprints import DECLARATION_KINDS, STORE_APP
 
 from . import legacy_profiles, lookup, queue, scope, softwareupdate
@@ -128,7 +129,7 @@ def _orm(ctx, device) -> EnrolledDevice:
 def declaration_set(ctx, device) -> DeclarationSet:
     """The declarations ``device`` (ORM device or session row) should have now."""
     dset = DeclarationSet()
-    blueprint = ctx.s.get(Blueprint, device.blueprint_id) if device.blueprint_id else None
+    blueprint = ctx.blueprint(device.blueprint_id)
     if blueprint is not None and blueprint.declaration_count:
         candidates = ctx.s.execute(_CANDIDATES, {"blueprint_id": blueprint.id}).all()
         tags: set[int] = set()
@@ -274,7 +275,7 @@ def _may_have_declarations(ctx, device) -> bool:
         return False
     if device.declarations_token is not None or device.declarations_token_queued is not None:
         return True
-    blueprint = ctx.s.get(Blueprint, device.blueprint_id) if device.blueprint_id else None
+    blueprint = ctx.blueprint(device.blueprint_id)
     return blueprint is not None and blueprint.declaration_count > 0
 
 
@@ -292,12 +293,16 @@ def next_command(ctx, device) -> DeviceCommand | None:
     fetched, unless one is pending (the device syncs the newest set whenever it syncs)."""
     if not _may_have_declarations(ctx, device):
         return None
+    if ctx.epoch is not None and (device.declarations_epoch, device.declarations_epoch_on) == (ctx.epoch, ctx.now.date()):
+        return None  # nothing its set is made of changed since the step last found nothing to do
     dset = declaration_set(ctx, device)
     token = dset.token
-    if token in (device.declarations_token, device.declarations_token_queued):
+    if token in (device.declarations_token, device.declarations_token_queued) or (
+            len(dset.items) == 1 and device.declarations_token is None and device.declarations_token_queued is None):
+        # nothing to sync (or only the empty activation: DDM is not turned on for nothing)
+        if ctx.epoch is not None:
+            convergence_epoch.mark(ctx.s, device.id, declarations_epoch=ctx.epoch, declarations_epoch_on=ctx.now.date())
         return None
-    if len(dset.items) == 1 and device.declarations_token is None and device.declarations_token_queued is None:
-        return None  # only the empty activation: DDM is not turned on for nothing
     if ctx.s.scalar(_PENDING_COMMAND, {"device_id": device.id}) is not None:
         return None
     data = json.dumps({"SyncTokens": {"DeclarationsToken": token, "Timestamp": dset.timestamp}}).encode()
@@ -316,7 +321,8 @@ def resync(s: Session, device_ids: list[int]) -> None:
     (a device that lost its declarations)."""
     if device_ids:
         s.execute(update(EnrolledDevice).where(EnrolledDevice.id.in_(device_ids)).values(
-            declarations_token_queued=None, declarations_token=None), execution_options={"synchronize_session": False})
+            declarations_token_queued=None, declarations_token=None, declarations_epoch=None),  # and the step's mark
+            execution_options={"synchronize_session": False})
 
 
 def recount_blueprints(s: Session, blueprint_ids: list[int]) -> None:

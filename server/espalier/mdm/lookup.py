@@ -28,8 +28,8 @@ SESSION_COLUMNS = ("id", "udid", "serial_number", "platform", "os_version", "blu
                    "recovery_password_updated_at", "pending_recovery_password_at",
                    # Setup Assistant held by ADE (mdm/await_configuration.py)
                    "awaiting_configuration",
-                   # the epoch at which profile convergence last found nothing to do (mdm/convergence.py)
-                   "converged_epoch")
+                   # the epoch at which profile convergence, then the DDM step, last found nothing to do
+                   "converged_epoch", "declarations_epoch", "declarations_epoch_on")
 # An Idle connect starts a session: one Core UPDATE ... RETURNING locks, stamps and reads the row.
 _START_SESSION = HotStatement(
     update(EnrolledDevice.__table__).where(_DEVICES.udid == bindparam("b_udid"))
