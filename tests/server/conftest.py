@@ -103,6 +103,15 @@ def sqlite_settings(tmp_path):
     return factory
 
 
+@pytest.fixture(params=["postgresql", "sqlite"])
+def both_databases(request, pg_url, mdm_settings, settings_factory, sqlite_settings):
+    """Settings on PostgreSQL, then on SQLite: a module whose ``settings`` fixture returns this
+    runs each test on both (PostgreSQL runs the hot statements on the driver's cursor)."""
+    if request.param == "postgresql":
+        return settings_factory(pg_url, **mdm_settings)
+    return sqlite_settings(**mdm_settings)
+
+
 class TestQueue(InProcessTaskQueue):
     """Runs jobs inline; push jobs only when a test asks (``push_enabled``), else records them."""
 

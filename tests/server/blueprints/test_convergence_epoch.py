@@ -20,11 +20,9 @@ def mdm_settings():
     return {"mtls_proxy": True}
 
 
-@pytest.fixture(params=["postgresql", "sqlite"])
-def settings(request, pg_url, mdm_settings, settings_factory, sqlite_settings):
-    if request.param == "postgresql":
-        return settings_factory(pg_url, **mdm_settings)
-    return sqlite_settings(**mdm_settings)
+@pytest.fixture
+def settings(both_databases):
+    return both_databases
 
 
 @pytest.fixture

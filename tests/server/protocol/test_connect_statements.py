@@ -16,12 +16,9 @@ def mdm_settings(request):
     return {"mtls_proxy": request.param}
 
 
-@pytest.fixture(params=["postgresql", "sqlite"])
-def settings(request, pg_url, mdm_settings, settings_factory, sqlite_settings):
-    """PostgreSQL runs the hot statements on the driver's cursor, SQLite through SQLAlchemy."""
-    if request.param == "postgresql":
-        return settings_factory(pg_url, **mdm_settings)
-    return sqlite_settings(**mdm_settings)
+@pytest.fixture
+def settings(both_databases):
+    return both_databases
 
 
 def test_an_idle_connect_with_nothing_to_do_is_two_statements_in_one_transaction(enrolled, counted):

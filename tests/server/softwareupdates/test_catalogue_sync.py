@@ -41,6 +41,22 @@ def test_sync_creates_then_is_idempotent(client, admin, gdmf, db):
     assert gdmf.requests >= 2
 
 
+def test_a_sync_moves_the_convergence_epoch_only_when_it_changes_the_catalogue(client, admin, gdmf, db):
+    """A device's DDM mark stands while the catalogue its enforcement picks from is unchanged."""
+    from espalier.models.convergence_epoch import CURRENT
+
+    def epoch():
+        with db.session() as s:
+            return s.scalar(CURRENT)
+
+    before = epoch()
+    assert sync(client, admin)["result"]["created"] == CATALOGUE_ENTRIES
+    after = epoch()
+    assert after > before
+    assert sync(client, admin)["result"]["created"] == 0
+    assert epoch() == after
+
+
 def test_sync_follows_the_feed(client, admin, gdmf, db):
     assert sync(client, admin)["status"] == "SUCCESS"
     feed = copy.deepcopy(CATALOGUE)
