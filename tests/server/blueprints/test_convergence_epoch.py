@@ -16,12 +16,7 @@ from espalier.models import convergence_epoch as epochs
 
 
 @pytest.fixture
-def mdm_settings():
-    return {"mtls_proxy": True}
-
-
-@pytest.fixture
-def settings(both_databases):
+def settings(both_databases):  # mTLS proxy headers, the default
     return both_databases
 
 
