@@ -269,3 +269,38 @@ def test_a_new_source_under_the_same_version_is_installed_again(client, admin, e
     with runtime.db.session() as s:
         canceled = s.scalar(select(func.count()).select_from(DeviceCommand).where(DeviceCommand.status == "Canceled"))
     assert canceled == 1  # the deferred install of the old source
+
+
+def test_a_change_committed_after_the_epoch_was_read_is_not_missed(runtime, client, admin, enrolled, setup):
+    """An admin transaction holds its convergence epoch bump while a device connects (on
+    PostgreSQL writers run concurrently): the device reads the old epoch and the old
+    blueprint and is marked with that epoch; once the change commits, the next Idle sees a
+    newer epoch and the new item."""
+    from espalier.models import EnrolledDevice
+    from espalier.models.convergence_epoch import CURRENT
+    from espalier.services import artifacts, blueprints
+
+    def mark_and_epoch():
+        with runtime.db.session() as s:
+            return s.scalar(select(EnrolledDevice.converged_epoch).where(EnrolledDevice.id == device_id)), \
+                s.scalar(CURRENT)
+
+    mac, device_id = enrolled("mac")
+    assert ("InstallProfile", "Acknowledged") in mac.connect()
+    assert mac.connect() == []
+    mark, epoch = mark_and_epoch()
+    assert mark == epoch  # converged and marked
+    filters = {"macos": True, **{f"{p}{s}": "" for p in ("ios", "ipados", "macos", "tvos")
+                                 for s in ("_min_version", "_max_version")},
+               "ios": False, "ipados": False, "tvos": False, "shard_modulo": 100, "default_shard": 100,
+               "excluded_tags": [], "tag_shards": []}
+    with runtime.db.session() as s, s.begin():
+        art = artifacts.save_artifact(s, runtime, {"name": "Late", "type": "Profile", "channel": "Device"})
+        artifacts.save_profile(s, runtime, {**filters, "artifact": art.id, "version": 1,
+                                            "source": b64(mobileconfig("com.example.late"))})
+        blueprints.save_item(s, runtime, {**filters, "blueprint": setup["blueprint"]["id"], "artifact": art.id})
+        s.flush()
+        assert mac.connect() == []  # the change is not committed yet
+        assert mark_and_epoch() == (epoch, epoch)  # still the committed epoch
+    assert mac.connect() == [("InstallProfile", "Acknowledged")]
+    assert "com.example.late" in mac.profiles

@@ -12,8 +12,13 @@ from espalier.models import DeviceSoftwareUpdate, EnrolledDevice, utcnow
 from espalier.models import convergence_epoch as epochs
 
 
+@pytest.fixture(params=[True, False], ids=["mtls-proxy", "mdm-signature"])
+def mdm_settings(request):
+    return {"mtls_proxy": request.param}
+
+
 @pytest.fixture
-def settings(both_databases):  # mTLS proxy headers, the default
+def settings(both_databases):
     return both_databases
 
 
