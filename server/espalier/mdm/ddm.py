@@ -321,7 +321,7 @@ def resync(s: Session, device_ids: list[int]) -> None:
     (a device that lost its declarations)."""
     if device_ids:
         s.execute(update(EnrolledDevice).where(EnrolledDevice.id.in_(device_ids)).values(
-            declarations_token_queued=None, declarations_token=None, declarations_epoch=None),  # and the step's mark
+            declarations_token_queued=None, declarations_token=None),  # the marks go with them
             execution_options={"synchronize_session": False})
 
 

@@ -15,8 +15,10 @@ Kept here, by session events, rather than by each service:
 - a flush that writes a device's artifact rows (a result, a ProfileList, a DDM status
   report, a licence) or its software update state clears its marks, except while
   convergence itself writes them for the device it is evaluating (``evaluating``: that mark
-  is stale anyway, and marks only grow). A bulk UPDATE of ``enrolled_devices`` that sets a
-  ``DEVICE_SCOPE`` column clears the marks itself (``ddm.resync``).
+  is stale anyway, and marks only grow);
+- a bulk UPDATE of ``enrolled_devices`` through a session that sets a ``DEVICE_SCOPE`` column
+  clears the marks of the rows it updates (a Core statement on the connection, as the
+  Idle connect's own, is not seen: it must not set them).
 
 The bump is ``UPDATE ... SET value = value + 1``: its row lock orders concurrent changes by
 commit, so an epoch a connect reads is never newer than the data it then reads.
@@ -142,3 +144,23 @@ def _bulk(state) -> None:
     table = getattr(state.statement, "table", None)
     if table is not None and table.name in WATCHED_TABLES:
         bump(state.session)
+    elif state.is_update and table is not None and table.name == EnrolledDevice.__tablename__:
+        _bulk_device_update(state)
+
+
+def _bulk_device_update(state) -> None:
+    """A bulk UPDATE of ``enrolled_devices`` that sets a ``DEVICE_SCOPE`` column clears the
+    marks of the devices it updates: in the same statement, or, for an UPDATE by primary key
+    (a list of rows with their ids), in one more."""
+    params = state.parameters
+    rows = params if isinstance(params, list) else [params] if params else []
+    # the SET clause's keys: SQLAlchemy keeps a statement's .values() only privately
+    keys = {getattr(key, "key", key) for key in getattr(state.statement, "_values", None) or ()}
+    keys.update(key for row in rows[:1] for key in row)
+    clear = [m for m in MARKS if m not in keys]
+    if not clear or keys.isdisjoint(DEVICE_SCOPE):
+        return
+    if isinstance(params, list) and all("id" in row for row in params):
+        state.session.connection().execute(_CLEAR, {"device_ids": [row["id"] for row in params]})
+    else:
+        state.statement = state.statement.values(**dict.fromkeys(clear))

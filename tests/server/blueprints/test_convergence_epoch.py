@@ -228,3 +228,49 @@ def test_the_blueprint_cache_serves_its_epoch_only_and_outlives_its_loader(runti
             cache.get(s, bp_id, 5)  # an older epoch than the cache's: read, not kept
             cache.get(s, bp_id, 6)
         assert len(seen["statements"]) == 1
+
+
+def test_a_bulk_update_of_a_device_s_scope_clears_its_marks(runtime, enrolled, fleet):
+    """A bulk UPDATE through a session that sets a scope column clears the marks of the rows it
+    updates (in the statement, or by id for an UPDATE by primary key); one that sets no scope
+    column, or sets the marks itself, leaves them as it says."""
+    sim, device_id = enrolled("mac")
+    converged(runtime, sim, device_id)
+    db = runtime.db
+    epoch = current(runtime)
+
+    def marks() -> tuple:
+        with db.session() as s:
+            return tuple(s.execute(select(EnrolledDevice.converged_epoch, EnrolledDevice.declarations_epoch)
+                                   .where(EnrolledDevice.id == device_id)).one())
+
+    def marked() -> None:
+        with db.session() as s, s.begin():
+            s.execute(update(EnrolledDevice.__table__).where(EnrolledDevice.id == device_id)
+                      .values(converged_epoch=epoch, declarations_epoch=epoch))
+        assert marks() == (epoch, epoch)
+
+    marked()
+    with db.session() as s, s.begin():  # no scope column: the marks stay
+        s.execute(update(EnrolledDevice).where(EnrolledDevice.id == device_id).values(name="bulk"))
+    assert marks() == (epoch, epoch)
+    with db.session() as s, s.begin():  # the blueprint, by WHERE: cleared in the same statement
+        s.execute(update(EnrolledDevice).where(EnrolledDevice.id == device_id).values(blueprint_id=None),
+                  execution_options={"synchronize_session": False})
+    assert marks() == (None, None)
+    marked()
+    with db.session() as s, s.begin():  # a Core table statement, the DDM token
+        s.execute(update(EnrolledDevice.__table__).where(EnrolledDevice.id == device_id)
+                  .values(declarations_token_queued="t"))
+    assert marks() == (None, None)
+    marked()
+    with db.session() as s, s.begin():  # by primary key, a list of rows
+        s.execute(update(EnrolledDevice), [{"id": device_id, "os_version": "15.1"}])
+    assert marks() == (None, None)
+    marked()
+    with db.session() as s, s.begin():  # the statement sets a mark itself: that one is kept
+        s.execute(update(EnrolledDevice).where(EnrolledDevice.id == device_id)
+                  .values(supervised=False, converged_epoch=epoch))
+    assert marks() == (epoch, None)
+    with db.session() as s:  # the bulk device statements moved no epoch
+        assert s.scalar(epochs.CURRENT) == epoch
