@@ -6,7 +6,8 @@ CLI command; ``mdm/`` and ``services/`` take ``s`` and never commit.
 from __future__ import annotations
 
 from collections import namedtuple
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,18 @@ class Database:
         self.read_engine = self.engine if self.is_sqlite else create_engine(
             self.url, **{**engine_kwargs, "isolation_level": "AUTOCOMMIT", "skip_autocommit_rollback": True})
         self.read_session = sessionmaker(self.read_engine, expire_on_commit=False)
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A session for a request that only reads: ``read_session`` without ``begin()`` on
+        PostgreSQL (in autocommit there is nothing to begin or commit, and SQLAlchemy's
+        transaction bookkeeping was a tenth of a device lookup); a transaction on SQLite."""
+        if self.is_sqlite:
+            with self.session() as s, s.begin():
+                yield s
+        else:
+            with self.read_session() as s:
+                yield s
 
     def _prepare_sqlite_path(self) -> None:
         path = self.url.split("///", 1)[-1]

@@ -185,14 +185,6 @@ def test_a_token_lacking_a_permission_is_not_kept(client, make_token, runtime, t
         assert any("api_tokens" in st for st in sent)
 
 
-def test_the_api_reads_outside_a_transaction_and_writes_inside_one(runtime):
-    """GETs: no BEGIN/COMMIT round trips (autocommit, as Django's default); writes: one transaction."""
-    with runtime.db.read_session() as s, s.begin():
-        assert s.connection().connection.driver_connection.autocommit is True
-    with runtime.db.session() as s, s.begin():
-        assert s.connection().connection.driver_connection.autocommit is False
-
-
 @pytest.mark.parametrize("listing", ["commands", "device_artifacts"])
 def test_command_and_artifact_pages_count_once(client, admin, runtime, make_device, listing):
     """The commands and device artifacts listings page like the devices: one COUNT(*) for a walk."""
