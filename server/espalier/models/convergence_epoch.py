@@ -20,8 +20,9 @@ Kept here, by session events, rather than by each service:
   clears the marks of the rows it updates (a Core statement on the connection, as the
   Idle connect's own, is not seen: it must not set them).
 
-The bump is ``UPDATE ... SET value = value + 1``: its row lock orders concurrent changes by
-commit, so an epoch a connect reads is never newer than the data it then reads.
+The bump is ``UPDATE ... SET value = value + 1``, sent just before the transaction commits:
+its row lock orders concurrent changes by commit, so an epoch a connect reads is never newer
+than the data it then reads, and it is held for the commit only.
 """
 from __future__ import annotations
 
@@ -69,8 +70,25 @@ _CLEAR = update(EnrolledDevice.__table__).where(
 _EVALUATING = "espalier.convergence_epoch.evaluating"  # session.info: device ids
 
 
+_PENDING = "espalier.convergence_epoch.pending"  # session.info: a bump due at commit
+
+
 def bump(session: Session) -> None:
-    session.connection().execute(_BUMP)
+    """Move the epoch with this transaction: at its commit, so that the epoch row's lock, which
+    orders concurrent changes, is held for the commit alone rather than from the first change
+    (admin transactions would queue behind each other). In autocommit (a read session) now."""
+    connection = session.connection()
+    if getattr(connection.connection.dbapi_connection, "autocommit", None) is True:
+        connection.execute(_BUMP)
+    else:
+        session.info[_PENDING] = True
+
+
+@event.listens_for(Session, "before_commit")
+def _committing(session: Session) -> None:  # also at a savepoint's release: early, never lost
+    session.flush()  # commit flushes after this event: see those changes first
+    if session.info.pop(_PENDING, False):
+        session.connection().execute(_BUMP)
 
 
 def evaluating(session: Session, device_id: int) -> None:
@@ -135,6 +153,7 @@ def _flushed(session: Session, flush_context, instances) -> None:
 def _ended(session: Session, transaction) -> None:
     if transaction.parent is None:
         session.info.pop(_EVALUATING, None)
+        session.info.pop(_PENDING, None)  # rolled back: nothing to bump
 
 
 @event.listens_for(Session, "do_orm_execute")

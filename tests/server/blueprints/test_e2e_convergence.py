@@ -6,9 +6,9 @@ import threading
 
 import pytest
 from profiles_data import b64, mobileconfig
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
-from espalier.models import DeviceCommand
+from espalier.models import DeviceArtifact, DeviceCommand
 
 
 @pytest.fixture
@@ -304,3 +304,36 @@ def test_a_change_committed_after_the_epoch_was_read_is_not_missed(runtime, clie
         assert mark_and_epoch() == (epoch, epoch)  # still the committed epoch
     assert mac.connect() == [("InstallProfile", "Acknowledged")]
     assert "com.example.late" in mac.profiles
+
+
+def test_admin_transactions_do_not_queue_behind_each_other_s_epoch_bump(runtime, client, admin, setup):
+    """Two admin transactions change what convergence reads: the second commits while the
+    first is still open (the epoch row is locked only as a transaction commits), and each
+    moves the epoch once."""
+    from sqlalchemy import text
+
+    from espalier.models.convergence_epoch import CURRENT
+    from espalier.services import artifacts
+
+    with runtime.db.session() as s:
+        start = s.scalar(CURRENT)
+    with runtime.db.session() as first, first.begin():
+        artifacts.save_artifact(first, runtime, {"name": "First", "type": "Profile", "channel": "Device"})
+        first.flush()  # its change is written, its transaction open
+        with runtime.db.session() as second, second.begin():
+            second.execute(text("SET LOCAL lock_timeout = '2s'"))  # waiting for the first would fail
+            artifacts.save_artifact(second, runtime, {"name": "Second", "type": "Profile", "channel": "Device"})
+        with runtime.db.session() as s:
+            assert s.scalar(CURRENT) == start + 1  # the second's bump, committed
+    with runtime.db.session() as s:
+        assert s.scalar(CURRENT) == start + 2
+    with runtime.db.session() as s, s.begin():  # a rolled-back change bumps nothing
+        artifacts.save_artifact(s, runtime, {"name": "Gone", "type": "Profile", "channel": "Device"})
+        s.flush()
+        s.rollback()
+    with runtime.db.session() as s:
+        assert s.scalar(CURRENT) == start + 2
+    with runtime.db.read_session() as s:  # in autocommit the change is committed at once: so is its bump
+        s.execute(update(DeviceArtifact).where(DeviceArtifact.id == -1).values(error_chain=None))
+    with runtime.db.session() as s:
+        assert s.scalar(CURRENT) == start + 3
