@@ -54,6 +54,7 @@ def connect(ctx, msg: Report, identity: Identity) -> bytes | None:
     command = queue.next_command(ctx.s, device.id, user_id, now=ctx.now,
                                  session_started_at=channel_row.session_started_at or ctx.now)
     if command is None and user is None:
+        ctx.s.flush()  # what the report changed clears the device's marks before the steps read them
         command = scheduling.next_command(ctx, device)
     return _answer(ctx, device, command)
 

@@ -41,7 +41,7 @@ class Context:
     pushes: set[int] = field(default_factory=set)  # devices to wake once the transaction commits
     licence_locations: set[int] = field(default_factory=set)  # licence requests to send once it commits
     holds_store_apps: bool | None = None  # read with the device (mdm/lookup.py); None: ask
-    epoch: int | None = None  # the convergence epoch, read with an Idle's session work; None: not read
+    epoch: int | None = None  # the convergence epoch, read with the device (Idle or report); None: not read
     blueprint_cache: BlueprintCache | None = None  # the process's, for a context that read the epoch
     _blueprints: dict[int, Blueprint | None] = field(default_factory=dict, repr=False)
 

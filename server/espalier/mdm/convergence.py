@@ -11,7 +11,7 @@ a pending row that names a live command is never queued again.
 Reads per connect: the device's rows (with their profile identifiers), and, when it is on
 a blueprint, its profile candidates in one joined query; its tags only when a candidate
 filters on tags, its pending artifact commands only when a row waits for one. None on an
-Idle connect of a converged device: one that found nothing to do, with no row pending, at
+Idle connect or a report of a converged device: one that found nothing to do, with no row pending, at
 the convergence epoch the connect read (models/convergence_epoch.py), is marked with that
 epoch, and its reads are skipped until the epoch moves or the mark is cleared.
 """

@@ -20,7 +20,10 @@ MANAGED_ONLY = 1
 def interval(ctx, blueprint_id: int | None) -> int:
     """Seconds between inventories: the device's blueprint's, else the server's setting."""
     value = None
-    if blueprint_id is not None:
+    if blueprint_id is not None and ctx.epoch is not None:  # the blueprint the steps read (cached)
+        blueprint = ctx.blueprint(blueprint_id)
+        value = blueprint.inventory_interval if blueprint is not None else None
+    elif blueprint_id is not None:
         value = ctx.s.scalar(select(Blueprint.inventory_interval).where(Blueprint.id == blueprint_id))
     return effective_interval(ctx, value)
 

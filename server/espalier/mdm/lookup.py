@@ -61,8 +61,10 @@ _SESSION_WORK = HotStatement(select(
     convergence_epoch.CURRENT.scalar_subquery().label("epoch")))
 
 
-# A report on the device channel: the device locked and the command it reports on, one statement.
-_LOCK_REPORTING_DEVICE = (_LOCK_DEVICE.add_columns(DeviceCommand)
+# A report on the device channel: the device locked, the convergence epoch (read before
+# anything convergence reads, as in ``session_work``) and the command it reports on, one statement.
+_LOCK_REPORTING_DEVICE = (_LOCK_DEVICE.add_columns(convergence_epoch.CURRENT.scalar_subquery().label("epoch"),
+                                                   DeviceCommand)
                           .outerjoin(DeviceCommand, and_(*queue.reported_by(EnrolledDevice.id))))
 
 
@@ -75,10 +77,11 @@ def enrolled_device(ctx, channel: Channel, identity: ident.Identity) -> Enrolled
 def reporting_device(ctx, channel: Channel, identity: ident.Identity,
                      command_uuid: str | None) -> tuple[EnrolledDevice, DeviceCommand | None]:
     """The calling device, locked, and the command its device channel reports on (None: not
-    one of this device channel's)."""
+    one of this device channel's); ``ctx.epoch`` is set, so the session's steps may skip."""
     found = ctx.s.execute(_LOCK_REPORTING_DEVICE, {"udid": channel.udid, "uuid": command_uuid}).first()
     device = _checked(ctx, found[:2] if found else None, identity)
-    return device, found[2]
+    ctx.epoch = found[2]
+    return device, found[3]
 
 
 def _checked(ctx, found, identity: ident.Identity) -> EnrolledDevice:

@@ -63,16 +63,43 @@ def converged(runtime, sim, device_id):
 
 def test_a_converged_device_s_idle_reads_nothing_of_convergence(runtime, enrolled, fleet, counted):
     sim, device_id = enrolled("mac")
-    assert ("InstallProfile", "Acknowledged") in sim.connect(), sim.errors
-    with counted() as first:  # evaluates, finds nothing, marks
-        assert sim.connect() == [], sim.errors
+    with counted() as first:  # the profile's report evaluates again, finds nothing more, marks
+        assert ("InstallProfile", "Acknowledged") in sim.connect(), sim.errors
     assert any("device_artifacts" in s for s in first["statements"]), first["statements"]
-    assert first["statements"][-1].startswith("UPDATE enrolled_devices SET converged_epoch"), first["statements"]
+    assert any(s.startswith("UPDATE enrolled_devices SET converged_epoch") for s in first["statements"])
+    assert mark_of(runtime, device_id) == current(runtime)
     with counted() as seen:
         assert sim.connect() == [], sim.errors
     # the session UPDATE and its work: the blueprint is the process's copy of this epoch
     assert [s.split()[0] for s in seen["statements"]] == ["UPDATE", "SELECT"], seen["statements"]
     assert (seen["commits"], seen["rollbacks"]) == (1, 0)
+
+
+def test_a_marked_device_s_report_reads_nothing_of_convergence(runtime, client, admin, enrolled, fleet, counted):
+    """A report ending the session of a marked device skips convergence as an Idle does (the
+    epoch is read with the locked device): no artifact rows, no blueprint items."""
+    sim, device_id = enrolled("mac")
+    converged(runtime, sim, device_id)
+    resp = client.post(f"/api/mdm/devices/{device_id}/commands/", headers=admin, json={"name": "SecurityInfo"})
+    assert resp.status_code == 201, resp.json
+    with counted() as seen:
+        assert sim.connect() == [("SecurityInfo", "Acknowledged")], sim.errors
+    read = [s for s in seen["statements"] if s.startswith(("SELECT device_artifacts", "SELECT blueprint_artifacts",
+                                                            "SELECT blueprints"))]
+    assert read == [] and len(seen["statements"]) == 10, seen["statements"]
+    assert mark_of(runtime, device_id) == current(runtime)
+
+
+def test_a_report_that_changes_the_device_s_scope_converges_in_the_same_session(runtime, client, admin, enrolled,
+                                                                                 fleet):
+    """A marked device reports an OS version its item excludes: the report clears the mark
+    before the steps read it, so the profile is removed in the same session."""
+    sim, device_id = enrolled("mac")
+    converged(runtime, sim, device_id)
+    sim.facts.os_version = "99.0"  # the item applies below macOS 99
+    resp = client.post(f"/api/mdm/devices/{device_id}/commands/", headers=admin, json={"name": "DeviceInformation"})
+    assert resp.status_code == 201, resp.json
+    assert sim.connect() == [("DeviceInformation", "Acknowledged"), ("RemoveProfile", "Acknowledged")], sim.errors
 
 
 def _new_version(client, admin, fleet, sim, device_id):

@@ -10,6 +10,8 @@ import re
 
 import pytest
 
+from espalier.models import convergence_epoch
+
 
 @pytest.fixture(params=[True, False], ids=["mtls-proxy", "mdm-signature"])
 def mdm_settings(request):
@@ -68,11 +70,13 @@ def test_a_blocked_device_is_refused_and_its_session_stamp_rolled_back(enrolled,
 
 
 def test_ddm_costs_a_blueprint_device_without_declarations_no_statement_of_its_own(
-        enrolled, client, admin, enrollment, counted):
+        enrolled, client, admin, enrollment, counted, runtime):
     bp = client.post("/api/mdm/blueprints/", headers=admin, json={"name": "Plain"}).json
     client.put(f"/api/mdm/ota_enrollments/{enrollment['id']}/", headers=admin, json={"blueprint": bp["id"]})
     sim, _ = enrolled("mac")  # DDM-capable
     sim.connect()
+    with runtime.db.session() as s, s.begin():  # a new epoch: every step evaluates, the blueprint is read anew
+        convergence_epoch.bump(s)
     with counted() as seen:
         assert sim.connect() == [], sim.errors
     tables = {t for s in seen["statements"][2:] for t in re.findall(r"(?:FROM|JOIN|UPDATE|INTO) (\w+)", s)}
