@@ -60,7 +60,10 @@ def next_command(ctx, device) -> DeviceCommand | None:
         convergence_epoch.evaluating(ctx.s, device.id)
     rows = ctx.s.execute(_ROWS, {"device_id": device.id}).all()
     command = _next(ctx, device, rows)
-    if command is None and ctx.epoch is not None and not any(r.DeviceArtifact.status == "pending" for r in rows):
+    # marked when the evaluation read something (a device on no blueprint and with no rows read
+    # one empty result: its mark would be a row write to save that read)
+    if (command is None and ctx.epoch is not None and (device.blueprint_id is not None or rows)
+            and not any(r.DeviceArtifact.status == "pending" for r in rows)):
         convergence_epoch.mark(ctx.s, device.id, converged_epoch=ctx.epoch)
     return command
 

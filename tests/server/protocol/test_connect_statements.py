@@ -117,3 +117,17 @@ def test_a_report_on_the_device_channel_finds_its_command_with_the_device_lookup
     assert report[1].startswith("UPDATE device_commands SET "), report
     assert not any(st.startswith("SELECT device_commands.") for st in report[:2]), report
 
+
+
+def test_a_report_of_a_device_with_nothing_to_converge_writes_no_mark(enrolled, client, admin, counted):
+    """No blueprint and no artifact rows: convergence reads one empty result, and a mark (a row
+    write to save that read) is not worth writing."""
+    sim, device_id = enrolled("mac")
+    with counted() as first:
+        assert sim.connect() == [("DeviceInformation", "Acknowledged"), ("SecurityInfo", "Acknowledged")], sim.errors
+    resp = client.post(f"/api/mdm/devices/{device_id}/commands/", headers=admin, json={"name": "SecurityInfo"})
+    assert resp.status_code == 201, resp.json
+    with counted() as seen:
+        assert sim.connect() == [("SecurityInfo", "Acknowledged")], sim.errors
+    for window in (first, seen):
+        assert not [s for s in window["statements"] if s.startswith("UPDATE enrolled_devices SET converged_epoch")]
