@@ -59,16 +59,16 @@ class Database:
         self.read_session = sessionmaker(self.read_engine, expire_on_commit=False)
 
     @contextmanager
-    def reading(self) -> Iterator[Session]:
+    def transaction(self) -> Iterator[Session]:
+        """A session in one transaction, committed at the end (rolled back on an exception)."""
+        with self.session() as s, s.begin():
+            yield s
+
+    def reading(self):
         """A session for a request that only reads: ``read_session`` without ``begin()`` on
         PostgreSQL (in autocommit there is nothing to begin or commit, and SQLAlchemy's
         transaction bookkeeping was a tenth of a device lookup); a transaction on SQLite."""
-        if self.is_sqlite:
-            with self.session() as s, s.begin():
-                yield s
-        else:
-            with self.read_session() as s:
-                yield s
+        return self.transaction() if self.is_sqlite else self.read_session()
 
     def _prepare_sqlite_path(self) -> None:
         path = self.url.split("///", 1)[-1]

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json as stdjson
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache, wraps
 from typing import Any, Callable
@@ -151,16 +149,10 @@ def _query_data(model: type[Schema]) -> dict:
     return {key: args.getlist(key) if many else args.get(key) for key, many in _query_keys(model) if key in args}
 
 
-@contextmanager
-def _transaction(db) -> Iterator:
-    with db.session() as s, s.begin():
-        yield s
-
-
 def _run(op: Operation, kwargs: dict) -> Response:
     rt = app_runtime()
     reads = op.method == "GET" and not op.writes
-    with (rt.db.reading() if reads else _transaction(rt.db)) as s:
+    with (rt.db.reading() if reads else rt.db.transaction()) as s:
         g.caller = authenticate(s, op.permissions)
         if op.query is not None:
             kwargs["query"] = parse(op.query, _query_data(op.query), context=op.rule)
