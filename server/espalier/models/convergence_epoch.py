@@ -175,7 +175,7 @@ def _bulk_device_update(state) -> None:
     rows = params if isinstance(params, list) else [params] if params else []
     # the SET clause's keys: SQLAlchemy keeps a statement's .values() only privately
     keys = {getattr(key, "key", key) for key in getattr(state.statement, "_values", None) or ()}
-    keys.update(key for row in rows[:1] for key in row)
+    keys.update(key for row in rows for key in row)  # by primary key, rows may set different columns
     clear = [m for m in MARKS if m not in keys]
     if not clear or keys.isdisjoint(DEVICE_SCOPE):
         return

@@ -295,6 +295,10 @@ def test_a_bulk_update_of_a_device_s_scope_clears_its_marks(runtime, enrolled, f
         s.execute(update(EnrolledDevice), [{"id": device_id, "os_version": "15.1"}])
     assert marks() == (None, None)
     marked()
+    with db.session() as s, s.begin():  # rows setting different columns: a later row's scope counts too
+        s.execute(update(EnrolledDevice), [{"id": device_id, "name": "first"}, {"id": device_id, "os_version": "15.2"}])
+    assert marks() == (None, None)
+    marked()
     with db.session() as s, s.begin():  # the statement sets a mark itself: that one is kept
         s.execute(update(EnrolledDevice).where(EnrolledDevice.id == device_id)
                   .values(supervised=False, converged_epoch=epoch))
