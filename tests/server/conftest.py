@@ -103,6 +103,13 @@ def sqlite_settings(tmp_path):
     return factory
 
 
+@pytest.fixture(params=[True, False], ids=["mtls-proxy", "mdm-signature"])
+def both_identity_modes(request) -> dict:
+    """apps['espalier.mdm'] with the mTLS proxy headers, then with Mdm-Signature: a module whose
+    ``mdm_settings`` fixture returns this runs each test in both identity modes."""
+    return {"mtls_proxy": request.param}
+
+
 @pytest.fixture(params=["postgresql", "sqlite"])
 def both_databases(request, pg_url, mdm_settings, settings_factory, sqlite_settings):
     """Settings on PostgreSQL, then on SQLite: a module whose ``settings`` fixture returns this

@@ -12,9 +12,9 @@ from espalier.models import DeviceSoftwareUpdate, EnrolledDevice, utcnow
 from espalier.models import convergence_epoch as epochs
 
 
-@pytest.fixture(params=[True, False], ids=["mtls-proxy", "mdm-signature"])
-def mdm_settings(request):
-    return {"mtls_proxy": request.param}
+@pytest.fixture
+def mdm_settings(both_identity_modes):
+    return both_identity_modes
 
 
 @pytest.fixture

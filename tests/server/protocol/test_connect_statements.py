@@ -13,9 +13,9 @@ import pytest
 from espalier.models import convergence_epoch
 
 
-@pytest.fixture(params=[True, False], ids=["mtls-proxy", "mdm-signature"])
-def mdm_settings(request):
-    return {"mtls_proxy": request.param}
+@pytest.fixture
+def mdm_settings(both_identity_modes):
+    return both_identity_modes
 
 
 @pytest.fixture

@@ -5,9 +5,9 @@ import pytest
 
 
 
-@pytest.fixture(params=[True, False], ids=["mtls-proxy", "mdm-signature"])
-def mdm_settings(request):
-    return {"mtls_proxy": request.param}
+@pytest.fixture
+def mdm_settings(both_identity_modes):
+    return both_identity_modes
 
 
 def commands(client, admin, device_id, **filters):
