@@ -16,7 +16,8 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import DBAPIError, MultipleResultsFound
+from sqlalchemy.exc import DBAPIError, InterfaceError, MultipleResultsFound, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -24,6 +25,14 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 
 class NotMigrated(Exception):
     """The database schema is not at the current migration head."""
+
+
+def unavailable(exc: BaseException) -> bool:
+    """The database could not do the work now (unreachable, no pooled connection, a lock or
+    serialization timeout): a retry later may succeed; not a fault of the request."""
+    if isinstance(exc, (PoolTimeout, OperationalError, InterfaceError)):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
 
 def normalize_url(url: str) -> str:

@@ -4,7 +4,9 @@ https://developer.apple.com/documentation/devicemanagement/sending-mdm-commands-
 Status moves only forward: a report for an unknown or already final command is ignored,
 NotNow leaves the command queued (offered again at the next session), Acknowledged and
 Error are final. A result that cannot be processed still finalises the command, so it
-never blocks the queue.
+never blocks the queue: its handler runs without a savepoint (two statements a report), and
+if it fails the caller rolls the request back and stores the report again with the handler
+skipped (``Unprocessable``).
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import logging
 from datetime import timedelta
 from typing import Any
 
+from espalier import db
 from espalier.models import DeviceCommand
 
 from . import commands, convergence, inventory, lookup, queue, scheduling, store_apps
@@ -23,6 +26,17 @@ from .results import stored
 log = logging.getLogger(__name__)
 
 LAST_SEEN_RESOLUTION = timedelta(seconds=30)
+
+
+class Unprocessable(Exception):
+    """A command result its handler could not process. The request's transaction must be
+    rolled back (the handler may have changed rows or objects halfway) and ``connect`` run
+    again in a new one with ``Context.unprocessable`` set to this: the result is then kept
+    as a processing error, the command finalised, and the handler not run."""
+
+    def __init__(self, command_uuid: str, error: str):
+        super().__init__(f"command {command_uuid}: {error}")
+        self.command_uuid, self.error = command_uuid, error
 
 
 def connect(ctx, msg: Report, identity: Identity) -> bytes | None:
@@ -127,10 +141,15 @@ def _process(ctx, device, command: DeviceCommand, result: dict) -> Any:
     cls = commands.get(command.name)
     if cls is None:
         return stored(result) or None
+    failed = ctx.unprocessable
+    if failed is not None and failed.command_uuid == command.uuid:
+        return {"processing_error": failed.error}
     try:
-        with ctx.s.begin_nested():
-            processed = cls.process_result(ctx, device, command, result)
+        processed = cls.process_result(ctx, device, command, result)
+        ctx.s.flush()  # the handler's writes fail here, not in a later step's statement
     except Exception as exc:  # never let a strange answer block the queue
+        if db.unavailable(exc):  # not the answer's fault: the device sends it again later
+            raise
         log.warning("device %s: cannot process %s result: %s", device.udid, command.name, exc)
-        return {"processing_error": f"{type(exc).__name__}: {exc}"[:500]}
+        raise Unprocessable(command.uuid, f"{type(exc).__name__}: {exc}"[:500]) from exc
     return stored(processed) if processed else None

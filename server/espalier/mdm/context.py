@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
@@ -11,6 +12,9 @@ from espalier.pki.secrets import SecretBox
 from espalier.pki.store import DeviceCAStore, StoredCA
 
 from .blueprint_cache import BlueprintCache
+
+if TYPE_CHECKING:
+    from .connect import Unprocessable
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,7 @@ class Context:
     holds_store_apps: bool | None = None  # read with the device (mdm/lookup.py); None: ask
     epoch: int | None = None  # the convergence epoch, read with the device (Idle or report); None: not read
     blueprint_cache: BlueprintCache | None = None  # the process's, for a context that read the epoch
+    unprocessable: Unprocessable | None = None  # connect.Unprocessable of an earlier try of this request
     _blueprints: dict[int, Blueprint | None] = field(default_factory=dict, repr=False)
 
     def blueprint(self, blueprint_id: int | None) -> Blueprint | None:

@@ -2,7 +2,8 @@
 
 Each MDM view reads the bounded body, resolves the caller's certificate before parsing it
 (an ``Mdm-Signature`` is verified over the raw bytes; a proxy certificate must chain to a
-trusted CA), decodes the message, makes one ``mdm`` call in one transaction and writes
+trusted CA), decodes the message, makes one ``mdm`` call in one transaction (a second one only after a
+command result its handler could not process, ``connect.Unprocessable``) and writes
 the answer. ``mdm.errors`` become statuses only here.
 """
 from __future__ import annotations
@@ -62,11 +63,10 @@ def _mdm_view() -> Response:
         ident = rt.trust().verify(cert)
         msg = _decoder()(messages.parse_plist(body))
         handler = connect.connect if isinstance(msg, messages.Report) else checkin.handle
-        with rt.db.session() as s, s.begin():
-            ctx = rt.mdm_context(s)
-            answer = handler(ctx, msg, ident)
-            notify_after_commit(s, rt.queue, ctx.pushes)
-            licences.queue_requests(s, rt, ctx.licence_locations)
+        try:
+            answer = _in_transaction(rt, handler, msg, ident, None)
+        except connect.Unprocessable as exc:  # rolled back: once more, the result kept unprocessed
+            answer = _in_transaction(rt, handler, msg, ident, exc)
     except MDMError as exc:
         return _mdm_error(exc)
     if not answer:
@@ -74,6 +74,16 @@ def _mdm_view() -> Response:
     if isinstance(msg, messages.DeclarativeManagement):  # DDM answers are JSON
         return Response(answer, 200, mimetype="application/json")
     return Response(answer, 200, mimetype="application/xml")
+
+
+def _in_transaction(rt, handler, msg, ident, unprocessable: connect.Unprocessable | None):
+    with rt.db.session() as s, s.begin():
+        ctx = rt.mdm_context(s)
+        ctx.unprocessable = unprocessable
+        answer = handler(ctx, msg, ident)
+        notify_after_commit(s, rt.queue, ctx.pushes)
+        licences.queue_requests(s, rt, ctx.licence_locations)
+    return answer
 
 
 def checkin_view():

@@ -13,11 +13,10 @@ import logging
 import time
 
 from flask import Flask, Response, request
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, RequestEntityTooLarge
 from werkzeug.routing import IntegerConverter
 
+from espalier.db import unavailable as database_unavailable
 from espalier.web.masking import mask
 
 log = logging.getLogger(__name__)
@@ -142,16 +141,8 @@ def _method_not_allowed():
     return _answer(405, f'Method "{request.method}" not allowed.')
 
 
-def _database_unavailable(exc: Exception) -> bool:
-    if isinstance(exc, PoolTimeout):
-        return True
-    if isinstance(exc, (OperationalError, InterfaceError)):
-        return True
-    return isinstance(exc, DBAPIError) and exc.connection_invalidated
-
-
 def _unexpected(exc: Exception):
-    if _database_unavailable(exc):
+    if database_unavailable(exc):
         log.warning("database unavailable on %s %s: %s", request.method, mask(request.path),
                     str(exc).splitlines()[0][:200])
         return _answer(503, "the database is unavailable; retry later", {"Retry-After": RETRY_AFTER})

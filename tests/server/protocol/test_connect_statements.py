@@ -100,22 +100,23 @@ def test_a_first_device_information_reads_software_update_state_once_and_writes_
     sim, _ = enrolled("mac")
     with counted() as seen:
         assert sim.connect() == [("DeviceInformation", "Acknowledged"), ("SecurityInfo", "Acknowledged")], sim.errors
-    first_report = seen["statements"][seen["statements"].index("SAVEPOINT sa_savepoint_1"):]
-    first_report = first_report[:first_report.index("RELEASE SAVEPOINT sa_savepoint_1")]
+    handed_out = [i for i, st in enumerate(seen["statements"]) if st.startswith("UPDATE device_commands SET time=")]
+    first_report = seen["statements"][handed_out[0] + 1:handed_out[1]]  # DeviceInformation's, to SecurityInfo's handout
     assert sum(s.startswith("SELECT device_software_updates.") for s in first_report) == 1, first_report
     assert sum(s.startswith("UPDATE enrolled_devices ") for s in first_report) == 1, first_report
+    assert not [s for s in seen["statements"] if "SAVEPOINT" in s]  # a result's handler runs in the report's transaction
 
 
 def test_a_report_on_the_device_channel_finds_its_command_with_the_device_lookup(enrolled, client, admin, counted):
     """The report's request: the device locked with the command it reports on (one statement),
-    then the command's status; no lookup of the command of its own."""
+    then its result's handler and the command's status; no lookup of the command of its own."""
     _, seen = _device_information_session(enrolled, client, admin, counted)
     sent = seen["statements"]
     handed_out = next(i for i, st in enumerate(sent) if st.startswith("UPDATE device_commands SET time="))
     report = sent[handed_out + 1:]
     assert report[0].startswith("SELECT enrolled_devices."), report
-    assert report[1].startswith("UPDATE device_commands SET "), report
-    assert not any(st.startswith("SELECT device_commands.") for st in report[:2]), report
+    status = next(i for i, st in enumerate(report) if st.startswith("UPDATE device_commands SET "))
+    assert not any(st.startswith("SELECT device_commands.") for st in report[:status]), report  # its handler's reads only
 
 
 
