@@ -2,9 +2,9 @@
 
 Each MDM view reads the bounded body, resolves the caller's certificate before parsing it
 (an ``Mdm-Signature`` is verified over the raw bytes; a proxy certificate must chain to a
-trusted CA), decodes the message, makes one ``mdm`` call in one transaction (a second one only after a
-command result its handler could not process, ``connect.Unprocessable``) and writes
-the answer. ``mdm.errors`` become statuses only here.
+trusted CA), decodes the message, makes one ``mdm`` call in one transaction (a second one
+only after a command result its handler could not process, ``connect.Unprocessable``) and
+writes the answer. ``mdm.errors`` become statuses only here.
 """
 from __future__ import annotations
 
