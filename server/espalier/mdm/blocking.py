@@ -13,22 +13,28 @@ from sqlalchemy.orm import Session
 
 from espalier.models import BlockedDevice, EnrolledDevice
 
-# One statement built once (three requests of an enrollment ask it); a None never matches.
-_BLOCKED = select(or_(
+# One expression built once (three requests of an enrollment ask it; Authenticate within its
+# certificate lookup, ``identity.certificate_origin``); a None never matches.
+BLOCKED = or_(
     exists().where(EnrolledDevice.is_blocked, or_(EnrolledDevice.udid == bindparam("udid"),
                                                   EnrolledDevice.serial_number == bindparam("serial_number"))),
     exists().where(or_(BlockedDevice.udid == bindparam("listed_udid"),
-                       BlockedDevice.serial_number == bindparam("listed_serial_number")))))
+                       BlockedDevice.serial_number == bindparam("listed_serial_number"))))
+_BLOCKED = select(BLOCKED)
+
+
+def parameters(udid: str | None, serial_number: str | None) -> dict[str, str | None]:
+    """``BLOCKED``'s parameters (blocked_devices holds its identifiers upper-cased)."""
+    udid, serial_number = udid or None, serial_number or None
+    return {"udid": udid, "serial_number": serial_number,
+            "listed_udid": udid.upper() if udid else None,
+            "listed_serial_number": serial_number.upper() if serial_number else None}
 
 
 def is_blocked(s: Session, udid: str | None, serial_number: str | None) -> bool:
     if not udid and not serial_number:
         return False
-    udid, serial_number = udid or None, serial_number or None
-    return bool(s.scalar(_BLOCKED, {
-        "udid": udid, "serial_number": serial_number,
-        "listed_udid": udid.upper() if udid else None,
-        "listed_serial_number": serial_number.upper() if serial_number else None}))
+    return bool(s.scalar(_BLOCKED, parameters(udid, serial_number)))
 
 
 def is_device_blocked(s: Session, device_id: int) -> bool:

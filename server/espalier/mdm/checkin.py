@@ -30,9 +30,10 @@ _DEVICE_LOCKED = select(EnrolledDevice).where(EnrolledDevice.udid == bindparam("
 def authenticate(ctx, msg: Authenticate, identity: Identity) -> None:
     """Authenticate: create or refresh the device and bind the certificate to it."""
     udid = msg.channel.udid
-    if blocking.is_blocked(ctx.s, udid, msg.serial_number):
+    origin = ident.certificate_origin(ctx.s, identity, enrollment.session_token(identity.certificate.subject),
+                                      udid, msg.serial_number)
+    if origin.blocked if origin is not None else blocking.is_blocked(ctx.s, udid, msg.serial_number):
         raise Unrecognized("device is blocked")
-    origin = ident.certificate_origin(ctx.s, identity, enrollment.session_token(identity.certificate.subject))
     if origin is None:
         raise IdentityError("the certificate belongs to no enrollment")
     session = origin.session
@@ -43,7 +44,7 @@ def authenticate(ctx, msg: Authenticate, identity: Identity) -> None:
     if pc is not None and msg.topic != pc.topic:
         raise ParseError(f"Topic {msg.topic!r} is not this enrollment's push topic")
     device = ctx.s.scalar(_DEVICE_LOCKED, {"udid": udid})
-    ident.authorize_claim(ctx.s, udid, identity, origin, device)
+    ident.authorize_claim(udid, identity, origin, device)
     if device is None:
         if enrollment_row.quota is not None and ctx.s.scalar(select(func.count(EnrolledDevice.id)).where(
                 EnrolledDevice.enrollment_id == enrollment_row.id)) >= enrollment_row.quota:

@@ -31,10 +31,12 @@ from cryptography.hazmat.primitives import hashes
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, joinedload
 
-from espalier.models import DEPEnrollment, EnrolledDevice, EnrollmentSession, IssuedCertificate, OtaEnrollment
+from espalier.models import (DEPEnrollment, EnrolledDevice, EnrollmentSession, IssuedCertificate, OtaEnrollment,
+                             PushCertificate)
 from espalier.pki import ca as ca_lib
 from espalier.pki import cms, signature_fast
 
+from . import blocking
 from .errors import IdentityError
 
 log = logging.getLogger(__name__)
@@ -173,37 +175,57 @@ class TrustStore:
 
 @dataclass(frozen=True)
 class CertificateOrigin:
-    """Where a certificate came from: its enrollment session and, if proven, its device."""
+    """Where a certificate came from: its enrollment session and, if proven, its device; and,
+    asked in the same statement, Authenticate's two other questions of the claim."""
 
     session: EnrollmentSession
     udid: str | None  # the UDID it was issued for after attestation; None when nothing was proven
     renews: str | None  # the fingerprint of the certificate it renewed (built-in CA only)
+    blocked: bool = False  # the claimed UDID or serial number is blocked (``blocking.BLOCKED``)
+    bound_elsewhere: str | None = None  # the UDID of another device this certificate is bound to
 
 
-# Authenticate reads the session's enrollment (OTA or DEP) and push topic next: one statement for all.
-_WITH_ENROLLMENT = (joinedload(EnrollmentSession.enrollment).joinedload(OtaEnrollment.push_certificate),
-                    joinedload(EnrollmentSession.dep_enrollment).joinedload(DEPEnrollment.push_certificate))
+# Authenticate reads the session's enrollment (OTA or DEP) and push topic next: one statement
+# for all, of the columns it reads (not the push certificate's key and certificate).
+_OTA, _DEP = (OtaEnrollment.id, OtaEnrollment.name, OtaEnrollment.push_certificate_id, OtaEnrollment.blueprint_id,
+              OtaEnrollment.attestation, OtaEnrollment.quota), (
+              DEPEnrollment.id, DEPEnrollment.name, DEPEnrollment.push_certificate_id, DEPEnrollment.blueprint_id)
+_WITH_ENROLLMENT = (
+    joinedload(EnrollmentSession.enrollment).load_only(*_OTA)
+    .joinedload(OtaEnrollment.push_certificate).load_only(PushCertificate.topic),
+    joinedload(EnrollmentSession.dep_enrollment).load_only(*_DEP)
+    .joinedload(DEPEnrollment.push_certificate).load_only(PushCertificate.topic))
+_CLAIM = (blocking.BLOCKED.label("blocked"),
+          select(EnrolledDevice.udid).where(EnrolledDevice.cert_fingerprint == bindparam("fingerprint"),
+                                            EnrolledDevice.udid != bindparam("claimed_udid"))
+          .limit(1).scalar_subquery().label("bound_elsewhere"))
 # Built once: the first check-in of every enrollment runs them.
-_ISSUED = (select(IssuedCertificate, EnrollmentSession)
+_ISSUED = (select(IssuedCertificate, EnrollmentSession, *_CLAIM)
            .outerjoin(EnrollmentSession, EnrollmentSession.id == IssuedCertificate.enrollment_session_id)
            .where(IssuedCertificate.fingerprint == bindparam("fingerprint")).options(*_WITH_ENROLLMENT))
-_SESSION_BY_TOKEN = (select(EnrollmentSession).where(EnrollmentSession.token == bindparam("token"))
+_SESSION_BY_TOKEN = (select(EnrollmentSession, *_CLAIM).where(EnrollmentSession.token == bindparam("token"))
                      .options(*_WITH_ENROLLMENT))
-_BOUND_ELSEWHERE = select(EnrolledDevice.udid).where(EnrolledDevice.cert_fingerprint == bindparam("fingerprint"),
-                                                     EnrolledDevice.udid != bindparam("udid")).limit(1)
 
 
-def certificate_origin(s: Session, identity: Identity, session_token: str | None) -> CertificateOrigin | None:
+def certificate_origin(s: Session, identity: Identity, session_token: str | None, udid: str,
+                       serial_number: str | None) -> CertificateOrigin | None:
     """Certificates we issued are on record; an external CA's lead back by the session token
-    in their Subject CN (what the attested UDID of that session proves, they prove)."""
-    found = s.execute(_ISSUED, {"fingerprint": identity.fingerprint}).first()
+    in their Subject CN (what the attested UDID of that session proves, they prove). With it,
+    whether ``udid`` or ``serial_number`` is blocked and whether the certificate is bound to
+    another device than ``udid``."""
+    params = {"fingerprint": identity.fingerprint, "claimed_udid": udid,
+              **blocking.parameters(udid, serial_number)}
+    found = s.execute(_ISSUED, params).first()
     if found is not None:
-        issued, session = found
-        return CertificateOrigin(session, issued.udid, issued.renewed_fingerprint) if session else None
+        issued, session, blocked, other = found
+        return CertificateOrigin(session, issued.udid, issued.renewed_fingerprint, blocked, other) if session else None
     if session_token is None:
         return None
-    session = s.scalar(_SESSION_BY_TOKEN, {"token": session_token})
-    return CertificateOrigin(session, session.attested_udid, None) if session else None
+    found = s.execute(_SESSION_BY_TOKEN, {**params, "token": session_token}).first()
+    if found is None:
+        return None
+    session, blocked, other = found
+    return CertificateOrigin(session, session.attested_udid, None, blocked, other)
 
 
 def is_claim_protected(device: EnrolledDevice) -> bool:
@@ -212,15 +234,14 @@ def is_claim_protected(device: EnrolledDevice) -> bool:
             and device.checkout_at is None and device.released_at is None)
 
 
-def authorize_claim(s: Session, udid: str, identity: Identity, origin: CertificateOrigin,
-                    device: EnrolledDevice | None) -> None:
+def authorize_claim(udid: str, identity: Identity, origin: CertificateOrigin, device: EnrolledDevice | None) -> None:
     """Authenticate: may this certificate speak for ``udid``? Raises IdentityError if not."""
     if origin.session.source.attestation == "apple" and origin.udid is None:
         raise IdentityError("this enrollment requires device attestation, and the certificate carries none")
     if origin.udid is not None and origin.udid != udid:
         log.warning("certificate %s issued for %s presented for %s", identity.fingerprint[:16], origin.udid, udid)
         raise IdentityError("this certificate was issued for another device")
-    other = s.scalar(_BOUND_ELSEWHERE, {"fingerprint": identity.fingerprint, "udid": udid})
+    other = origin.bound_elsewhere
     if other is not None:
         log.warning("certificate %s bound to %s presented for %s", identity.fingerprint[:16], other, udid)
         raise IdentityError("this certificate belongs to another device")

@@ -150,6 +150,30 @@ def test_an_attested_certificate_speaks_for_its_udid_only(client, admin, http, a
     assert response.status_code == 400 and b"issued for another device" in response.content
 
 
+def test_a_bound_certificate_cannot_authenticate_for_another_udid(client, admin, enrolled, http, runtime):
+    sim, device_id = enrolled("mac")  # no attestation: only its binding ties the certificate to its UDID
+    before = _bound(runtime, device_id)
+    other = SimulatedDevice.flavour("mac")
+    response = sim.checkin("Authenticate", UDID=other.facts.udid, SerialNumber=other.facts.serial)
+    assert response.status_code == 400 and b"this certificate belongs to another device" in response.content
+    assert client.get(f"/api/mdm/devices/?udid={other.facts.udid}", headers=admin).json == []
+    assert _bound(runtime, device_id) == before
+    assert ("DeviceInformation", "Acknowledged") in sim.connect()  # the device it is bound to keeps working
+
+
+@pytest.mark.parametrize("by", ["serial_number", "udid"])
+def test_authenticate_refuses_a_device_blocked_after_its_certificate_was_issued(client, admin, enrollment, http, by):
+    sim = SimulatedDevice.flavour("mac", keep_identity_on_refusal=True)
+    sim.client = http
+    assert sim.download_profile(enrollment["enroll_url"]) and sim.request_identity(), sim.errors
+    value = sim.facts.serial if by == "serial_number" else sim.facts.udid
+    resp = client.post("/api/mdm/blocked_devices/", headers=admin, json={by: value.lower()})
+    assert resp.status_code == 201, resp.json
+    # None: the simulator read a 403 com.apple.unrecognized.device, and removed its profile
+    assert sim.checkin("Authenticate") is None and sim.unenrolled_by_server
+    assert client.get(f"/api/mdm/devices/?udid={sim.facts.udid}", headers=admin).json == []
+
+
 def _phase_two(client, enrollment, body: bytes):
     return client.post(f"/public/enroll/{enrollment['secret']}/attest/?unsigned=1", data=body,
                        headers={"Content-Type": "application/pkcs7-signature"})
