@@ -1,8 +1,11 @@
-"""The connect hot path, counted: statements and transactions per Idle connect.
+"""The device hot paths, counted: statements and transactions per Idle connect, report and Authenticate.
 
 An Idle connect of a device with nothing to do is two statements in one transaction (the
 session UPDATE ... RETURNING, the next command's id); a regression that adds a query, an
-ORM load or a second transaction fails here.
+ORM load or a second transaction fails here. Authenticate of a new device asks its
+certificate's origin, whether the device is blocked and whether the certificate is bound to
+another device in one statement, then locks the device row (none yet), inserts it and ties
+the session to it.
 """
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ import re
 import pytest
 
 from espalier.models import convergence_epoch
+from espalier.sim.device import SimulatedDevice
 
 
 @pytest.fixture
@@ -132,3 +136,22 @@ def test_a_report_of_a_device_with_nothing_to_converge_writes_no_mark(enrolled, 
         assert sim.connect() == [("SecurityInfo", "Acknowledged")], sim.errors
     for window in (first, seen):
         assert not [s for s in window["statements"] if s.startswith("UPDATE enrolled_devices SET converged_epoch")]
+
+
+AUTHENTICATE = ("SELECT issued_certificates.", "SELECT enrolled_devices.", "INSERT INTO enrolled_devices ",
+                "UPDATE enrollment_sessions ")
+
+
+def test_authenticate_of_a_new_device_is_four_statements_in_one_transaction(enrollment, http, counted):
+    sim = SimulatedDevice.flavour("mac")
+    sim.client = http
+    assert sim.download_profile(enrollment["enroll_url"]) and sim.request_identity(), sim.errors
+    with counted() as seen:
+        assert sim.enrollment_checkin("Authenticate"), sim.errors
+    sent = seen["statements"]
+    assert len(sent) == len(AUTHENTICATE) and all(map(str.startswith, sent, AUTHENTICATE)), sent
+    origin = sent[0]
+    assert "blocked_devices" in origin and "cert_fingerprint" in origin  # the claim's questions, asked with it
+    assert "push_certificates.private_key" not in origin and "push_certificates.certificate" not in origin
+    assert (seen["commits"], seen["rollbacks"]) == (1, 0)
+    assert sim.enrollment_checkin("TokenUpdate"), sim.errors
