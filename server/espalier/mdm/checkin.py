@@ -32,10 +32,12 @@ def authenticate(ctx, msg: Authenticate, identity: Identity) -> None:
     udid = msg.channel.udid
     origin = ident.certificate_origin(ctx.s, identity, enrollment.session_token(identity.certificate.subject),
                                       udid, msg.serial_number)
-    if origin.blocked if origin is not None else blocking.is_blocked(ctx.s, udid, msg.serial_number):
-        raise Unrecognized("device is blocked")
-    if origin is None:
+    if origin is None:  # the blocked check was asked with the origin; without one, ask it alone
+        if blocking.is_blocked(ctx.s, udid, msg.serial_number):
+            raise Unrecognized("device is blocked")
         raise IdentityError("the certificate belongs to no enrollment")
+    if origin.blocked:
+        raise Unrecognized("device is blocked")
     session = origin.session
     if session.attested_serial_number and msg.serial_number and msg.serial_number != session.attested_serial_number:
         raise IdentityError("SerialNumber differs from the one the device attested")
