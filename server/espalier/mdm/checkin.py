@@ -110,7 +110,7 @@ def token_update(ctx, msg: TokenUpdate, identity: Identity) -> None:
     device.last_seen_at = ctx.now
     if device.enrolled_at is None:
         device.enrolled_at = ctx.now
-        inventory.queue_inventory(ctx, device)  # flushes the device with its commands
+        inventory.queue_inventory(ctx, device)
         # a device held in Setup Assistant gets DeviceConfigured after its blueprint's first
         # artifacts: the last scheduling step (mdm/await_configuration.py)
         ctx.pushes.add(device.id)

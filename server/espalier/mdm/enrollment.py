@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.x509.oid import NameOID
-from sqlalchemy import update
+from sqlalchemy import insert, update
 from sqlalchemy.orm import Session
 
 from espalier.models import DEPEnrollment, EnrollmentSession, OtaEnrollment, PushCertificate
@@ -49,56 +49,63 @@ class Urls:
         return f"{self.base}/scep/{SCEP_NAME}"
 
 
+# Sessions are written with Core statements: nothing reads them back in the request that
+# opens one, and the ORM's unit of work cost more than the INSERT itself.
+
+def _scep_challenge(enrollment: OtaEnrollment | DEPEnrollment) -> str | None:
+    """The session's single-use SCEP challenge, for the built-in CA only."""
+    return pysecrets.token_urlsafe(24) if enrollment.identity_source == "builtin" else None
+
+
+def _hashed(challenge: str | None) -> str | None:
+    return challenge_hash(challenge) if challenge else None
+
+
+def _insert_session(s: Session, challenge: str | None, **values) -> str:
+    token = pysecrets.token_hex(16)
+    s.connection().execute(insert(EnrollmentSession).values(token=token, challenge_hash=_hashed(challenge), **values))
+    return token
+
+
 def open_session(s: Session, enrollment: OtaEnrollment, *, serial_number: str | None = None,
-                 udid: str | None = None) -> tuple[EnrollmentSession, str | None]:
-    """A new session and, for the built-in CA, its single-use SCEP challenge (returned once)."""
-    session = EnrollmentSession(enrollment_id=enrollment.id, token=pysecrets.token_hex(16),
-                                serial_number=serial_number, udid=udid)
-    s.add(session)
-    return session, _scep_challenge(s, enrollment, session)
+                 udid: str | None = None) -> tuple[str, str | None]:
+    """A new session: (its token, its SCEP challenge, returned once)."""
+    challenge = _scep_challenge(enrollment)
+    return _insert_session(s, challenge, enrollment_id=enrollment.id, serial_number=serial_number,
+                           udid=udid), challenge
 
 
-def _scep_challenge(s: Session, enrollment: OtaEnrollment | DEPEnrollment, session: EnrollmentSession) -> str | None:
-    challenge = pysecrets.token_urlsafe(24) if enrollment.identity_source == "builtin" else None
-    session.challenge_hash = challenge_hash(challenge) if challenge else None
-    s.flush()
+def open_attestation_session(s: Session, enrollment: OtaEnrollment) -> str:
+    """Profile service phase 1: a session waiting for the device's signed attributes; the
+    attestation challenge (returned once)."""
+    challenge = pysecrets.token_urlsafe(24)
+    _insert_session(s, None, enrollment_id=enrollment.id, attestation_challenge_hash=challenge_hash(challenge))
     return challenge
 
 
-def open_attestation_session(s: Session, enrollment: OtaEnrollment) -> tuple[EnrollmentSession, str]:
-    """Profile service phase 1: a session waiting for the device's signed attributes."""
-    challenge = pysecrets.token_urlsafe(24)
-    session = EnrollmentSession(enrollment_id=enrollment.id, token=pysecrets.token_hex(16),
-                                attestation_challenge_hash=challenge_hash(challenge))
-    s.add(session)
-    s.flush()
-    return session, challenge
-
-
 def attest_session(s: Session, enrollment: OtaEnrollment, udid: str, serial_number: str | None,
-                   challenge: str, now) -> tuple[EnrollmentSession, str | None] | None:
+                   challenge: str, now) -> tuple[str, str | None] | None:
     """Profile service phase 2: spend the attestation challenge (once, whoever races), record the
-    proven UDID and serial, and give the session its SCEP challenge. None: unknown or spent."""
-    session_id = s.scalar(update(EnrollmentSession).where(
+    proven UDID and serial, and give the session its SCEP challenge: (token, SCEP challenge).
+    None: unknown or spent."""
+    scep_challenge = _scep_challenge(enrollment)
+    token = s.connection().execute(update(EnrollmentSession).where(
         EnrollmentSession.enrollment_id == enrollment.id,
         EnrollmentSession.attestation_challenge_hash == challenge_hash(challenge),
         EnrollmentSession.attested_at.is_(None))
-        .values(attested_at=now, attested_udid=udid, attested_serial_number=serial_number)
-        .returning(EnrollmentSession.id))
-    if session_id is None:
-        return None
-    session = s.get(EnrollmentSession, session_id)
-    return session, _scep_challenge(s, enrollment, session)
+        .values(attested_at=now, attested_udid=udid, attested_serial_number=serial_number,
+                challenge_hash=_hashed(scep_challenge))
+        .returning(EnrollmentSession.token)).scalar()
+    return None if token is None else (token, scep_challenge)
 
 
 def open_dep_session(s: Session, enrollment: DEPEnrollment, udid: str, serial_number: str,
-                     now) -> tuple[EnrollmentSession, str | None]:
-    """ADE: a session proven by the device's signed MachineInfo, and its SCEP challenge."""
-    session = EnrollmentSession(dep_enrollment_id=enrollment.id, token=pysecrets.token_hex(16),
-                                attested_udid=udid, attested_serial_number=serial_number, attested_at=now,
-                                serial_number=serial_number, udid=udid)
-    s.add(session)
-    return session, _scep_challenge(s, enrollment, session)
+                     now) -> tuple[str, str | None]:
+    """ADE: a session proven by the device's signed MachineInfo: (token, SCEP challenge)."""
+    challenge = _scep_challenge(enrollment)
+    return _insert_session(s, challenge, dep_enrollment_id=enrollment.id, attested_udid=udid,
+                           attested_serial_number=serial_number, attested_at=now, serial_number=serial_number,
+                           udid=udid), challenge
 
 
 def profile_identifier(enrollment: OtaEnrollment | DEPEnrollment) -> str:
@@ -107,7 +114,7 @@ def profile_identifier(enrollment: OtaEnrollment | DEPEnrollment) -> str:
 
 
 def build_profile(enrollment: OtaEnrollment | DEPEnrollment, push_certificate: PushCertificate | None,
-                  session: EnrollmentSession, challenge: str | None, external_challenge: str | None, urls: Urls,
+                  token: str, challenge: str | None, external_challenge: str | None, urls: Urls,
                   mtls_proxy: bool) -> bytes:
     """The XML .mobileconfig: a com.apple.mdm payload and its SCEP identity payload."""
     ident = profile_identifier(enrollment)
@@ -115,7 +122,7 @@ def build_profile(enrollment: OtaEnrollment | DEPEnrollment, push_certificate: P
     scep_url = urls.scep if enrollment.identity_source == "builtin" else enrollment.scep_url
     scep_content = {
         "URL": scep_url, "Name": SCEP_NAME,
-        "Subject": [[["CN", CN_PREFIX + session.token]], [["O", "Espalier"]]],
+        "Subject": [[["CN", CN_PREFIX + token]], [["O", "Espalier"]]],
         "Keysize": 2048, "Key Type": "RSA", "Key Usage": 5,  # sign + encrypt
     }
     if challenge or external_challenge:

@@ -10,8 +10,8 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from espalier.mdm.queue import add_command
-from espalier.models import Blueprint, DeviceCommand, EnrolledDevice
+from espalier.mdm.queue import add_commands
+from espalier.models import Blueprint, EnrolledDevice
 
 INVENTORY_COMMANDS = ("DeviceInformation", "SecurityInfo")
 MANAGED_ONLY = 1
@@ -54,16 +54,13 @@ def _collected(blueprint: Blueprint | None) -> list[tuple[str, int]]:
         ("InstalledApplicationList", blueprint.collect_apps)) if option]
 
 
-def queue_inventory(ctx, device: EnrolledDevice) -> list[DeviceCommand]:
+def queue_inventory(ctx, device: EnrolledDevice) -> None:
+    """Queue the inventory commands (one INSERT) and stamp the device (its next flush)."""
     from espalier.mdm.commands import get
 
     device.inventory_queued_at = ctx.now
-    commands = [add_command(ctx.s, ctx.secrets, device.id, name, get(name).validate(device, {}), flush=False)
-                for name in INVENTORY_COMMANDS]
+    commands = [(name, get(name).validate(device, {})) for name in INVENTORY_COMMANDS]
     blueprint = ctx.s.get(Blueprint, device.blueprint_id) if device.blueprint_id else None
-    for name, option in _collected(blueprint):
-        commands.append(add_command(ctx.s, ctx.secrets, device.id, name,
-                                    get(name).validate(device, {"managed_only": option == MANAGED_ONLY}),
-                                    flush=False))
-    ctx.s.flush()  # the device row and every command in one flush (the INSERTs batched)
-    return commands
+    commands += [(name, get(name).validate(device, {"managed_only": option == MANAGED_ONLY}))
+                 for name, option in _collected(blueprint)]
+    add_commands(ctx.s, ctx.secrets, device.id, commands)

@@ -5,30 +5,42 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, not_, or_, select
+from sqlalchemy import and_, bindparam, insert, not_, or_, select
 from sqlalchemy.orm import Session
 
 from espalier.models import DeviceCommand
 from espalier.models.base import new_uuid
-from espalier.pki.secrets import SecretBox
+from espalier.pki.secrets import SecretBox, row_context
 
 # A command handed out and not yet answered is "in flight": it is not handed out again
 # until this much time passed (the device lost it), so racing requests cannot double it.
 IN_FLIGHT = timedelta(seconds=60)
 
 
+def _row(secrets: SecretBox, device_id: int, name: str, arguments: dict[str, Any], user_id: int | None) -> dict:
+    """A new command's columns; its arguments (PINs, passwords) encrypted, bound to its uuid."""
+    uuid = new_uuid()
+    sealed = (secrets.encrypt(json.dumps(arguments, sort_keys=True),
+                              row_context(DeviceCommand.__tablename__, "arguments", uuid)) if arguments else None)
+    return {"uuid": uuid, "enrolled_device_id": device_id, "enrolled_user_id": user_id, "name": name,
+            "request_hash": request_hash(secrets, name, arguments), "arguments": sealed}
+
+
 def add_command(s: Session, secrets: SecretBox, device_id: int, name: str, arguments: dict[str, Any],
                 user_id: int | None = None, *, flush: bool = True) -> DeviceCommand:
-    """Queue a command; its arguments (PINs, passwords) are encrypted at rest. ``flush=False``
-    leaves the INSERT to the caller's next flush (several commands: one statement)."""
-    command = DeviceCommand(uuid=new_uuid(), enrolled_device_id=device_id, enrolled_user_id=user_id, name=name,
-                            request_hash=request_hash(secrets, name, arguments))
-    if arguments:
-        secrets.seal(command, "arguments", json.dumps(arguments, sort_keys=True))
+    """Queue a command. ``flush=False`` leaves the INSERT to the caller's next flush."""
+    command = DeviceCommand(**_row(secrets, device_id, name, arguments, user_id))
     s.add(command)
     if flush:
         s.flush()
     return command
+
+
+def add_commands(s: Session, secrets: SecretBox, device_id: int, commands: list[tuple[str, dict[str, Any]]]) -> None:
+    """Queue several commands of the device channel in one Core INSERT, now, on the session's
+    connection (the queue reads them back: no ORM object is built for them)."""
+    s.connection().execute(insert(DeviceCommand), [_row(secrets, device_id, name, arguments, None)
+                                                   for name, arguments in commands])
 
 
 def request_hash(secrets: SecretBox, name: str, arguments: dict[str, Any]) -> str:

@@ -287,8 +287,8 @@ def enrollment_profile(s: Session, rt, secret: str, machine_info: bytes, *, sign
     required = ade.required_update(s, e, machine, utcnow().date())
     if required is not None:
         raise UpdateRequired(required)
-    session, challenge = profiles.open_dep_session(s, e, machine.udid, machine.serial_number, utcnow())
-    body = profiles.build_profile(e, e.push_certificate, session, challenge, None,
+    token, challenge = profiles.open_dep_session(s, e, machine.udid, machine.serial_number, utcnow())
+    body = profiles.build_profile(e, e.push_certificate, token, challenge, None,
                                   profiles.Urls(rt.settings.base_url), rt.settings.mdm["mtls_proxy"])
     if not signed:
         return body

@@ -118,17 +118,18 @@ def reveal_secret(box: SecretBox, e: OtaEnrollment) -> str:
 
 
 def _by_secret(s: Session, secret: str) -> OtaEnrollment:
-    # The profile names the push topic: its certificate comes in the same statement.
+    # The profile names the push topic: it comes in the same statement (not the push key).
     e = s.scalar(select(OtaEnrollment).where(OtaEnrollment.secret_hash == secret_hash(secret))
-                 .options(joinedload(OtaEnrollment.push_certificate)).with_for_update(of=OtaEnrollment))
+                 .options(joinedload(OtaEnrollment.push_certificate).load_only(PushCertificate.topic))
+                 .with_for_update(of=OtaEnrollment))
     if e is None:
         raise NotFound("unknown enrollment")
     return e
 
 
-def _mobileconfig(s: Session, rt, e: OtaEnrollment, session, challenge: str | None, signed: bool) -> bytes:
+def _mobileconfig(s: Session, rt, e: OtaEnrollment, token: str, challenge: str | None, signed: bool) -> bytes:
     external = rt.secrets.open_str(e, "scep_challenge")
-    body = profiles.build_profile(e, e.push_certificate, session, challenge, external,
+    body = profiles.build_profile(e, e.push_certificate, token, challenge, external,
                                   profiles.Urls(rt.settings.base_url), rt.settings.mdm["mtls_proxy"])
     return _sign(s, rt, body) if signed else body
 
@@ -150,13 +151,13 @@ def enrollment_profile(s: Session, rt, secret: str, *, serial_number: str | None
             raise Gone("this one-time enrollment link was already used")
         e.secret_used_at = utcnow()
     if e.attestation == "apple":
-        session, challenge = profiles.open_attestation_session(s, e)
+        challenge = profiles.open_attestation_session(s, e)
         body = attestation.profile_service_payload(
             e.display_name, "Espalier", f"{rt.settings.base_url}/public/enroll/{secret}/attest/", challenge,
             f"com.espalier.mdm.enrollment.{e.id}.attestation")
         return _sign(s, rt, body) if signed else body
-    session, challenge = profiles.open_session(s, e, serial_number=serial_number, udid=udid)
-    return _mobileconfig(s, rt, e, session, challenge, signed)
+    token, challenge = profiles.open_session(s, e, serial_number=serial_number, udid=udid)
+    return _mobileconfig(s, rt, e, token, challenge, signed)
 
 
 def attested_enrollment_profile(s: Session, rt, secret: str, signed_attributes: bytes, *,
@@ -172,5 +173,5 @@ def attested_enrollment_profile(s: Session, rt, secret: str, signed_attributes: 
     attested = profiles.attest_session(s, e, attrs.udid, attrs.serial_number, attrs.challenge, utcnow())
     if attested is None:
         raise Forbidden("unknown or already used attestation challenge: download the enrollment profile again")
-    session, challenge = attested
-    return _mobileconfig(s, rt, e, session, challenge, signed)
+    token, challenge = attested
+    return _mobileconfig(s, rt, e, token, challenge, signed)

@@ -155,3 +155,35 @@ def test_authenticate_of_a_new_device_is_four_statements_in_one_transaction(enro
     assert "push_certificates.private_key" not in origin and "push_certificates.certificate" not in origin
     assert (seen["commits"], seen["rollbacks"]) == (1, 0)
     assert sim.enrollment_checkin("TokenUpdate"), sim.errors
+
+
+ENROLLMENT_STEPS = {
+    # the enrollment and its push topic (not the push key), the blocked check, the session
+    "profile": ("SELECT ota_enrollments.", "SELECT (EXISTS", "INSERT INTO enrollment_sessions "),
+    # GetCACaps and GetCACert: nothing; PKIOperation: the challenge spent, the certificate recorded
+    "identity": ("UPDATE enrollment_sessions ", "INSERT INTO issued_certificates "),
+    # the device, both inventory commands in one INSERT, the device's push token and marks
+    "TokenUpdate": ("SELECT enrolled_devices.", "INSERT INTO device_commands ", "UPDATE enrolled_devices "),
+}
+
+
+def test_an_enrollment_s_steps_are_a_few_statements_one_transaction_each(enrollment, http, counted):
+    first = SimulatedDevice.flavour("mac")
+    first.client = http
+    assert first.enroll(enrollment["enroll_url"]), first.errors  # the CA made and cached
+    sim = SimulatedDevice.flavour("mac")
+    sim.client = http
+    steps = {"profile": lambda: sim.download_profile(enrollment["enroll_url"]), "identity": sim.request_identity,
+             "Authenticate": lambda: sim.enrollment_checkin("Authenticate"),
+             "TokenUpdate": lambda: sim.enrollment_checkin("TokenUpdate")}
+    for name, step in steps.items():
+        with counted() as seen:
+            assert step(), sim.errors
+        if name not in ENROLLMENT_STEPS:
+            continue
+        sent, expected = seen["statements"], ENROLLMENT_STEPS[name]
+        assert len(sent) == len(expected) and all(map(str.startswith, sent, expected)), (name, sent)
+        assert (seen["commits"], seen["rollbacks"]) == (1, 0), (name, seen)  # GetCACaps and GetCACert: none
+        if name == "profile":
+            assert "push_certificates_1.topic" in sent[0] and "private_key" not in sent[0], sent[0]
+    assert sim.connect() == [("DeviceInformation", "Acknowledged"), ("SecurityInfo", "Acknowledged")], sim.errors
