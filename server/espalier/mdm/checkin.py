@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 
 from sqlalchemy import bindparam, func, select
+from sqlalchemy.exc import IntegrityError
 
 from espalier.models import EnrolledDevice, EnrolledUser
 
@@ -71,7 +72,12 @@ def authenticate(ctx, msg: Authenticate, identity: Identity) -> None:
     device.blueprint_id = enrollment_row.blueprint_id
     device.checkout_at = None
     ident.bind(device, identity)
-    ctx.s.flush()
+    try:
+        ctx.s.flush()
+    except IntegrityError:  # a concurrent Authenticate bound this certificate or UDID first
+        log.warning("Authenticate for %s with certificate %s lost a race for the UDID or the certificate", udid,
+                    identity.fingerprint[:16])
+        raise IdentityError("another Authenticate claimed this device or certificate at the same time") from None
     session.enrolled_device_id = device.id
     session.udid, session.serial_number = udid, msg.serial_number or session.serial_number
     log.info("device %s (%s) authenticated for enrollment %s", udid, msg.serial_number, enrollment_row.id)

@@ -38,7 +38,9 @@ class EnrolledDevice(Base):
     enrollment_id: Mapped[int | None] = mapped_column(ForeignKey("ota_enrollments.id", ondelete="SET NULL"))
     dep_enrollment_id: Mapped[int | None] = mapped_column(ForeignKey("dep_enrollments.id", ondelete="SET NULL"))
     push_certificate_id: Mapped[int | None] = mapped_column(ForeignKey("push_certificates.id", ondelete="SET NULL"))
-    cert_fingerprint: Mapped[str | None] = mapped_column(String(64), index=True)
+    # unique: a certificate speaks for one device; two Authenticates racing past the
+    # bound-elsewhere check (mdm/identity) cannot both bind it
+    cert_fingerprint: Mapped[str | None] = mapped_column(String(64), index=True, unique=True)
     cert_not_valid_after: Mapped[datetime | None]
     enrolled_at: Mapped[datetime | None]  # first TokenUpdate of the current enrollment
     released_at: Mapped[datetime | None]  # an operator (or an erase) let the next enrollment take the UDID

@@ -6,7 +6,8 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from click.testing import CliRunner
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
+from sqlalchemy.exc import IntegrityError
 
 from espalier.cli import main
 from espalier.db import Database
@@ -148,3 +149,37 @@ def test_key_rotation_rewraps_every_secret(tmp_path):
         assert only_new.open_str(s.get(OtaEnrollment, 1), "secret") == "the-secret"
     assert run(main, settings(new, old) + ["secrets", "rewrap"]).output.startswith("0 secret(s)")
     db.dispose()
+
+
+def _pg_database(name: str) -> str:
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
+def test_0019_keeps_a_doubly_bound_certificate_on_its_first_device(tmp_path, engine):
+    """Devices bound to one certificate by a race (before 0019): the first keeps it, the index is unique."""
+    name = "espalier_test_migration_0019"
+    db = Database(f"sqlite:///{tmp_path}/old.db" if engine == "sqlite" else _pg_database(name))
+    try:
+        db.upgrade("0018")
+        rows = [("A", "f" * 64), ("B", "f" * 64), ("C", "f" * 64), ("D", "e" * 64), ("E", None)]
+        with db.engine.begin() as conn:
+            for udid, fingerprint in rows:
+                conn.execute(text("INSERT INTO enrolled_devices (udid, cert_fingerprint, declarative_management) "
+                                  "VALUES (:u, :f, false)"), {"u": udid, "f": fingerprint})
+        db.upgrade()
+        with db.engine.connect() as conn:
+            bound = dict(conn.execute(text("SELECT udid, cert_fingerprint FROM enrolled_devices")).all())
+            assert bound == {"A": "f" * 64, "B": None, "C": None, "D": "e" * 64, "E": None}
+            with pytest.raises(IntegrityError):
+                conn.execute(text("UPDATE enrolled_devices SET cert_fingerprint = :f WHERE udid = 'E'"),
+                             {"f": "e" * 64})
+        _assert_matches_models(db)
+    finally:
+        db.dispose()
+        if engine == "postgresql":
+            with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
