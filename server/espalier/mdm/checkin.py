@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from espalier.models import EnrolledDevice, EnrolledUser
+from espalier.models import EnrolledDevice, EnrolledUser, EnrollmentSession
+from espalier.models.convergence_epoch import MARKS
 
 from . import blocking, ddm, enrollment, inventory, lookup
 from . import identity as ident
@@ -25,7 +26,20 @@ from .platforms import platform_for
 
 log = logging.getLogger(__name__)
 
-_DEVICE_LOCKED = select(EnrolledDevice).where(EnrolledDevice.udid == bindparam("udid")).with_for_update()
+_DEVICES, _SESSIONS = EnrolledDevice.__table__, EnrollmentSession.__table__
+# Authenticate locks the claimed UDID's row and reads what the claim and the platform need;
+# it writes the device and the session with Core (nothing reads them back in the request;
+# the ORM's INSERT would name all of the device's 60-odd columns)
+_CLAIMED = (select(_DEVICES.c.id, _DEVICES.c.cert_fingerprint, _DEVICES.c.enrolled_at, _DEVICES.c.checkout_at,
+                   _DEVICES.c.released_at, _DEVICES.c.product_name, _DEVICES.c.model)
+            .where(_DEVICES.c.udid == bindparam("udid")).with_for_update())
+# A re-enrollment keeps the row (and its history) but no token of the old enrollment; it
+# clears the convergence marks (which the session events do not see a Core UPDATE change)
+_FORGOTTEN = {**dict.fromkeys(("push_token", "push_magic", "unlock_token", "bootstrap_token",
+                               "push_token_invalid_at", "push_token_error", "enrolled_at", "awaiting_configuration",
+                               "account_configuration_queued_at", "device_configured_queued_at",
+                               "declarations_token", "declarations_token_queued", *MARKS)),
+              "declarative_management": False}
 
 
 def authenticate(ctx, msg: Authenticate, identity: Identity) -> None:
@@ -46,53 +60,44 @@ def authenticate(ctx, msg: Authenticate, identity: Identity) -> None:
     pc = enrollment_row.push_certificate
     if pc is not None and msg.topic != pc.topic:
         raise ParseError(f"Topic {msg.topic!r} is not this enrollment's push topic")
-    device = ctx.s.scalar(_DEVICE_LOCKED, {"udid": udid})
+    conn = ctx.s.connection()
+    device = conn.execute(_CLAIMED, {"udid": udid}).first()
     ident.authorize_claim(udid, identity, origin, device)
-    if device is None:
-        if enrollment_row.quota is not None and ctx.s.scalar(select(func.count(EnrolledDevice.id)).where(
-                EnrolledDevice.enrollment_id == enrollment_row.id)) >= enrollment_row.quota:
-            raise Declined(f"enrollment {enrollment_row.name!r} reached its quota")
-        device = EnrolledDevice(udid=udid)
-        ctx.s.add(device)
-    else:
-        _forget_previous_enrollment(device)
-    device.serial_number = msg.serial_number or device.serial_number
-    for value, field in ((msg.os_version, "os_version"), (msg.build_version, "build_version"),
-                         (msg.product_name, "product_name"), (msg.device_name, "name")):
-        if value:
-            setattr(device, field, value)
-    if msg.product_name or msg.model:
-        device.model = msg.product_name or msg.model
-    device.platform = platform_for(device.product_name, device.model) or device.platform
-    device.user_enrollment = msg.channel.user_enrollment
-    device.topic = msg.topic
-    device.enrollment_id, device.dep_enrollment_id = session.enrollment_id, session.dep_enrollment_id
-    device.dep_enrollment = session.dep_enrollment_id is not None
-    device.push_certificate_id = enrollment_row.push_certificate_id
-    device.blueprint_id = enrollment_row.blueprint_id
-    device.checkout_at = None
-    ident.bind(device, identity)
+    values = _device_values(msg, session, enrollment_row, device, identity)
     try:
-        ctx.s.flush()
+        if device is None:
+            if enrollment_row.quota is not None and ctx.s.scalar(select(func.count(EnrolledDevice.id)).where(
+                    EnrolledDevice.enrollment_id == enrollment_row.id)) >= enrollment_row.quota:
+                raise Declined(f"enrollment {enrollment_row.name!r} reached its quota")
+            device_id = conn.execute(insert(_DEVICES).values(udid=udid, **values).returning(_DEVICES.c.id)).scalar()
+        else:
+            device_id = device.id
+            conn.execute(update(_DEVICES).where(_DEVICES.c.id == device_id).values(**_FORGOTTEN, **values))
     except IntegrityError:  # a concurrent Authenticate bound this certificate or UDID first
         log.warning("Authenticate for %s with certificate %s lost a race for the UDID or the certificate", udid,
                     identity.fingerprint[:16])
         raise IdentityError("another Authenticate claimed this device or certificate at the same time") from None
-    session.enrolled_device_id = device.id
-    session.udid, session.serial_number = udid, msg.serial_number or session.serial_number
+    conn.execute(update(_SESSIONS).where(_SESSIONS.c.id == session.id).values(
+        enrolled_device_id=device_id, udid=udid, serial_number=msg.serial_number or session.serial_number))
     log.info("device %s (%s) authenticated for enrollment %s", udid, msg.serial_number, enrollment_row.id)
     return None
 
 
-def _forget_previous_enrollment(device: EnrolledDevice) -> None:
-    """Re-enrollment keeps the row (and its history) but no token of the old enrollment."""
-    device.push_token = device.push_magic = device.unlock_token = device.bootstrap_token = None
-    device.push_token_invalid_at = device.push_token_error = None
-    device.enrolled_at = None
-    device.awaiting_configuration = None
-    device.account_configuration_queued_at = device.device_configured_queued_at = None
-    device.declarative_management = False
-    device.declarations_token = device.declarations_token_queued = None
+def _device_values(msg: Authenticate, session, enrollment_row, device, identity: Identity) -> dict:
+    """The device's columns as this Authenticate sets them (a field the message lacks keeps its value)."""
+    values = {field: value for field, value in (
+        ("serial_number", msg.serial_number), ("os_version", msg.os_version), ("build_version", msg.build_version),
+        ("product_name", msg.product_name), ("name", msg.device_name), ("model", msg.product_name or msg.model))
+        if value}
+    platform = platform_for(values.get("product_name", device and device.product_name),
+                            values.get("model", device and device.model))
+    if platform:
+        values["platform"] = platform
+    return {**values, "user_enrollment": msg.channel.user_enrollment, "topic": msg.topic,
+            "enrollment_id": session.enrollment_id, "dep_enrollment_id": session.dep_enrollment_id,
+            "dep_enrollment": session.dep_enrollment_id is not None,
+            "push_certificate_id": enrollment_row.push_certificate_id, "blueprint_id": enrollment_row.blueprint_id,
+            "checkout_at": None, **ident.binding(identity)}
 
 
 def token_update(ctx, msg: TokenUpdate, identity: Identity) -> None:

@@ -29,7 +29,7 @@ from urllib.parse import unquote
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from sqlalchemy import bindparam, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, joinedload, load_only
 
 from espalier.models import (DEPEnrollment, EnrolledDevice, EnrollmentSession, IssuedCertificate, OtaEnrollment,
                              PushCertificate)
@@ -191,6 +191,8 @@ _OTA, _DEP = (OtaEnrollment.id, OtaEnrollment.name, OtaEnrollment.push_certifica
               OtaEnrollment.attestation, OtaEnrollment.quota), (
               DEPEnrollment.id, DEPEnrollment.name, DEPEnrollment.push_certificate_id, DEPEnrollment.blueprint_id)
 _WITH_ENROLLMENT = (
+    load_only(EnrollmentSession.enrollment_id, EnrollmentSession.dep_enrollment_id, EnrollmentSession.attested_udid,
+              EnrollmentSession.attested_serial_number, EnrollmentSession.serial_number),
     joinedload(EnrollmentSession.enrollment).load_only(*_OTA)
     .joinedload(OtaEnrollment.push_certificate).load_only(PushCertificate.topic),
     joinedload(EnrollmentSession.dep_enrollment).load_only(*_DEP)
@@ -200,8 +202,8 @@ _CLAIM = (blocking.BLOCKED.label("blocked"),
                                             EnrolledDevice.udid != bindparam("claimed_udid"))
           .limit(1).scalar_subquery().label("bound_elsewhere"))
 # Built once: the first check-in of every enrollment runs them.
-_ISSUED = (select(IssuedCertificate, EnrollmentSession, *_CLAIM)
-           .outerjoin(EnrollmentSession, EnrollmentSession.id == IssuedCertificate.enrollment_session_id)
+_ISSUED = (select(IssuedCertificate.udid, IssuedCertificate.renewed_fingerprint, EnrollmentSession, *_CLAIM)
+           .select_from(IssuedCertificate).outerjoin(EnrollmentSession, EnrollmentSession.id == IssuedCertificate.enrollment_session_id)
            .where(IssuedCertificate.fingerprint == bindparam("fingerprint")).options(*_WITH_ENROLLMENT))
 _SESSION_BY_TOKEN = (select(EnrollmentSession, *_CLAIM).where(EnrollmentSession.token == bindparam("token"))
                      .options(*_WITH_ENROLLMENT))
@@ -217,8 +219,8 @@ def certificate_origin(s: Session, identity: Identity, session_token: str | None
               **blocking.parameters(udid, serial_number)}
     found = s.execute(_ISSUED, params).first()
     if found is not None:
-        issued, session, blocked, other = found
-        return CertificateOrigin(session, issued.udid, issued.renewed_fingerprint, blocked, other) if session else None
+        issued_udid, renews, session, blocked, other = found
+        return CertificateOrigin(session, issued_udid, renews, blocked, other) if session else None
     if session_token is None:
         return None
     found = s.execute(_SESSION_BY_TOKEN, {**params, "token": session_token}).first()
@@ -258,11 +260,16 @@ def authorize_claim(udid: str, identity: Identity, origin: CertificateOrigin, de
                         "attestation, or the device must check out or be released first")
 
 
+def binding(identity: Identity) -> dict:
+    """The device's columns once the certificate is its own: later messages must present it."""
+    return {"cert_fingerprint": identity.fingerprint, "cert_not_valid_after": identity.not_valid_after,
+            "released_at": None}
+
+
 def bind(device: EnrolledDevice, identity: Identity) -> None:
-    """Authenticate: the certificate becomes the device's; later messages must present it."""
-    device.cert_fingerprint = identity.fingerprint
-    device.cert_not_valid_after = identity.not_valid_after
-    device.released_at = None
+    """A renewal: the renewed certificate becomes the device's."""
+    for name, value in binding(identity).items():
+        setattr(device, name, value)
 
 
 def check_binding(s: Session, device: EnrolledDevice, identity: Identity) -> None:

@@ -162,6 +162,10 @@ ENROLLMENT_STEPS = {
     "profile": ("SELECT ota_enrollments.", "SELECT (EXISTS", "INSERT INTO enrollment_sessions "),
     # GetCACaps and GetCACert: nothing; PKIOperation: the challenge spent, the certificate recorded
     "identity": ("UPDATE enrollment_sessions ", "INSERT INTO issued_certificates "),
+    # the certificate's origin with the claim's questions, the claimed UDID's row locked, the
+    # device written (its INSERT names only the columns Authenticate sets), the session
+    "Authenticate": ("SELECT issued_certificates.", "SELECT enrolled_devices.id, enrolled_devices.cert_fingerprint",
+                     "INSERT INTO enrolled_devices ", "UPDATE enrollment_sessions "),
     # the device, both inventory commands in one INSERT, the device's push token and marks
     "TokenUpdate": ("SELECT enrolled_devices.", "INSERT INTO device_commands ", "UPDATE enrolled_devices "),
 }
@@ -186,4 +190,6 @@ def test_an_enrollment_s_steps_are_a_few_statements_one_transaction_each(enrollm
         assert (seen["commits"], seen["rollbacks"]) == (1, 0), (name, seen)  # GetCACaps and GetCACert: none
         if name == "profile":
             assert "push_certificates_1.topic" in sent[0] and "private_key" not in sent[0], sent[0]
+        if name == "Authenticate":
+            assert "push_token" not in sent[2] and "bootstrap_token" not in sent[2], sent[2]
     assert sim.connect() == [("DeviceInformation", "Acknowledged"), ("SecurityInfo", "Acknowledged")], sim.errors
