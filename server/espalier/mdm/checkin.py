@@ -13,7 +13,7 @@ import logging
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from espalier.models import EnrolledDevice, EnrolledUser, EnrollmentSession
+from espalier.models import EnrolledDevice, EnrolledUser, EnrollmentSession, OtaEnrollment
 from espalier.models.convergence_epoch import MARKS
 
 from . import blocking, ddm, enrollment, inventory, lookup
@@ -66,9 +66,8 @@ def authenticate(ctx, msg: Authenticate, identity: Identity) -> None:
     values = _device_values(msg, session, enrollment_row, device, identity)
     try:
         if device is None:
-            if enrollment_row.quota is not None and ctx.s.scalar(select(func.count(EnrolledDevice.id)).where(
-                    EnrolledDevice.enrollment_id == enrollment_row.id)) >= enrollment_row.quota:
-                raise Declined(f"enrollment {enrollment_row.name!r} reached its quota")
+            if enrollment_row.quota is not None:
+                _within_quota(conn, enrollment_row)
             device_id = conn.execute(insert(_DEVICES).values(udid=udid, **values).returning(_DEVICES.c.id)).scalar()
         else:
             device_id = device.id
@@ -81,6 +80,19 @@ def authenticate(ctx, msg: Authenticate, identity: Identity) -> None:
         enrolled_device_id=device_id, udid=udid, serial_number=msg.serial_number or session.serial_number))
     log.info("device %s (%s) authenticated for enrollment %s", udid, msg.serial_number, enrollment_row.id)
     return None
+
+
+_ENROLLMENTS = OtaEnrollment.__table__
+_QUOTA_LOCK = select(_ENROLLMENTS.c.id).where(_ENROLLMENTS.c.id == bindparam("id")).with_for_update()
+_ENROLLED = select(func.count(_DEVICES.c.id)).where(_DEVICES.c.enrollment_id == bindparam("id"))
+
+
+def _within_quota(conn, enrollment_row) -> None:
+    """A new device of an enrollment with a quota: counted under the enrollment row's lock, so
+    that new devices enrolling at once count one after the other (none beyond the quota)."""
+    conn.execute(_QUOTA_LOCK, {"id": enrollment_row.id})
+    if conn.execute(_ENROLLED, {"id": enrollment_row.id}).scalar() >= enrollment_row.quota:
+        raise Declined(f"enrollment {enrollment_row.name!r} reached its quota")
 
 
 def _device_values(msg: Authenticate, session, enrollment_row, device, identity: Identity) -> dict:

@@ -1,4 +1,5 @@
-"""Two Authenticates at once cannot bind one certificate to two devices, or one UDID twice.
+"""Two Authenticates at once cannot bind one certificate to two devices, or one UDID twice,
+nor enroll more new devices than an enrollment's quota.
 
 Authenticate asks whether the certificate is bound elsewhere, then writes the device. Two
 requests can both ask before either writes; the database's unique indexes on the
@@ -84,10 +85,10 @@ def _concurrently(app, monkeypatch, sims: list[SimulatedDevice]) -> list[httpx.R
         return list(pool.map(run, sims))
 
 
-def _one_won(responses: list[httpx.Response], reason: bytes) -> None:
+def _one_won(responses: list[httpx.Response], reason: bytes, status: int = 400) -> None:
     statuses = sorted(r.status_code for r in responses)
-    assert statuses == [200, 400], [(r.status_code, r.text) for r in responses]
-    (lost,) = (r for r in responses if r.status_code == 400)
+    assert statuses == sorted([200, status]), [(r.status_code, r.text) for r in responses]
+    (lost,) = (r for r in responses if r.status_code == status)
     assert reason in lost.content
 
 
@@ -127,3 +128,32 @@ def test_the_database_refuses_a_second_binding_the_check_missed(http, enrollment
     assert response.status_code == 400 and b"at the same time" in response.content
     assert _bound_rows(runtime, _fingerprint(first)) == 1
     assert ("DeviceInformation", "Acknowledged") in first.connect(), first.errors  # the bound device keeps working
+
+
+@pytest.fixture
+def quota_enrollment(client, admin, push_certificate):
+    resp = client.post("/api/mdm/ota_enrollments/", headers=admin, json={
+        "name": "One seat", "push_certificate": push_certificate["id"], "attestation": "none", "quota": 1})
+    assert resp.status_code == 201 and resp.json["quota"] == 1, resp.json
+    return resp.json
+
+
+def _devices_of(runtime, enrollment_id: int) -> int:
+    with runtime.db.session() as s:
+        return s.scalar(select(func.count()).where(EnrolledDevice.enrollment_id == enrollment_id))
+
+
+@pytest.mark.parametrize("settings", ["postgresql", "sqlite"], indirect=True)
+def test_a_full_quota_refuses_new_devices_not_its_own(http, quota_enrollment, runtime):
+    first = _with_identity(http, quota_enrollment)
+    assert first.enrollment_checkin("Authenticate") and first.enrollment_checkin("TokenUpdate"), first.errors
+    response = _with_identity(http, quota_enrollment).checkin("Authenticate")
+    assert response.status_code == 410 and b"reached its quota" in response.content
+    assert first.checkin("Authenticate").status_code == 200  # its own device re-authenticates
+    assert _devices_of(runtime, quota_enrollment["id"]) == 1
+
+
+def test_new_devices_at_once_do_not_exceed_the_quota(app, http, quota_enrollment, runtime, monkeypatch):
+    sims = [_with_identity(http, quota_enrollment) for _ in range(2)]
+    _one_won(_concurrently(app, monkeypatch, sims), b"reached its quota", 410)
+    assert _devices_of(runtime, quota_enrollment["id"]) == 1
