@@ -11,8 +11,9 @@ the raw body, and must chain to a trusted CA (``TrustStore``). Then:
   can be claimed only by its own certificate, a renewal we issued for it, or a
   certificate issued for it after proof; anything else is refused and the enrolled
   device keeps working.
-- ``bind`` ties the certificate's SHA-256 to the device; ``check_binding`` (every later
-  message) refuses any other certificate, except a renewal we issued for the bound one.
+- ``binding`` gives the columns that tie the certificate's SHA-256 to the device (unique:
+  one certificate, one device); ``check_binding`` (every later message) refuses any other
+  certificate, except a renewal we issued for the bound one, which ``bind`` then ties.
 """
 from __future__ import annotations
 
