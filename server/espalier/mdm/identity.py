@@ -204,7 +204,8 @@ _CLAIM = (blocking.BLOCKED.label("blocked"),
           .limit(1).scalar_subquery().label("bound_elsewhere"))
 # Built once: the first check-in of every enrollment runs them.
 _ISSUED = (select(IssuedCertificate.udid, IssuedCertificate.renewed_fingerprint, EnrollmentSession, *_CLAIM)
-           .select_from(IssuedCertificate).outerjoin(EnrollmentSession, EnrollmentSession.id == IssuedCertificate.enrollment_session_id)
+           .select_from(IssuedCertificate)
+           .outerjoin(EnrollmentSession, EnrollmentSession.id == IssuedCertificate.enrollment_session_id)
            .where(IssuedCertificate.fingerprint == bindparam("fingerprint")).options(*_WITH_ENROLLMENT))
 _SESSION_BY_TOKEN = (select(EnrollmentSession, *_CLAIM).where(EnrollmentSession.token == bindparam("token"))
                      .options(*_WITH_ENROLLMENT))
