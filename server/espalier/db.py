@@ -16,7 +16,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import DBAPIError, InterfaceError, MultipleResultsFound, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, MultipleResultsFound, OperationalError, StatementError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -118,6 +118,9 @@ class HotStatement:
     no result metadata (a third of a connect's CPU went to SQLAlchemy's and psycopg's
     per-statement machinery). Only for columns without result processing (no SecretText,
     no TypeDecorator): the driver's values are returned as they are.
+    Parameters pass through their types' bind processors (a Boolean is checked, JSON
+    serialised) as SQLAlchemy's would, but column defaults are not applied: an INSERT or
+    UPDATE binds its timestamps itself.
     Rows have the statement's column names as attributes. On other databases (SQLite, the
     embedded default) it runs through SQLAlchemy, whose type processing they need.
 
@@ -130,7 +133,7 @@ class HotStatement:
     def __init__(self, statement) -> None:
         self.statement = statement
         self._row = namedtuple("Row", list(statement.exported_columns.keys()))
-        self._compiled: dict[str, tuple[str, dict[str, Any]]] = {}
+        self._compiled: dict[str, tuple[str, dict[str, Any], dict[str, Callable]]] = {}
 
     def one_or_none(self, s: Session, params: dict[str, Any]):
         rows = self._run(s, params, one=True)
@@ -139,40 +142,61 @@ class HotStatement:
     def all(self, s: Session, params: dict[str, Any]) -> list:
         return self._run(s, params, one=False)
 
+    def execute(self, s: Session, params: dict[str, Any]) -> int:
+        """An INSERT, UPDATE or DELETE without RETURNING: the number of rows it changed."""
+        conn = s.connection()
+        if conn.dialect.name != "postgresql":
+            return conn.execute(self.statement, params).rowcount
+        return self._on_cursor(conn, params, lambda cursor: cursor.rowcount)
+
     def _run(self, s: Session, params: dict[str, Any], *, one: bool) -> list:
         conn = s.connection()
         if conn.dialect.name != "postgresql":
             result = conn.execute(self.statement, params)
             row = result.one_or_none() if one else None
             return ([row] if row is not None else []) if one else result.all()
-        sql, constants = self._compiled.get("postgresql") or self._compile(conn.dialect)
+        rows = self._on_cursor(conn, params, lambda cursor: cursor.fetchmany(2) if one else cursor.fetchall())
+        if one and len(rows) > 1:
+            raise MultipleResultsFound("Multiple rows were found when one or none was required")
+        return [self._row._make(row) for row in rows]
+
+    def _on_cursor(self, conn, params: dict[str, Any], read: Callable):
+        sql, constants, processors = self._compiled.get("postgresql") or self._compile(conn.dialect)
         args = {**constants, **params}
+        try:
+            for name, process in processors.items():
+                if name in args:
+                    args[name] = process(args[name])
+        except Exception as exc:  # as SQLAlchemy's execution reports a value its type refuses
+            raise StatementError(str(exc), sql, args, exc) from exc
         for observe in self.observers:
             observe(sql)
         dbapi_conn = conn.connection.dbapi_connection
         try:
             with dbapi_conn.cursor() as cursor:
                 cursor.execute(sql, args)
-                rows = cursor.fetchmany(2) if one else cursor.fetchall()
+                return read(cursor)
         except conn.dialect.loaded_dbapi.Error as exc:
             lost = conn.dialect.is_disconnect(exc, dbapi_conn, None)
             if lost:
                 conn.invalidate(exc)
             raise DBAPIError.instance(sql, args, exc, conn.dialect.loaded_dbapi.Error, dialect=conn.dialect,
                                       connection_invalidated=lost) from exc
-        if one and len(rows) > 1:
-            raise MultipleResultsFound("Multiple rows were found when one or none was required")
-        return [self._row._make(row) for row in rows]
 
-    def _compile(self, dialect) -> tuple[str, dict[str, Any]]:
+    def _compile(self, dialect) -> tuple[str, dict[str, Any], dict[str, Callable]]:
         for column in self.statement.exported_columns:
             if column.type.dialect_impl(dialect).result_processor(dialect, None) is not None:
                 raise TypeError(f"HotStatement cannot return {column.key!r}: its type processes results")
         compiled = self.statement.compile(dialect=dialect)
+        defaulted = [column.key for column in (*compiled.insert_prefetch, *compiled.update_prefetch)]
+        if defaulted:  # SQLAlchemy computes these for each execution; the driver would get nothing
+            raise TypeError(f"HotStatement cannot default {', '.join(defaulted)}: bind them in the statement")
+        processors = {name: process for bind, name in compiled.bind_names.items()
+                      if (process := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None}
         # the statement's own literals (bound by SQLAlchemy as parameters); callers bind the rest
         constants = {k: v for k, v in compiled.params.items() if v is not None}
-        self._compiled[dialect.name] = (compiled.string, constants)
-        return compiled.string, constants
+        self._compiled[dialect.name] = (compiled.string, constants, processors)
+        return self._compiled[dialect.name]
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:

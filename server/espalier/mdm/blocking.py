@@ -11,6 +11,7 @@ from __future__ import annotations
 from sqlalchemy import bindparam, exists, or_, select
 from sqlalchemy.orm import Session
 
+from espalier.db import HotStatement
 from espalier.models import BlockedDevice, EnrolledDevice
 
 # One expression built once (three requests of an enrollment ask it; Authenticate within its
@@ -20,7 +21,7 @@ BLOCKED = or_(
                                                   EnrolledDevice.serial_number == bindparam("serial_number"))),
     exists().where(or_(BlockedDevice.udid == bindparam("listed_udid"),
                        BlockedDevice.serial_number == bindparam("listed_serial_number"))))
-_BLOCKED = select(BLOCKED)
+_BLOCKED = HotStatement(select(BLOCKED.label("blocked")))
 
 
 def parameters(udid: str | None, serial_number: str | None) -> dict[str, str | None]:
@@ -34,7 +35,7 @@ def parameters(udid: str | None, serial_number: str | None) -> dict[str, str | N
 def is_blocked(s: Session, udid: str | None, serial_number: str | None) -> bool:
     if not udid and not serial_number:
         return False
-    return bool(s.scalar(_BLOCKED, parameters(udid, serial_number)))
+    return bool(_BLOCKED.one_or_none(s, parameters(udid, serial_number)).blocked)
 
 
 def is_device_blocked(s: Session, device_id: int) -> bool:

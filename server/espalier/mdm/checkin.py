@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, func, insert, null, select, update
 from sqlalchemy.exc import IntegrityError
 
+from espalier.db import HotStatement
 from espalier.models import EnrolledDevice, EnrolledUser, EnrollmentSession, OtaEnrollment
 from espalier.models.convergence_epoch import MARKS
 
@@ -28,18 +29,30 @@ log = logging.getLogger(__name__)
 
 _DEVICES, _SESSIONS = EnrolledDevice.__table__, EnrollmentSession.__table__
 # Authenticate locks the claimed UDID's row and reads what the claim and the platform need;
-# it writes the device and the session with Core (nothing reads them back in the request;
-# the ORM's INSERT would name all of the device's 60-odd columns)
+# it writes the device and the session on the driver's cursor (nothing reads them back in
+# the request; the ORM's INSERT would name all of the device's 60-odd columns)
 _CLAIMED = (select(_DEVICES.c.id, _DEVICES.c.cert_fingerprint, _DEVICES.c.enrolled_at, _DEVICES.c.checkout_at,
                    _DEVICES.c.released_at, _DEVICES.c.product_name, _DEVICES.c.model)
             .where(_DEVICES.c.udid == bindparam("udid")).with_for_update())
+# What the message reports (one it lacks keeps the row's value) and what the enrollment sets.
+_REPORTED = ("serial_number", "os_version", "build_version", "product_name", "name", "model", "platform")
+_SET = ("user_enrollment", "topic", "enrollment_id", "dep_enrollment_id", "dep_enrollment", "push_certificate_id",
+        "blueprint_id", *ident.BINDING)
+_INSERT_DEVICE = HotStatement(insert(_DEVICES).values(
+    **{name: bindparam(name) for name in ("udid", *_REPORTED, *_SET)}, declarative_management=False,
+    created_at=bindparam("now"), updated_at=bindparam("now")).returning(_DEVICES.c.id))
 # A re-enrollment keeps the row (and its history) but no token of the old enrollment; it
 # clears the convergence marks (which the session events do not see a Core UPDATE change)
-_FORGOTTEN = {**dict.fromkeys(("push_token", "push_magic", "unlock_token", "bootstrap_token",
-                               "push_token_invalid_at", "push_token_error", "enrolled_at", "awaiting_configuration",
-                               "account_configuration_queued_at", "device_configured_queued_at",
-                               "declarations_token", "declarations_token_queued", *MARKS)),
-              "declarative_management": False}
+_FORGOTTEN = ("push_token", "push_magic", "unlock_token", "bootstrap_token", "push_token_invalid_at",
+              "push_token_error", "enrolled_at", "awaiting_configuration", "account_configuration_queued_at",
+              "device_configured_queued_at", "declarations_token", "declarations_token_queued", "checkout_at", *MARKS)
+_UPDATE_DEVICE = HotStatement(update(_DEVICES).where(_DEVICES.c.id == bindparam("b_id")).values(
+    **{name: func.coalesce(bindparam(name), _DEVICES.c[name]) for name in _REPORTED},
+    **{name: bindparam(name) for name in _SET}, **dict.fromkeys(_FORGOTTEN, null()), declarative_management=False,
+    updated_at=bindparam("now")))
+_BIND_SESSION = HotStatement(update(_SESSIONS).where(_SESSIONS.c.id == bindparam("b_id")).values(
+    enrolled_device_id=bindparam("device_id"), udid=bindparam("udid"),
+    serial_number=func.coalesce(bindparam("serial_number"), _SESSIONS.c.serial_number), updated_at=bindparam("now")))
 
 
 def authenticate(ctx, msg: Authenticate, identity: Identity) -> None:
@@ -63,21 +76,21 @@ def authenticate(ctx, msg: Authenticate, identity: Identity) -> None:
     conn = ctx.s.connection()
     device = conn.execute(_CLAIMED, {"udid": udid}).first()
     ident.authorize_claim(udid, identity, origin, device)
-    values = _device_values(msg, session, enrollment_row, device, identity)
+    values = {**_device_values(msg, session, enrollment_row, device, identity), "udid": udid, "now": ctx.now}
     try:
         if device is None:
             if enrollment_row.quota is not None:
                 _within_quota(conn, enrollment_row)
-            device_id = conn.execute(insert(_DEVICES).values(udid=udid, **values).returning(_DEVICES.c.id)).scalar()
+            device_id = _INSERT_DEVICE.one_or_none(ctx.s, values).id
         else:
             device_id = device.id
-            conn.execute(update(_DEVICES).where(_DEVICES.c.id == device_id).values(**_FORGOTTEN, **values))
+            _UPDATE_DEVICE.execute(ctx.s, {**values, "b_id": device_id})
     except IntegrityError:  # a concurrent Authenticate bound this certificate or UDID first
         log.warning("Authenticate for %s with certificate %s lost a race for the UDID or the certificate", udid,
                     identity.fingerprint[:16])
         raise IdentityError("another Authenticate claimed this device or certificate at the same time") from None
-    conn.execute(update(_SESSIONS).where(_SESSIONS.c.id == session.id).values(
-        enrolled_device_id=device_id, udid=udid, serial_number=msg.serial_number or session.serial_number))
+    _BIND_SESSION.execute(ctx.s, {"b_id": session.id, "device_id": device_id, "udid": udid,
+                                  "serial_number": msg.serial_number or None, "now": ctx.now})
     log.info("device %s (%s) authenticated for enrollment %s", udid, msg.serial_number, enrollment_row.id)
     return None
 
@@ -96,20 +109,18 @@ def _within_quota(conn, enrollment_row) -> None:
 
 
 def _device_values(msg: Authenticate, session, enrollment_row, device, identity: Identity) -> dict:
-    """The device's columns as this Authenticate sets them (a field the message lacks keeps its value)."""
-    values = {field: value for field, value in (
+    """The device's columns as this Authenticate sets them: ``_REPORTED`` (None: the message
+    lacks it, the row keeps its value) and ``_SET``."""
+    values = {field: value or None for field, value in (
         ("serial_number", msg.serial_number), ("os_version", msg.os_version), ("build_version", msg.build_version),
-        ("product_name", msg.product_name), ("name", msg.device_name), ("model", msg.product_name or msg.model))
-        if value}
-    platform = platform_for(values.get("product_name", device and device.product_name),
-                            values.get("model", device and device.model))
-    if platform:
-        values["platform"] = platform
+        ("product_name", msg.product_name), ("name", msg.device_name), ("model", msg.product_name or msg.model))}
+    values["platform"] = platform_for(values["product_name"] or (device and device.product_name),
+                                      values["model"] or (device and device.model)) or None
     return {**values, "user_enrollment": msg.channel.user_enrollment, "topic": msg.topic,
             "enrollment_id": session.enrollment_id, "dep_enrollment_id": session.dep_enrollment_id,
             "dep_enrollment": session.dep_enrollment_id is not None,
             "push_certificate_id": enrollment_row.push_certificate_id, "blueprint_id": enrollment_row.blueprint_id,
-            "checkout_at": None, **ident.binding(identity)}
+            **ident.binding(identity)}
 
 
 def token_update(ctx, msg: TokenUpdate, identity: Identity) -> None:

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.x509.oid import NameOID
-from sqlalchemy import insert, update
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy.orm import Session
 
-from espalier.models import DEPEnrollment, EnrollmentSession, OtaEnrollment, PushCertificate
+from espalier.db import HotStatement
+from espalier.models import DEPEnrollment, EnrollmentSession, OtaEnrollment, PushCertificate, utcnow
 
 from .messages import dump
 
@@ -50,7 +51,13 @@ class Urls:
 
 
 # Sessions are written with Core statements: nothing reads them back in the request that
-# opens one, and the ORM's unit of work cost more than the INSERT itself.
+# opens one, and the ORM's unit of work cost more than the INSERT itself. Opening one is an
+# enrollment's first write, on the driver's cursor; the kinds of session bind what they know.
+_OPENED = ("enrollment_id", "dep_enrollment_id", "attestation_challenge_hash", "attested_udid",
+           "attested_serial_number", "attested_at", "serial_number", "udid")
+_OPEN = HotStatement(insert(EnrollmentSession.__table__).inline().values(
+    **{name: bindparam(name) for name in ("token", "challenge_hash", *_OPENED)},
+    created_at=bindparam("now"), updated_at=bindparam("now")))
 
 def _scep_challenge(enrollment: OtaEnrollment | DEPEnrollment) -> str | None:
     """The session's single-use SCEP challenge, for the built-in CA only."""
@@ -63,7 +70,8 @@ def _hashed(challenge: str | None) -> str | None:
 
 def _insert_session(s: Session, challenge: str | None, **values) -> str:
     token = pysecrets.token_hex(16)
-    s.connection().execute(insert(EnrollmentSession).values(token=token, challenge_hash=_hashed(challenge), **values))
+    _OPEN.execute(s, {**dict.fromkeys(_OPENED), **values, "token": token, "challenge_hash": _hashed(challenge),
+                      "now": utcnow()})
     return token
 
 

@@ -262,10 +262,12 @@ def authorize_claim(udid: str, identity: Identity, origin: CertificateOrigin, de
                         "attestation, or the device must check out or be released first")
 
 
+BINDING = ("cert_fingerprint", "cert_not_valid_after", "released_at")
+
+
 def binding(identity: Identity) -> dict:
-    """The device's columns once the certificate is its own: later messages must present it."""
-    return {"cert_fingerprint": identity.fingerprint, "cert_not_valid_after": identity.not_valid_after,
-            "released_at": None}
+    """The device's ``BINDING`` columns once the certificate is its own: later messages must present it."""
+    return dict(zip(BINDING, (identity.fingerprint, identity.not_valid_after, None)))
 
 
 def bind(device: EnrolledDevice, identity: Identity) -> None:

@@ -13,9 +13,10 @@ import logging
 from datetime import datetime, timezone
 
 from cryptography import x509
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
+from espalier.db import HotStatement
 from espalier.models import EnrollmentSession, IssuedCertificate, utcnow
 from espalier.pki import ca as ca_lib
 from espalier.pki import scep
@@ -25,6 +26,18 @@ from . import blocking
 from .enrollment import challenge_hash
 
 log = logging.getLogger(__name__)
+
+_SESSIONS, _ISSUED = EnrollmentSession.__table__.c, IssuedCertificate.__table__
+# An issuance's two statements, on the driver's cursor (SQLAlchemy's per-statement work cost
+# more than they do). One UPDATE ... RETURNING: two devices racing with one challenge cannot both win.
+_SPEND = HotStatement(update(EnrollmentSession.__table__)
+                      .where(_SESSIONS.challenge_hash == bindparam("hash"), _SESSIONS.challenge_used_at.is_(None))
+                      .values(challenge_used_at=bindparam("now"), updated_at=bindparam("now"))
+                      .returning(_SESSIONS.id, _SESSIONS.attested_udid, _SESSIONS.attested_serial_number))
+_RECORD = HotStatement(insert(_ISSUED).inline().values(
+    **{name: bindparam(name) for name in ("fingerprint", "serial", "subject", "enrollment_session_id",
+                                        "renewed_fingerprint", "udid", "not_valid_after")},
+    created_at=bindparam("now")))
 
 
 def handle_pki_operation(s: Session, ca: StoredCA, der: bytes, validity_days: int) -> bytes:
@@ -49,12 +62,11 @@ def handle_pki_operation(s: Session, ca: StoredCA, der: bytes, validity_days: in
     except ca_lib.CAError as exc:
         log.warning("SCEP %s: cannot issue: %s", request.transaction_id, exc)
         return scep.cert_rep_failure(request, scep.FailInfo.BAD_MESSAGE_CHECK, ca.certificate, ca.key)
-    # Core statements on the session's connection: the ORM's bookkeeping cost more than the
-    # issuance's own statements (nothing of the session is read or pending here)
-    s.connection().execute(insert(IssuedCertificate).values(
-        fingerprint=ca_lib.fingerprint_sha256(cert), serial=format(cert.serial_number, "x"),
-        subject=cert.subject.rfc4514_string()[:512], enrollment_session_id=session_id, renewed_fingerprint=renewed,
-        udid=udid, not_valid_after=cert.not_valid_after_utc.replace(tzinfo=None)))
+    _RECORD.execute(s, {
+        "fingerprint": ca_lib.fingerprint_sha256(cert), "serial": format(cert.serial_number, "x"),
+        "subject": cert.subject.rfc4514_string()[:512], "enrollment_session_id": session_id,
+        "renewed_fingerprint": renewed, "udid": udid, "not_valid_after": cert.not_valid_after_utc.replace(tzinfo=None),
+        "now": utcnow()})
     return scep.cert_rep_success(request, cert, ca.certificate, ca.key, cipher=request.reply_cipher)
 
 
@@ -63,12 +75,7 @@ def _spend_challenge(s: Session, challenge: str | None) -> tuple[int | None, str
     this spent; (None, None, None) when there is none to spend."""
     if not challenge:
         return None, None, None
-    # One UPDATE ... RETURNING: two devices racing with one challenge cannot both win.
-    spent = s.connection().execute(update(EnrollmentSession).where(
-        EnrollmentSession.challenge_hash == challenge_hash(challenge),
-        EnrollmentSession.challenge_used_at.is_(None)).values(challenge_used_at=utcnow())
-        .returning(EnrollmentSession.id, EnrollmentSession.attested_udid, EnrollmentSession.attested_serial_number)
-        ).first()
+    spent = _SPEND.one_or_none(s, {"hash": challenge_hash(challenge), "now": utcnow()})
     return tuple(spent) if spent else (None, None, None)
 
 

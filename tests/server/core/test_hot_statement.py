@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import bindparam, column, select, text
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError, StatementError
 
 from espalier.db import Database, HotStatement
 
@@ -65,3 +65,54 @@ def test_a_column_whose_type_processes_results_is_refused(db):
     with db.session() as s, s.begin():
         with pytest.raises(TypeError, match="'shouted'"):
             HotStatement(select(literal("x", Upper()).label("shouted"))).all(s, {})
+
+
+def _table():
+    from sqlalchemy import JSON, Boolean, Column, DateTime, Integer, MetaData, String, Table
+
+    from espalier.models import utcnow
+
+    return Table("hot_probe", MetaData(), Column("id", Integer, primary_key=True), Column("name", String(16)),
+                 Column("flag", Boolean), Column("doc", JSON), Column("created_at", DateTime, default=utcnow))
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def any_db(request, pg_url, tmp_path):
+    database = Database(pg_url if request.param == "postgresql" else f"sqlite:///{tmp_path}/hot.db")
+    table = _table()
+    table.create(database.engine)
+    yield database, table
+    table.drop(database.engine)
+    database.dispose()
+
+
+def test_execute_writes_and_counts_with_the_types_bind_processing(any_db):
+    """An INSERT and an UPDATE without RETURNING; JSON serialised and Boolean coerced as
+    SQLAlchemy's execution does, on either database."""
+    from datetime import datetime
+
+    from sqlalchemy import insert, update
+
+    db, t = any_db
+    add = HotStatement(insert(t).inline().values(name=bindparam("name"), flag=bindparam("flag"),
+                                                 doc=bindparam("doc"), created_at=bindparam("now")))
+    rename = HotStatement(update(t).where(t.c.flag.is_(True)).values(name=bindparam("new")))
+    with db.session() as s, s.begin():
+        assert add.execute(s, {"name": "a", "flag": 1, "doc": {"k": [1, 2]}, "now": datetime(2026, 1, 2)}) == 1
+        assert add.execute(s, {"name": "b", "flag": False, "doc": None, "now": datetime(2026, 1, 2)}) == 1
+        assert rename.execute(s, {"new": "c"}) == 1
+    with db.session() as s:
+        rows = s.execute(select(t.c.name, t.c.flag, t.c.doc).order_by(t.c.id)).all()
+    assert [tuple(r) for r in rows] == [("c", True, {"k": [1, 2]}), ("b", False, None)]
+    with pytest.raises(StatementError, match="Not a boolean"), db.session() as s, s.begin():  # Boolean's check
+        add.execute(s, {"name": "x", "flag": "yes", "doc": None, "now": datetime(2026, 1, 2)})
+
+
+def test_a_column_default_left_to_sqlalchemy_is_refused(db):
+    """The driver path computes no default: an INSERT must bind its timestamps itself."""
+    from sqlalchemy import insert
+
+    t = _table()
+    with db.session() as s, s.begin():
+        with pytest.raises(TypeError, match="created_at"):
+            HotStatement(insert(t).values(name=bindparam("name"))).execute(s, {"name": "x"})
