@@ -36,11 +36,13 @@ def add_command(s: Session, secrets: SecretBox, device_id: int, name: str, argum
     return command
 
 
+_INSERT = insert(DeviceCommand.__table__)  # built once (each build cost a new cache key)
+
+
 def add_commands(s: Session, secrets: SecretBox, device_id: int, commands: list[tuple[str, dict[str, Any]]]) -> None:
     """Queue several commands of the device channel in one Core INSERT, now, on the session's
     connection (the queue reads them back: no ORM object is built for them)."""
-    s.connection().execute(insert(DeviceCommand), [_row(secrets, device_id, name, arguments, None)
-                                                   for name, arguments in commands])
+    s.connection().execute(_INSERT, [_row(secrets, device_id, name, arguments, None) for name, arguments in commands])
 
 
 def request_hash(secrets: SecretBox, name: str, arguments: dict[str, Any]) -> str:

@@ -5,7 +5,7 @@ import hashlib
 import secrets as pysecrets
 from typing import Any
 
-from sqlalchemy import select, true
+from sqlalchemy import bindparam, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
@@ -117,11 +117,15 @@ def reveal_secret(box: SecretBox, e: OtaEnrollment) -> str:
     return box.open_str(e, "secret")
 
 
+# The profile names the push topic: it comes in the same statement (not the push key). Built
+# once: building its loader options per request cost more than running it.
+_BY_SECRET = (select(OtaEnrollment).where(OtaEnrollment.secret_hash == bindparam("secret_hash"))
+              .options(joinedload(OtaEnrollment.push_certificate).load_only(PushCertificate.topic))
+              .with_for_update(of=OtaEnrollment))
+
+
 def _by_secret(s: Session, secret: str) -> OtaEnrollment:
-    # The profile names the push topic: it comes in the same statement (not the push key).
-    e = s.scalar(select(OtaEnrollment).where(OtaEnrollment.secret_hash == secret_hash(secret))
-                 .options(joinedload(OtaEnrollment.push_certificate).load_only(PushCertificate.topic))
-                 .with_for_update(of=OtaEnrollment))
+    e = s.scalar(_BY_SECRET, {"secret_hash": secret_hash(secret)})
     if e is None:
         raise NotFound("unknown enrollment")
     return e
