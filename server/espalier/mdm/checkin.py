@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import bindparam, func, insert, null, select, update
+from sqlalchemy import Boolean, DateTime, bindparam, case, func, insert, null, select, update
 from sqlalchemy.exc import IntegrityError
 
 from espalier.db import HotStatement
 from espalier.models import EnrolledDevice, EnrolledUser, EnrollmentSession, OtaEnrollment
 from espalier.models.convergence_epoch import MARKS
+from espalier.pki.secrets import row_context
 
 from . import blocking, ddm, enrollment, inventory, lookup
 from . import identity as ident
@@ -123,10 +124,26 @@ def _device_values(msg: Authenticate, session, enrollment_row, device, identity:
             **ident.binding(identity)}
 
 
+# The device channel's TokenUpdate, one UPDATE on the driver's cursor: the tokens (an unlock
+# token or AwaitingConfiguration the message lacks keeps its value) and, at the enrollment's
+# first one (no enrolled_at yet), the enrollment time, the inventory stamp and no marks
+# (enrolled_at is a DEVICE_SCOPE column, which the session events do not see Core change).
+_FIRST = _DEVICES.c.enrolled_at.is_(None)
+_NOW = bindparam("now", type_=DateTime)
+_TOKEN_UPDATE = HotStatement(update(_DEVICES).where(_DEVICES.c.id == bindparam("b_id")).values(
+    push_token=bindparam("push_token"), push_magic=bindparam("push_magic"), push_token_invalid_at=null(),
+    push_token_error=null(), unlock_token=func.coalesce(bindparam("unlock_token"), _DEVICES.c.unlock_token),
+    awaiting_configuration=func.coalesce(bindparam("awaiting_configuration", type_=Boolean),
+                                         _DEVICES.c.awaiting_configuration),
+    last_seen_at=_NOW, updated_at=_NOW, enrolled_at=func.coalesce(_DEVICES.c.enrolled_at, _NOW),
+    inventory_queued_at=case((_FIRST, _NOW), else_=_DEVICES.c.inventory_queued_at),
+    **{mark: case((_FIRST, null()), else_=_DEVICES.c[mark]) for mark in MARKS}))
+
+
 def token_update(ctx, msg: TokenUpdate, identity: Identity) -> None:
     """TokenUpdate: push token and magic (device or user channel); the first one completes enrollment."""
-    device = lookup.enrolled_device(ctx, msg.channel, identity)
     if msg.channel.user_id:
+        device = lookup.enrolled_device(ctx, msg.channel, identity)
         user = lookup.enrolled_user(ctx, device, msg.channel)
         if user is None:
             user = EnrolledUser(enrolled_device_id=device.id, user_id=msg.channel.user_id)
@@ -135,20 +152,18 @@ def token_update(ctx, msg: TokenUpdate, identity: Identity) -> None:
         user.long_name = msg.user_long_name or user.long_name
         user.push_token, user.push_magic, user.last_seen_at = msg.token.hex(), msg.push_magic, ctx.now
         return None
-    device.push_token, device.push_magic = msg.token.hex(), msg.push_magic
-    device.push_token_invalid_at = device.push_token_error = None
-    if msg.unlock_token:
-        ctx.secrets.seal(device, "unlock_token", msg.unlock_token)
-    if msg.awaiting_configuration is not None:
-        device.awaiting_configuration = msg.awaiting_configuration
-    device.last_seen_at = ctx.now
-    if device.enrolled_at is None:
-        device.enrolled_at = ctx.now
-        inventory.queue_inventory(ctx, device)
+    row = lookup.locked_row(ctx, msg.channel, identity)
+    unlock = (ctx.secrets.encrypt(msg.unlock_token, row_context(_DEVICES.name, "unlock_token", row.id))
+              if msg.unlock_token else None)  # sealed as SecretBox.seal binds it: to the row's id
+    _TOKEN_UPDATE.execute(ctx.s, {"b_id": row.id, "push_token": msg.token.hex(), "push_magic": msg.push_magic,
+                                  "unlock_token": unlock, "awaiting_configuration": msg.awaiting_configuration,
+                                  "now": ctx.now})
+    if row.enrolled_at is None:
+        inventory.add_commands_of(ctx, row)
         # a device held in Setup Assistant gets DeviceConfigured after its blueprint's first
         # artifacts: the last scheduling step (mdm/await_configuration.py)
-        ctx.pushes.add(device.id)
-        log.info("device %s enrolled", device.udid)
+        ctx.pushes.add(row.id)
+        log.info("device %s enrolled", row.udid)
     return None
 
 

@@ -56,9 +56,15 @@ def _collected(blueprint: Blueprint | None) -> list[tuple[str, int]]:
 
 def queue_inventory(ctx, device: EnrolledDevice) -> None:
     """Queue the inventory commands (one INSERT) and stamp the device (its next flush)."""
+    device.inventory_queued_at = ctx.now
+    add_commands_of(ctx, device)
+
+
+def add_commands_of(ctx, device) -> None:
+    """The inventory commands of ``device`` (the ORM device or a row of its id, platform,
+    user_enrollment and blueprint_id) in one INSERT; the caller stamps inventory_queued_at."""
     from espalier.mdm.commands import get
 
-    device.inventory_queued_at = ctx.now
     commands = [(name, get(name).validate(device, {})) for name in INVENTORY_COMMANDS]
     blueprint = ctx.s.get(Blueprint, device.blueprint_id) if device.blueprint_id else None
     commands += [(name, get(name).validate(device, {"managed_only": option == MANAGED_ONLY}))

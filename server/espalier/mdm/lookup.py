@@ -118,6 +118,27 @@ def session_work(ctx, row):
                                              "in_flight_since": now - queue.IN_FLIGHT})
 
 
+# A TokenUpdate of the device channel: the row locked and read for the binding, the block and
+# what the first TokenUpdate's inventory commands need; mdm/checkin.py writes it with one UPDATE.
+TOKEN_COLUMNS = ("id", "udid", "cert_fingerprint", "blocked_at", "enrolled_at", "platform", "user_enrollment",
+                 "blueprint_id")
+_LOCK_ROW = HotStatement(select(*(_DEVICES[name] for name in TOKEN_COLUMNS))
+                         .where(_DEVICES.udid == bindparam("udid")).with_for_update())
+
+
+def locked_row(ctx, channel: Channel, identity: ident.Identity):
+    """The calling device, locked, read as ``TOKEN_COLUMNS`` without loading the ORM object;
+    the checks of ``enrolled_device`` (a renewal binds the ORM device, flushed at commit)."""
+    row = _LOCK_ROW.one_or_none(ctx.s, {"udid": channel.udid})
+    if row is None:
+        raise Unrecognized("unknown device")
+    if row.cert_fingerprint != identity.fingerprint:
+        ident.check_binding(ctx.s, loaded(ctx, row), identity)
+    if row.blocked_at is not None:
+        raise Unrecognized("device is blocked")
+    return row
+
+
 def loaded(ctx, row) -> EnrolledDevice:
     """The ORM device of a session row (already locked by this transaction)."""
     return ctx.s.get(EnrolledDevice, row.id)

@@ -166,8 +166,10 @@ ENROLLMENT_STEPS = {
     # device written (its INSERT names only the columns Authenticate sets), the session
     "Authenticate": ("SELECT issued_certificates.", "SELECT enrolled_devices.id, enrolled_devices.cert_fingerprint",
                      "INSERT INTO enrolled_devices ", "UPDATE enrollment_sessions "),
-    # the device, both inventory commands in one INSERT, the device's push token and marks
-    "TokenUpdate": ("SELECT enrolled_devices.", "INSERT INTO device_commands ", "UPDATE enrolled_devices "),
+    # the few columns of the device row it locks, the tokens (with the enrollment time, the
+    # inventory stamp and the marks), both inventory commands in one INSERT
+    "TokenUpdate": ("SELECT enrolled_devices.id, enrolled_devices.udid, enrolled_devices.cert_fingerprint",
+                    "UPDATE enrolled_devices ", "INSERT INTO device_commands "),
 }
 
 
