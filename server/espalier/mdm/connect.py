@@ -14,7 +14,11 @@ import logging
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import bindparam, update
+from sqlalchemy.orm.attributes import set_committed_value
+
 from espalier import db
+from espalier.db import HotStatement
 from espalier.models import DeviceCommand
 
 from . import commands, convergence, inventory, lookup, queue, scheduling, store_apps
@@ -98,10 +102,18 @@ def _idle(ctx, channel, identity: Identity) -> bytes | None:
     return _answer(ctx, row, scheduling.next_command(ctx, row))
 
 
+# A command handed out: its delivery time, written on the driver's cursor (through the unit of
+# work it cost several times the statement) and set on the ORM object as committed.
+_COMMANDS = DeviceCommand.__table__
+_HANDED_OUT = HotStatement(update(_COMMANDS).where(_COMMANDS.c.id == bindparam("b_id"))
+                           .values(time=bindparam("now"), updated_at=bindparam("now")))
+
+
 def _answer(ctx, device, command: DeviceCommand | None) -> bytes | None:
     if command is None:
         return None
-    command.time = ctx.now
+    _HANDED_OUT.execute(ctx.s, {"b_id": command.id, "now": ctx.now})
+    set_committed_value(command, "time", ctx.now)
     return dump({"CommandUUID": command.uuid, "Command": _payload(ctx, device, command)})
 
 
