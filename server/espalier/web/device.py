@@ -105,6 +105,12 @@ def _profile_response(body: bytes) -> Response:
                     mimetype="application/x-apple-aspen-config")
 
 
+def _is_identifier(value: str) -> bool:
+    """A serial number or UDID the session can store (String(64)); printable refuses control
+    and format characters (PostgreSQL refuses NUL; bidi overrides would mislead a reader)."""
+    return len(value) <= 64 and value.isprintable()
+
+
 @bp.get("/public/enroll/<secret>/")
 def enrollment_profile(secret: str):
     """The enrollment .mobileconfig (signed; ``?unsigned=1`` for tools); with attestation, the
@@ -112,12 +118,14 @@ def enrollment_profile(secret: str):
     rt = runtime()
     if len(secret) > 128:
         return Response("unknown enrollment\n", 404, mimetype="text/plain")
+    hints = {name: request.args.get(name) or None for name in ("serial_number", "udid")}
+    if any(value is not None and not _is_identifier(value) for value in hints.values()):
+        return Response("serial_number and udid must be at most 64 printable characters\n", 400,
+                        mimetype="text/plain")
     try:
         with rt.db.session() as s, s.begin():
             body = enrollments.enrollment_profile(
-                s, rt, secret, serial_number=request.args.get("serial_number") or None,
-                udid=request.args.get("udid") or None,
-                signed=request.args.get("unsigned") not in ("1", "true", "yes"))
+                s, rt, secret, **hints, signed=request.args.get("unsigned") not in ("1", "true", "yes"))
     except ServiceError as exc:
         return Response(exc.detail + "\n", exc.status, mimetype="text/plain")
     return _profile_response(body)

@@ -112,6 +112,18 @@ def test_blocked_device_cannot_get_a_profile(client, admin, push_certificate, ma
     assert client.get(f"/public/enroll/{e['secret']}/?unsigned=1&serial_number=OTHER").status_code == 200
 
 
+@pytest.mark.parametrize("query", ["serial_number=" + "C" * 65, "udid=" + "0" * 65, "serial_number=C02%00ABC",
+                                   "udid=ABC%0A", "serial_number=C02%E2%80%AEABC"])
+def test_a_device_hint_that_cannot_be_a_serial_or_udid_is_a_400(client, admin, push_certificate, query):
+    """The enrollment URL's serial_number and udid are stored with the session: too long, or
+    with a control character (PostgreSQL refuses NUL), is the caller's error, not a 500."""
+    e = create(client, admin, push_certificate).json
+    resp = client.get(f"/public/enroll/{e['secret']}/?unsigned=1&{query}")
+    assert resp.status_code == 400  # a NUL is refused by the guard before any view (web/guards.py)
+    assert b"NUL characters" in resp.data if "%00" in query else b"at most 64 printable characters" in resp.data
+    assert client.get(f"/public/enroll/{e['secret']}/?unsigned=1&serial_number=" + "C" * 64).status_code == 200
+
+
 def test_external_scep_profile(client, admin, push_certificate):
     e = create(client, admin, push_certificate, identity_source="external", scep_url="https://scep.example.test/scep",
                scep_challenge="static-challenge").json
