@@ -59,6 +59,7 @@ _OPEN = HotStatement(insert(EnrollmentSession.__table__).inline().values(
     **{name: bindparam(name) for name in ("token", "challenge_hash", *_OPENED)},
     created_at=bindparam("now"), updated_at=bindparam("now")))
 
+
 def _scep_challenge(enrollment: OtaEnrollment | DEPEnrollment) -> str | None:
     """The session's single-use SCEP challenge, for the built-in CA only."""
     return pysecrets.token_urlsafe(24) if enrollment.identity_source == "builtin" else None
