@@ -29,12 +29,13 @@ from .platforms import platform_for
 log = logging.getLogger(__name__)
 
 _DEVICES, _SESSIONS = EnrolledDevice.__table__, EnrollmentSession.__table__
-# Authenticate locks the claimed UDID's row and reads what the claim and the platform need;
-# it writes the device and the session on the driver's cursor (nothing reads them back in
-# the request; the ORM's INSERT would name all of the device's 60-odd columns)
-_CLAIMED = (select(_DEVICES.c.id, _DEVICES.c.cert_fingerprint, _DEVICES.c.enrolled_at, _DEVICES.c.checkout_at,
-                   _DEVICES.c.released_at, _DEVICES.c.product_name, _DEVICES.c.model)
-            .where(_DEVICES.c.udid == bindparam("udid")).with_for_update())
+# Authenticate locks the claimed UDID's row and reads what the claim and the platform need,
+# then writes the device and the session, all on the driver's cursor (nothing reads them back
+# in the request; the ORM's INSERT would name all of the device's 60-odd columns)
+_CLAIMED = HotStatement(select(_DEVICES.c.id, _DEVICES.c.cert_fingerprint, _DEVICES.c.enrolled_at,
+                               _DEVICES.c.checkout_at, _DEVICES.c.released_at, _DEVICES.c.product_name,
+                               _DEVICES.c.model)
+                        .where(_DEVICES.c.udid == bindparam("udid")).with_for_update())
 # What the message reports (one it lacks keeps the row's value) and what the enrollment sets.
 _REPORTED = ("serial_number", "os_version", "build_version", "product_name", "name", "model", "platform")
 _SET = ("user_enrollment", "topic", "enrollment_id", "dep_enrollment_id", "dep_enrollment", "push_certificate_id",
@@ -74,14 +75,13 @@ def authenticate(ctx, msg: Authenticate, identity: Identity) -> None:
     pc = enrollment_row.push_certificate
     if pc is not None and msg.topic != pc.topic:
         raise ParseError(f"Topic {msg.topic!r} is not this enrollment's push topic")
-    conn = ctx.s.connection()
-    device = conn.execute(_CLAIMED, {"udid": udid}).first()
+    device = _CLAIMED.one_or_none(ctx.s, {"udid": udid})
     ident.authorize_claim(udid, identity, origin, device)
     values = {**_device_values(msg, session, enrollment_row, device, identity), "udid": udid, "now": ctx.now}
     try:
         if device is None:
             if enrollment_row.quota is not None:
-                _within_quota(conn, enrollment_row)
+                _within_quota(ctx.s.connection(), enrollment_row)
             device_id = _INSERT_DEVICE.one_or_none(ctx.s, values).id
         else:
             device_id = device.id
