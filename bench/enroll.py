@@ -27,11 +27,14 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import io
 import logging
+import plistlib
 import pstats
 import resource
 import subprocess
 import time
+from collections import defaultdict
 from pathlib import Path
 
 import httpx
@@ -133,6 +136,44 @@ def simulate(settings: Path, meters: Meters, base_url: str, push_cert_id: str, n
     return {"total": total, "lines": lines, "load": load_average(), "client_cpu": client_cpu, "server_cpu": server_cpu}
 
 
+class RequestMeter(Meter):
+    """``Meter`` that also sums the thread CPU of each kind of request: the profile, a SCEP
+    operation, a check-in's MessageType, an Idle connect, or a report of the command it
+    answers (named from the hand-outs seen), each with what it handed out."""
+
+    def __init__(self, app) -> None:
+        super().__init__(app)
+        self.by_kind: dict[str, list] = defaultdict(lambda: [0.0, 0])
+        self._handed_out: dict[str, str] = {}  # CommandUUID -> RequestType
+
+    def __call__(self, environ, start_response):
+        body = environ["wsgi.input"].read()
+        environ["wsgi.input"] = io.BytesIO(body)
+        kind, before = self._kind(environ, body), self.cpu
+        out = super().__call__(environ, start_response)
+        if environ["PATH_INFO"] == "/mdm/connect" and out[0].startswith(b"<?xml"):
+            answer = plistlib.loads(out[0])
+            self._handed_out[answer["CommandUUID"]] = answer["Command"]["RequestType"]
+            kind += f" -> {answer['Command']['RequestType']}"
+        totals = self.by_kind[kind]
+        totals[0] += self.cpu - before
+        totals[1] += 1
+        return out
+
+    def _kind(self, environ, body: bytes) -> str:
+        path = environ["PATH_INFO"]
+        if path.startswith("/scep/"):
+            return "SCEP " + dict(p.partition("=")[::2] for p in environ["QUERY_STRING"].split("&")).get("operation", "?")
+        if path == "/mdm/checkin":
+            return plistlib.loads(body).get("MessageType", "?")
+        if path == "/mdm/connect":
+            message = plistlib.loads(body)
+            if message.get("Status") == "Idle":
+                return "Idle"
+            return f"report of {self._handed_out.get(message.get('CommandUUID'), '?')}"
+        return "profile" if path.startswith("/public/enroll/") else path
+
+
 def profile_in_process(settings: Path, secret: str, n: int) -> dict:
     """``n`` full enrollments (all steps, inventory included) against the app in-process."""
     from espalier.app import create_app
@@ -140,7 +181,7 @@ def profile_in_process(settings: Path, secret: str, n: int) -> dict:
 
     app = create_app(load(str(settings)))
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    meter = Meter(app)
+    meter = RequestMeter(app)
     try:
         with httpx.Client(transport=httpx.WSGITransport(app=meter), base_url="http://127.0.0.1:1") as client, \
                 Fleet("http://127.0.0.1:1", secret, n + 5, "mac", workers=1, client=client) as fleet:
@@ -153,20 +194,26 @@ def profile_in_process(settings: Path, secret: str, n: int) -> dict:
                 d = measured[i]
                 if not (d.enroll(fleet.enroll_url) and fleet.connect_device(d) is not None) or d.errors:
                     raise BenchError(f"in-process enrollment failed: {d.errors}")
+            meter.by_kind.clear()
             plain = meter.run(one, n // 2)
+            by_kind = {kind: (cpu / (n // 2), calls / (n // 2)) for kind, (cpu, calls) in meter.by_kind.items()}
             meter.profiler = cProfile.Profile(time.thread_time)
             profiled = meter.run(lambda i: one(n // 2 + i), n - n // 2)
     finally:
         app.extensions["espalier"].close()
     requests = meter.calls / (n - n // 2)
     return {"plain": plain * requests, "profiled": profiled * requests, "n": n - n // 2, "requests": requests,
-            "stats": pstats.Stats(meter.profiler)}
+            "stats": pstats.Stats(meter.profiler), "by_kind": by_kind, "plain_n": n // 2}
 
 
 def print_enroll_profile(profile: dict, top: int) -> None:
     print(f"  in-process (no gunicorn, no HTTP), sequential, thread CPU of the app ({profile['requests']:.1f} "
           f"requests per enrollment): {ms(profile['plain'])} per enrollment (under cProfile: "
           f"{ms(profile['profiled'])})")
+    print(f"    per request, the {profile['plain_n']} enrollments before the profiled ones (CPU per enrollment, requests per "
+          "enrollment):")
+    for kind, (cpu, calls) in sorted(profile["by_kind"].items(), key=lambda item: -item[1][0]):
+        print(f"      {kind:<44} {ms(cpu)}  x{calls:.1f}  {cpu / profile['plain']:4.0%}")
     print_top(profile["stats"], profile["n"], top, "enrollment")
 
 

@@ -80,7 +80,7 @@ def connect(ctx, msg: Report, identity: Identity) -> bytes | None:
 def _idle(ctx, channel, identity: Identity) -> bytes | None:
     """An Idle connect of the device channel, the hot path: two Core statements (the session
     UPDATE ... RETURNING, then what the session has to do) when it has nothing to send; the
-    ORM device is loaded only when there is work."""
+    ORM device is loaded only for an inventory due, the ORM command only to hand it out."""
     row = lookup.start_session(ctx, channel, identity)
     work = lookup.session_work(ctx, row)
     device = None
@@ -91,10 +91,8 @@ def _idle(ctx, channel, identity: Identity) -> bytes | None:
         if work.command_id is None:  # the inventory is now the next command
             return _answer(ctx, device, queue.next_command(ctx.s, row.id, None, now=ctx.now,
                                                            session_started_at=ctx.now))
-    if work.command_id is not None:
-        if device is not None:
-            return _answer(ctx, device, ctx.s.get(DeviceCommand, work.command_id))
-        return _answer(ctx, *lookup.loaded_with_command(ctx, row, work.command_id))
+    if work.command_id is not None:  # a payload is built from the command's arguments: no ORM device
+        return _answer(ctx, device or row, ctx.s.get(DeviceCommand, work.command_id))
     if row.blueprint_id is None and not work.has_artifacts and not row.awaiting_configuration:
         return None
     # convergence reads only SESSION_COLUMNS of the device; its commands' payloads none

@@ -144,17 +144,6 @@ def loaded(ctx, row) -> EnrolledDevice:
     return ctx.s.get(EnrolledDevice, row.id)
 
 
-_DEVICE_AND_COMMAND = (select(EnrolledDevice, DeviceCommand)
-                       .join(DeviceCommand, DeviceCommand.enrolled_device_id == EnrolledDevice.id)
-                       .where(EnrolledDevice.id == bindparam("device_id"), DeviceCommand.id == bindparam("command_id")))
-
-
-def loaded_with_command(ctx, row, command_id: int) -> tuple[EnrolledDevice, DeviceCommand]:
-    """The ORM device of a session row and the command to hand out (``session_work``'s), in one
-    statement: the command's payload may need the device."""
-    return tuple(ctx.s.execute(_DEVICE_AND_COMMAND, {"device_id": row.id, "command_id": command_id}).one())
-
-
 def enrolled_user(ctx, device: EnrolledDevice, channel: Channel) -> EnrolledUser | None:
     if channel.user_id is None:
         return None

@@ -79,7 +79,9 @@ class Command:
 
     @classmethod
     def payload(cls, device, arguments: dict[str, Any]) -> dict[str, Any]:
-        """The ``Command`` dictionary sent to the device."""
+        """The ``Command`` dictionary sent to the device, from the stored ``arguments`` (what
+        depends on the device was decided by ``build`` when it was queued): at hand-out
+        ``device`` is often the session's row (``lookup.SESSION_COLUMNS``), not the ORM device."""
         return {"RequestType": cls.request_type, **arguments}
 
     @classmethod
