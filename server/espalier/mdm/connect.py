@@ -69,18 +69,20 @@ def connect(ctx, msg: Report, identity: Identity) -> bytes | None:
     if user is None and inventory.is_due(device, inventory.interval(ctx, device.blueprint_id), ctx.now):
         inventory.queue_inventory(ctx, device)
         ctx.s.flush()
-    command = queue.next_command(ctx.s, device.id, user_id, now=ctx.now,
+    # what the report changed is written first: the hand-out reads the queue on the driver's
+    # cursor, and it clears the device's marks before the steps read them
+    ctx.s.flush()
+    handed = queue.hand_out_next(ctx.s, device.id, user_id, now=ctx.now,
                                  session_started_at=channel_row.session_started_at or ctx.now)
-    if command is None and user is None:
-        ctx.s.flush()  # what the report changed clears the device's marks before the steps read them
-        command = scheduling.next_command(ctx, device)
-    return _answer(ctx, device, command)
+    if handed is None and user is None:
+        return _answer(ctx, device, scheduling.next_command(ctx, device))
+    return _message(ctx, device, handed)
 
 
 def _idle(ctx, channel, identity: Identity) -> bytes | None:
     """An Idle connect of the device channel, the hot path: two Core statements (the session
-    UPDATE ... RETURNING, then what the session has to do) when it has nothing to send; the
-    ORM device is loaded only for an inventory due, the ORM command only to hand it out."""
+    UPDATE ... RETURNING, then what the session has to do) when it has nothing to send, and a
+    third to hand out a queued command; the ORM device is loaded only for an inventory due."""
     row = lookup.start_session(ctx, channel, identity)
     work = lookup.session_work(ctx, row)
     device = None
@@ -89,10 +91,10 @@ def _idle(ctx, channel, identity: Identity) -> bytes | None:
         inventory.queue_inventory(ctx, device)
         ctx.s.flush()
         if work.command_id is None:  # the inventory is now the next command
-            return _answer(ctx, device, queue.next_command(ctx.s, row.id, None, now=ctx.now,
-                                                           session_started_at=ctx.now))
+            return _message(ctx, device, queue.hand_out_next(ctx.s, row.id, None, now=ctx.now,
+                                                             session_started_at=ctx.now))
     if work.command_id is not None:  # a payload is built from the command's arguments: no ORM device
-        return _answer(ctx, device or row, ctx.s.get(DeviceCommand, work.command_id))
+        return _message(ctx, device or row, queue.hand_out(ctx.s, work.command_id, ctx.now))
     if row.blueprint_id is None and not work.has_artifacts and not row.awaiting_configuration:
         return None
     # convergence reads only SESSION_COLUMNS of the device; its commands' payloads none
@@ -100,11 +102,7 @@ def _idle(ctx, channel, identity: Identity) -> bytes | None:
     return _answer(ctx, row, scheduling.next_command(ctx, row))
 
 
-# A command handed out: its delivery time, written on the driver's cursor (through the unit of
-# work it cost several times the statement) and set on the ORM object as committed.
 _COMMANDS = DeviceCommand.__table__
-_HANDED_OUT = HotStatement(update(_COMMANDS).where(_COMMANDS.c.id == bindparam("b_id"))
-                           .values(time=bindparam("now"), updated_at=bindparam("now")))
 
 
 # A report's status, written on the driver's cursor too (one statement of a fixed shape per
@@ -126,14 +124,25 @@ def _reported(ctx, command: DeviceCommand, statement: HotStatement, **values) ->
 
 
 def _answer(ctx, device, command: DeviceCommand | None) -> bytes | None:
+    """Hand out a command a scheduling step just queued (an ORM object, kept in step)."""
     if command is None:
         return None
-    _HANDED_OUT.execute(ctx.s, {"b_id": command.id, "now": ctx.now})
+    if command.id is None:  # queued with flush=False: the hand-out needs its row
+        ctx.s.flush()
+    handed = queue.hand_out(ctx.s, command.id, ctx.now)
     set_committed_value(command, "time", ctx.now)
-    return dump({"CommandUUID": command.uuid, "Command": _payload(ctx, device, command)})
+    set_committed_value(command, "updated_at", ctx.now)
+    return _message(ctx, device, handed)
 
 
-def _payload(ctx, device, command: DeviceCommand) -> dict[str, Any]:
+def _message(ctx, device, handed) -> bytes | None:
+    """The answer carrying a handed-out command (``queue.HAND_OUT_COLUMNS``), or nothing."""
+    if handed is None:
+        return None
+    return dump({"CommandUUID": handed.uuid, "Command": _payload(ctx, device, handed)})
+
+
+def _payload(ctx, device, command) -> dict[str, Any]:
     cls = commands.get(command.name)
     arguments = queue.command_arguments(ctx.secrets, command)
     if cls is None:  # a command type this version no longer knows: send it as stored

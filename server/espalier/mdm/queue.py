@@ -5,9 +5,10 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, insert, not_, or_, select
+from sqlalchemy import and_, bindparam, insert, not_, or_, select, update
 from sqlalchemy.orm import Session
 
+from espalier.db import HotStatement
 from espalier.models import DeviceCommand
 from espalier.models.base import new_uuid
 from espalier.pki.secrets import SecretBox, row_context
@@ -50,8 +51,11 @@ def request_hash(secrets: SecretBox, name: str, arguments: dict[str, Any]) -> st
     return secrets.fingerprint(json.dumps([name, arguments], sort_keys=True), "device_commands.request")
 
 
-def command_arguments(secrets: SecretBox, command: DeviceCommand) -> dict[str, Any]:
-    raw = secrets.open(command, "arguments")
+def command_arguments(secrets: SecretBox, command) -> dict[str, Any]:
+    """The arguments of a command: an ORM one or a hand-out row (its uuid and sealed arguments)."""
+    if command.arguments is None:
+        return {}
+    raw = secrets.decrypt(command.arguments, row_context(DeviceCommand.__tablename__, "arguments", command.uuid))
     return json.loads(raw) if raw else {}
 
 
@@ -66,27 +70,46 @@ def deliverable(c, user_channel: bool):
     )
 
 
-# Built once: the hot path binds values instead of rebuilding the expression per request.
-_ORDER = (DeviceCommand.created_at, DeviceCommand.id)
-_NEXT_FOR_DEVICE = select(DeviceCommand).where(*deliverable(DeviceCommand, False)).order_by(*_ORDER).limit(1)
-_NEXT_FOR_USER = select(DeviceCommand).where(*deliverable(DeviceCommand, True)).order_by(*_ORDER).limit(1)
+# A command handed out: stamped with its delivery time and read for its message in one
+# statement on the driver's cursor (the message needs only these columns: no ORM object).
+HAND_OUT_COLUMNS = ("id", "uuid", "name", "arguments")
+_COMMANDS = DeviceCommand.__table__
 
 
+def _handing_out(which) -> HotStatement:
+    return HotStatement(update(_COMMANDS).where(_COMMANDS.c.id == which)
+                        .values(time=bindparam("now"), updated_at=bindparam("now"))
+                        .returning(*(_COMMANDS.c[name] for name in HAND_OUT_COLUMNS)))
 
-def next_command(s: Session, device_id: int, user_id: int | None, *, session_started_at: datetime,
-                 now: datetime) -> DeviceCommand | None:
-    """The oldest deliverable command for a channel.
+
+def _oldest(user_channel: bool):
+    return (select(_COMMANDS.c.id).where(*deliverable(_COMMANDS.c, user_channel))
+            .order_by(_COMMANDS.c.created_at, _COMMANDS.c.id).limit(1).scalar_subquery())
+
+
+_HAND_OUT = _handing_out(bindparam("b_id"))
+_HAND_OUT_NEXT = {False: _handing_out(_oldest(False)), True: _handing_out(_oldest(True))}
+
+
+def hand_out(s: Session, command_id: int, now: datetime):
+    """Hand out this command now: its ``HAND_OUT_COLUMNS`` (None: no such command)."""
+    return _HAND_OUT.one_or_none(s, {"b_id": command_id, "now": now})
+
+
+def hand_out_next(s: Session, device_id: int, user_id: int | None, *, session_started_at: datetime,
+                  now: datetime):
+    """Hand out the oldest deliverable command of a channel now: its ``HAND_OUT_COLUMNS``, or None.
 
     A session starts with an Idle request; a command the device answered NotNow in the
     current session is not offered again before the next one. A command in flight is not
     offered again before ``IN_FLIGHT`` passed. Reads the partial pending index; the
     device row is already locked by the caller.
     """
-    params = {"device_id": device_id, "session_started_at": session_started_at, "now": now,
+    params = {"device_id": device_id, "user_id": user_id, "session_started_at": session_started_at, "now": now,
               "in_flight_since": now - IN_FLIGHT}
     if user_id is None:
-        return s.scalar(_NEXT_FOR_DEVICE, params)
-    return s.scalar(_NEXT_FOR_USER, {**params, "user_id": user_id})
+        del params["user_id"]
+    return _HAND_OUT_NEXT[user_id is not None].one_or_none(s, params)
 
 
 def reported_by(device_id, user_id=None) -> tuple:

@@ -51,10 +51,11 @@ def _device_information_session(enrolled, client, admin, counted) -> tuple:
 def test_an_idle_connect_hands_out_a_queued_command_once(enrolled, client, admin, counted):
     sim, seen = _device_information_session(enrolled, client, admin, counted)
     assert seen["commits"] == 2  # the Idle connect, then the report
-    idle = seen["statements"][:[st.startswith("UPDATE device_commands SET time=") for st in seen["statements"]].index(True)]
-    # the session UPDATE, its work, then the command alone: its payload needs no ORM device
-    assert [st.split()[0] for st in idle] == ["UPDATE", "SELECT", "SELECT"], idle
-    assert idle[2].startswith("SELECT device_commands.") and "enrolled_devices." not in idle[2], idle
+    idle = seen["statements"][:[st.startswith("UPDATE device_commands SET time=") for st in seen["statements"]].index(True) + 1]
+    # the session UPDATE, its work, then the command stamped and read in one statement: its
+    # payload needs no ORM device
+    assert [st.split()[0] for st in idle] == ["UPDATE", "SELECT", "UPDATE"], idle
+    assert "uuid" in idle[2].partition(" RETURNING ")[2] and "enrolled_devices" not in idle[2], idle
     assert sim.connect() == []
 
 

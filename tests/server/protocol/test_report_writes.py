@@ -4,6 +4,9 @@ NotNow counts and stamps, a final status stamps its time, an error keeps its cha
 status is in the database before the command's handler runs."""
 from __future__ import annotations
 
+import plistlib
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import select
 
@@ -63,3 +66,39 @@ def test_the_handler_sees_its_command_answered(client, admin, enrolled, runtime,
     sim, _ = enrolled("mac")
     assert sim.connect() == [("DeviceInformation", "Acknowledged"), ("SecurityInfo", "Acknowledged")]
     assert len(seen) == 1 and seen[0].status == "Acknowledged" and seen[0].result_time is not None
+
+
+def _connect(client, headers, **message) -> dict | None:
+    resp = client.put("/mdm/connect", data=plistlib.dumps(message),
+                      headers={"Content-Type": "application/x-apple-aspen-mdm", **headers})
+    assert resp.status_code == 200, resp.data
+    return plistlib.loads(resp.data) if resp.data else None
+
+
+def test_a_command_handed_out_after_a_report_is_in_flight_then_offered_again(
+        client, admin, enrolled, runtime, monkeypatch):
+    """The next command, handed out in the answer to a report, is stamped in the same
+    statement: a new session does not get it again while it is in flight, and gets it once
+    that passed (the device lost it), with its arguments."""
+    from espalier.mdm import queue
+    from espalier.sim.device import mtls_headers
+
+    sim, device_id = enrolled("iphone")
+    sim.connect()
+    assert client.post(f"/api/mdm/devices/{device_id}/commands/", headers=admin,
+                       json={"name": "DeviceInformation"}).status_code == 201
+    assert client.post(f"/api/mdm/devices/{device_id}/lock/", headers=admin,
+                       json={"message": "Call the help desk"}).status_code == 201
+    headers, udid = mtls_headers(sim.identity_cert), sim.facts.udid
+    first = _connect(client, headers, UDID=udid, Status="Idle")
+    assert first["Command"]["RequestType"] == "DeviceInformation"
+    second = _connect(client, headers, UDID=udid, Status="Acknowledged", CommandUUID=first["CommandUUID"],
+                      QueryResponses={})
+    assert second["Command"] == {"RequestType": "DeviceLock", "Message": "Call the help desk"}
+    lock = _commands(runtime, device_id)["DeviceLock"]
+    assert lock.status is None and lock.time is not None and lock.updated_at == lock.time
+    assert _connect(client, headers, UDID=udid, Status="Idle") is None  # in flight: not doubled
+    monkeypatch.setattr(queue, "IN_FLIGHT", timedelta(0))
+    again = _connect(client, headers, UDID=udid, Status="Idle")
+    assert (again["CommandUUID"], again["Command"]) == (second["CommandUUID"], second["Command"])
+    assert _commands(runtime, device_id)["DeviceLock"].time > lock.time
