@@ -14,11 +14,9 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import JSON, bindparam, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from espalier import db
-from espalier.db import HotStatement
 from espalier.models import DeviceCommand
 
 from . import commands, convergence, inventory, lookup, queue, scheduling, store_apps
@@ -102,27 +100,6 @@ def _idle(ctx, channel, identity: Identity) -> bytes | None:
     return _answer(ctx, row, scheduling.next_command(ctx, row))
 
 
-_COMMANDS = DeviceCommand.__table__
-
-
-# A report's status, written on the driver's cursor too (one statement of a fixed shape per
-# outcome, only the columns it changes); the result, when the handler keeps one, through the ORM.
-_NOT_NOW = HotStatement(update(_COMMANDS).where(_COMMANDS.c.id == bindparam("b_id")).values(
-    status=bindparam("b_status"), notnow_count=bindparam("b_notnow_count"), notnow_at=bindparam("b_notnow_at"),
-    updated_at=bindparam("now")))
-_ACKNOWLEDGED = HotStatement(update(_COMMANDS).where(_COMMANDS.c.id == bindparam("b_id")).values(
-    status=bindparam("b_status"), result_time=bindparam("b_result_time"), updated_at=bindparam("now")))
-_FAILED = HotStatement(update(_COMMANDS).where(_COMMANDS.c.id == bindparam("b_id")).values(
-    status=bindparam("b_status"), result_time=bindparam("b_result_time"),
-    error_chain=bindparam("b_error_chain", type_=JSON(none_as_null=True)), updated_at=bindparam("now")))
-
-
-def _reported(ctx, command: DeviceCommand, statement: HotStatement, **values) -> None:
-    statement.execute(ctx.s, {"b_id": command.id, "now": ctx.now, **{f"b_{k}": v for k, v in values.items()}})
-    for name, value in {**values, "updated_at": ctx.now}.items():
-        set_committed_value(command, name, value)
-
-
 def _answer(ctx, device, command: DeviceCommand | None) -> bytes | None:
     """Hand out a command a scheduling step just queued (an ORM object, kept in step)."""
     if command is None:
@@ -159,15 +136,13 @@ def report(ctx, device, command: DeviceCommand | None, msg: Report) -> None:
         log.info("device %s reported %s again for final command %s; ignored", device.udid, msg.status,
                  msg.command_uuid)
         return
+    failed = msg.status not in ("Acknowledged", "NotNow")
+    # written before the handler runs: what it reads of the queue sees this command answered
+    queue.record_report(ctx.s, command, msg.status, ctx.now, error_chain=stored(msg.error_chain) if failed else None)
     if msg.status == "NotNow":
-        _reported(ctx, command, _NOT_NOW, status="NotNow", notnow_count=command.notnow_count + 1, notnow_at=ctx.now)
         return
     if msg.status == "Acknowledged":
-        # written before the handler runs: what it reads of the queue sees this command answered
-        _reported(ctx, command, _ACKNOWLEDGED, status=msg.status, result_time=ctx.now)
         command.result = _process(ctx, device, command, msg.result)
-    else:
-        _reported(ctx, command, _FAILED, status=msg.status, result_time=ctx.now, error_chain=stored(msg.error_chain))
     if command.artifact_version is not None:
         (store_apps if command.name in store_apps.COMMANDS else convergence).record_result(ctx, device, command)
 

@@ -5,8 +5,9 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, insert, not_, or_, select, update
+from sqlalchemy import JSON, and_, bindparam, insert, not_, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from espalier.db import HotStatement
 from espalier.models import DeviceCommand
@@ -110,6 +111,35 @@ def hand_out_next(s: Session, device_id: int, user_id: int | None, *, session_st
     if user_id is None:
         del params["user_id"]
     return _HAND_OUT_NEXT[user_id is not None].one_or_none(s, params)
+
+
+# A report's status: one statement of a fixed shape per outcome, only the columns it changes;
+# the result, when the command's handler keeps one, is written through the ORM.
+_BY_ID = _COMMANDS.c.id == bindparam("b_id")
+_NOT_NOW = HotStatement(update(_COMMANDS).where(_BY_ID).values(
+    status=bindparam("b_status"), notnow_count=bindparam("b_notnow_count"), notnow_at=bindparam("b_notnow_at"),
+    updated_at=bindparam("now")))
+_ACKNOWLEDGED = HotStatement(update(_COMMANDS).where(_BY_ID).values(
+    status=bindparam("b_status"), result_time=bindparam("b_result_time"), updated_at=bindparam("now")))
+_FAILED = HotStatement(update(_COMMANDS).where(_BY_ID).values(
+    status=bindparam("b_status"), result_time=bindparam("b_result_time"),
+    error_chain=bindparam("b_error_chain", type_=JSON(none_as_null=True)), updated_at=bindparam("now")))
+
+
+def record_report(s: Session, command: DeviceCommand, status: str, now: datetime, *,
+                  error_chain: list | None = None) -> None:
+    """Write a reported status of ``command`` (NotNow counts and stamps; a final status stamps
+    its time, an error keeps its chain), on the driver's cursor, and set it on the ORM object."""
+    if status == "NotNow":
+        statement, values = _NOT_NOW, {"notnow_count": command.notnow_count + 1, "notnow_at": now}
+    elif status == "Acknowledged":
+        statement, values = _ACKNOWLEDGED, {"result_time": now}
+    else:
+        statement, values = _FAILED, {"result_time": now, "error_chain": error_chain}
+    values["status"] = status
+    statement.execute(s, {"b_id": command.id, "now": now, **{f"b_{k}": v for k, v in values.items()}})
+    for name, value in {**values, "updated_at": now}.items():
+        set_committed_value(command, name, value)
 
 
 def reported_by(device_id, user_id=None) -> tuple:

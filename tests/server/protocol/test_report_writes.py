@@ -1,7 +1,8 @@
-"""What a report writes of its command, on PostgreSQL (``db.HotStatement``s on the driver's
-cursor, one shape per outcome) and on SQLite (the same statements through SQLAlchemy): a
-NotNow counts and stamps, a final status stamps its time, an error keeps its chain, and the
-status is in the database before the command's handler runs."""
+"""What a report writes of its command (``queue.record_report``), on PostgreSQL
+(``db.HotStatement``s on the driver's cursor, one shape per outcome) and on SQLite (the same
+statements through SQLAlchemy): a NotNow counts and stamps, a final status stamps its time,
+an error keeps its chain, and the status is in the database before the command's handler
+runs. Then the hand-out that follows a report (``queue.hand_out_next``)."""
 from __future__ import annotations
 
 import plistlib
