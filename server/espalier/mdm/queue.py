@@ -78,7 +78,10 @@ _COMMANDS = DeviceCommand.__table__
 
 
 def _handing_out(which) -> HotStatement:
-    return HotStatement(update(_COMMANDS).where(_COMMANDS.c.id == which)
+    # Still pending when its row lock is granted: a command an operator canceled meanwhile (the
+    # cancel holds that lock; PostgreSQL re-checks this on the committed row) is not sent.
+    pending = or_(_COMMANDS.c.status.is_(None), _COMMANDS.c.status == "NotNow")
+    return HotStatement(update(_COMMANDS).where(_COMMANDS.c.id == which, pending)
                         .values(time=bindparam("now"), updated_at=bindparam("now"))
                         .returning(*(_COMMANDS.c[name] for name in HAND_OUT_COLUMNS)))
 
@@ -93,7 +96,7 @@ _HAND_OUT_NEXT = {False: _handing_out(_oldest(False)), True: _handing_out(_oldes
 
 
 def hand_out(s: Session, command_id: int, now: datetime):
-    """Hand out this command now: its ``HAND_OUT_COLUMNS`` (None: no such command)."""
+    """Hand out this command now: its ``HAND_OUT_COLUMNS`` (None: no such pending command)."""
     return _HAND_OUT.one_or_none(s, {"b_id": command_id, "now": now})
 
 

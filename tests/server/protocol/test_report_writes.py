@@ -103,3 +103,42 @@ def test_a_command_handed_out_after_a_report_is_in_flight_then_offered_again(
     again = _connect(client, headers, UDID=udid, Status="Idle")
     assert (again["CommandUUID"], again["Command"]) == (second["CommandUUID"], second["Command"])
     assert _commands(runtime, device_id)["DeviceLock"].time > lock.time
+
+
+def test_a_command_canceled_while_it_is_being_handed_out_is_not_sent(client, admin, enrolled, runtime):
+    """The operator's cancel holds the command's row when the connect's hand-out reaches it (the
+    connect's work already found it pending): once the cancel commits, the hand-out finds it no
+    longer pending and sends nothing, so the device never runs a withdrawn command."""
+    import threading
+    import time
+
+    import psycopg
+
+    from espalier.sim.device import mtls_headers
+
+    if runtime.db.is_sqlite:
+        pytest.skip("SQLite runs one writer at a time: the two cannot interleave")
+    sim, device_id = enrolled("iphone")
+    sim.connect()
+    lock = client.post(f"/api/mdm/devices/{device_id}/lock/", headers=admin, json={"message": "Call us"}).json
+    headers, udid = mtls_headers(sim.identity_cert), sim.facts.udid
+    url = runtime.db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    answers: list = []
+    with psycopg.connect(url) as operator:  # the cancel, not committed yet
+        operator.execute("UPDATE device_commands SET status = 'Canceled', result_time = now() WHERE uuid = %s",
+                         (lock["uuid"],))
+        connect = threading.Thread(target=lambda: answers.append(_connect(client, headers, UDID=udid, Status="Idle")))
+        connect.start()
+        with psycopg.connect(url, autocommit=True) as watcher:
+            for _ in range(200):  # until the connect waits for the command's row
+                if watcher.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                   "AND wait_event_type = 'Lock'").fetchone()[0]:
+                    break
+                time.sleep(0.05)
+            else:
+                pytest.fail("the connect never waited for the canceled command's row")
+        operator.commit()
+        connect.join(10)
+    assert answers == [None]
+    canceled = _commands(runtime, device_id)["DeviceLock"]
+    assert canceled.status == "Canceled" and canceled.time is None
