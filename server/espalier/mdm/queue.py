@@ -80,8 +80,7 @@ _COMMANDS = DeviceCommand.__table__
 def _handing_out(which) -> HotStatement:
     # Still pending when its row lock is granted: a command an operator canceled meanwhile (the
     # cancel holds that lock; PostgreSQL re-checks this on the committed row) is not sent.
-    pending = or_(_COMMANDS.c.status.is_(None), _COMMANDS.c.status == "NotNow")
-    return HotStatement(update(_COMMANDS).where(_COMMANDS.c.id == which, pending)
+    return HotStatement(update(_COMMANDS).where(_COMMANDS.c.id == which, DeviceCommand.is_pending)
                         .values(time=bindparam("now"), updated_at=bindparam("now"))
                         .returning(*(_COMMANDS.c[name] for name in HAND_OUT_COLUMNS)))
 
@@ -109,10 +108,10 @@ def hand_out_next(s: Session, device_id: int, user_id: int | None, *, session_st
     offered again before ``IN_FLIGHT`` passed. Reads the partial pending index; the
     device row is already locked by the caller.
     """
-    params = {"device_id": device_id, "user_id": user_id, "session_started_at": session_started_at, "now": now,
+    params = {"device_id": device_id, "session_started_at": session_started_at, "now": now,
               "in_flight_since": now - IN_FLIGHT}
-    if user_id is None:
-        del params["user_id"]
+    if user_id is not None:
+        params["user_id"] = user_id
     return _HAND_OUT_NEXT[user_id is not None].one_or_none(s, params)
 
 
