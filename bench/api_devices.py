@@ -113,7 +113,7 @@ def statements_of(database_url: str, **filters) -> list[tuple[str, object]]:
     """The SQL ``services.devices.list_devices(**filters)`` sends (captured, not re-typed here)."""
     from sqlalchemy import event
 
-    from espalier.db import Database
+    from espalier.db import Database, HotStatement
     from espalier.services.devices import list_devices
     from espalier.web.api.schemas import DEVICE_COLUMNS
 
@@ -121,10 +121,12 @@ def statements_of(database_url: str, **filters) -> list[tuple[str, object]]:
     seen: list[tuple[str, object]] = []
     event.listen(db.engine, "before_cursor_execute",
                  lambda _c, _cur, statement, params, _ctx, _many: seen.append((statement, params)))
+    HotStatement.observers.append(hot := lambda statement, params: seen.append((statement, params)))
     try:
         with db.session() as s, s.begin():
             list_devices(s, DEVICE_COLUMNS, **filters)
     finally:
+        HotStatement.observers.remove(hot)
         db.dispose()
     return [(st, p) for st, p in seen if "enrolled_devices" in st]
 
@@ -132,7 +134,7 @@ def statements_of(database_url: str, **filters) -> list[tuple[str, object]]:
 def check_plans(conn: psycopg.Connection, database_url: str, serial: str, udid: str, last_offset: int,
                 page_size: int) -> bool:
     """Print the scans on enrolled_devices of each statement; False if one scans sequentially
-    (a page's rows too: they come by the primary key)."""
+    (a page's rows too: they come by the primary key), or if no statement read the rows."""
     cases = [("serial_number", {"serial_number": serial}),
              ("serial_number, paginated", {"serial_number": serial, "limit": page_size}),
              ("udid", {"udid": udid}),
@@ -142,14 +144,16 @@ def check_plans(conn: psycopg.Connection, database_url: str, serial: str, udid: 
     ok = True
     print("plans      EXPLAIN (FORMAT JSON) of the statements list_devices() runs")
     for label, filters in cases:
-        parts, sequential = [], False
+        parts, sequential, rows_seen = [], False, False
         for statement, params in statements_of(database_url, **filters):
             plan = conn.execute("EXPLAIN (FORMAT JSON) " + statement, params).fetchone()[0][0]["Plan"]
             scans = _scans(plan)
             sequential |= any(scan.startswith("Seq Scan") for scan in scans)
-            parts.append(f"{'count' if 'count(' in statement.lower() else 'rows'}: {', '.join(scans)}")
-        verdict = "SEQ" if sequential else "ok"
-        ok &= not sequential
+            counting = "count(" in statement.lower()
+            rows_seen |= not counting
+            parts.append(f"{'count' if counting else 'rows'}: {', '.join(scans)}")
+        verdict = "SEQ" if sequential else "ok" if rows_seen else "NONE"  # NONE: the rows' statement was not seen
+        ok &= not sequential and rows_seen
         print(f"  {verdict:<5}{label:<26} {'; '.join(parts)}")
     return ok
 

@@ -128,7 +128,7 @@ class HotStatement:
     the connection, as SQLAlchemy's own execution does.
     """
 
-    observers: list[Callable[[str], None]] = []  # see each statement sent (tests count them)
+    observers: list[Callable[[str, dict], None]] = []  # each statement sent and its parameters (tests, bench)
 
     def __init__(self, statement) -> None:
         self.statement = statement
@@ -170,7 +170,7 @@ class HotStatement:
         except Exception as exc:  # as SQLAlchemy's execution reports a value its type refuses
             raise StatementError(str(exc), sql, args, exc) from exc
         for observe in self.observers:
-            observe(sql)
+            observe(sql, args)
         dbapi_conn = conn.connection.dbapi_connection
         try:
             cursor = _cursor(conn.connection.info, dbapi_conn)

@@ -186,7 +186,7 @@ def counted(runtime):
         listeners = [("before_cursor_execute", statement), ("commit", commit), ("rollback", rollback)]
         for name, fn in listeners:
             event.listen(runtime.db.engine, name, fn)
-        HotStatement.observers.append(hot := lambda sql: statement(None, None, sql))
+        HotStatement.observers.append(hot := lambda sql, _params: statement(None, None, sql))
         try:
             yield seen
         finally:

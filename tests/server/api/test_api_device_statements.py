@@ -21,7 +21,7 @@ def statements(runtime):
     def record(_conn, _cursor, statement, _params, _context, _many):
         sent.append(" ".join(statement.split()))
 
-    def hot(statement):  # db.HotStatement: sent on the driver's cursor, past SQLAlchemy's events
+    def hot(statement, _params):  # db.HotStatement: sent on the driver's cursor, past SQLAlchemy's events
         sent.append(" ".join(statement.split()))
 
     engines = {runtime.db.engine, runtime.db.read_engine}
