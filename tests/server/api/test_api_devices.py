@@ -1,6 +1,7 @@
 """/api/mdm/devices/: list, filters, pages, detail, block/unblock, secrets (Zentral's cases)."""
 from __future__ import annotations
 
+from datetime import datetime
 
 import pytest
 
@@ -20,6 +21,16 @@ def test_list_is_a_plain_list_with_every_field_of_zentral(client, admin, make_de
     assert isinstance(resp.json, list)
     assert sorted(resp.json[0]) == sorted(SEED_FIELDS + OURS)
     assert resp.json[0]["created_at"][:4].isdigit() and "T" in resp.json[0]["created_at"]
+
+
+def test_dates_are_written_as_zentral_writes_them_in_a_page_and_in_the_detail(client, admin, make_device):
+    d = make_device(last_seen_at=datetime(2026, 12, 8, 3, 4, 5, 123456), checkout_at=datetime(2026, 12, 8, 3, 4, 5))
+    page = client.get("/api/mdm/devices/?limit=10", headers=admin).json["results"]
+    for body in (page[0], client.get(f"/api/mdm/devices/{d.id}/", headers=admin).json):
+        assert body["last_seen_at"] == "2026-12-08T03:04:05.123456"
+        assert body["checkout_at"] == "2026-12-08T03:04:05"
+        assert body["blocked_at"] is None
+        assert body["created_at"] == d.created_at.isoformat()
 
 
 def test_unknown_os_and_build_are_empty_strings(client, admin, make_device):

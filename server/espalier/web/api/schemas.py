@@ -1,20 +1,18 @@
 """The JSON shapes of the API, one model each, field for field as Zentral serializes them.
 
 Each response model names its fields once: ``dump(Model, row, **computed)`` reads them from
-an ORM row (a field's ``validation_alias`` names the attribute when it differs), turns
-datetimes into Zentral's ISO 8601 without offset, and takes computed values from the
-caller. ``device()`` does the same for the Device shape, from a row or from the columns a
+an ORM row (a field's ``validation_alias`` names the attribute when it differs) and takes
+computed values from the caller. Dates and times stay as they are: ``json_response`` writes them
+as Zentral's ISO 8601 without offset. ``device()`` does the same for the Device shape, from a row or from the columns a
 listing selects (``DEVICE_COLUMNS``), so a page of devices builds no ORM object. The same
 models make the OpenAPI document.
 """
 from __future__ import annotations
 
-from datetime import datetime
 from operator import attrgetter
 from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, WithJsonSchema
-from sqlalchemy import DateTime
 
 from espalier.mdm.commands import device_lock, erase_device
 from espalier.models import EnrolledDevice
@@ -35,7 +33,7 @@ def dump(model: type[Out], row: Any, **computed) -> dict:
             value = computed[name]
         else:
             value = getattr(row, info.validation_alias if isinstance(info.validation_alias, str) else name)
-        out[name] = value.isoformat() if isinstance(value, datetime) else value
+        out[name] = value
     return out
 
 
@@ -99,8 +97,6 @@ _DEVICE_FIELDS = tuple(Device.model_fields)
 _DEVICE_ATTRS = tuple(info.validation_alias if isinstance(info.validation_alias, str) else name
                       for name, info in Device.model_fields.items())
 DEVICE_COLUMNS = tuple(getattr(EnrolledDevice, attr).label(attr) for attr in _DEVICE_ATTRS)
-_DEVICE_DATETIMES = tuple(name for name, column in zip(_DEVICE_FIELDS, DEVICE_COLUMNS)
-                          if isinstance(column.type, DateTime))
 _device_values = attrgetter(*_DEVICE_ATTRS)
 
 
@@ -108,9 +104,6 @@ def device(d) -> dict:
     """The Device JSON of an EnrolledDevice, or of a row of ``DEVICE_COLUMNS`` (a SQLAlchemy or a
     ``HotStatement`` row: the same attributes, in that order)."""
     out = dict(zip(_DEVICE_FIELDS, _device_values(d) if isinstance(d, EnrolledDevice) else d))
-    for name in _DEVICE_DATETIMES:
-        if out[name] is not None:
-            out[name] = out[name].isoformat()
     out["os_version"] = out["os_version"] or ""
     out["build_version"] = out["build_version"] or ""
     out["pin_required_for_erase"] = erase_device.pin_required(d)
@@ -937,10 +930,8 @@ class DeviceBelowTarget(Out):
 
 
 def software_update_enforcement(e, tag_ids: list[int]) -> dict:
-    return dump(SoftwareUpdateEnforcement, e, tags=tag_ids,
-                local_time=e.local_time.isoformat() if e.local_time is not None else None)
+    return dump(SoftwareUpdateEnforcement, e, tags=tag_ids)
 
 
 def software_update(su, device_ids: list[str]) -> dict:
-    return dump(SoftwareUpdate, su, supported_devices=device_ids, posting_date=su.posting_date.isoformat(),
-                expiration_date=su.expiration_date.isoformat() if su.expiration_date else None)
+    return dump(SoftwareUpdate, su, supported_devices=device_ids)
