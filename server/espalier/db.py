@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections import namedtuple
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -133,6 +134,7 @@ class HotStatement:
     def __init__(self, statement) -> None:
         self.statement = statement
         self._row = namedtuple("Row", list(statement.exported_columns.keys()))
+        self._make_row = partial(tuple.__new__, self._row)  # as _make, less its Python frame per row
         self._compiled: dict[str, tuple[str, dict[str, Any], dict[str, Callable]]] = {}
 
     def one_or_none(self, s: Session, params: dict[str, Any]):
@@ -158,7 +160,7 @@ class HotStatement:
         rows = self._on_cursor(conn, params, lambda cursor: cursor.fetchmany(2) if one else cursor.fetchall())
         if one and len(rows) > 1:
             raise MultipleResultsFound("Multiple rows were found when one or none was required")
-        return [self._row._make(row) for row in rows]
+        return list(map(self._make_row, rows))
 
     def _on_cursor(self, conn, params: dict[str, Any], read: Callable):
         sql, constants, processors = self._compiled.get("postgresql") or self._compile(conn.dialect)
