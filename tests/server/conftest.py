@@ -197,6 +197,16 @@ def counted(runtime):
 
 
 @pytest.fixture
+def settings_file(runtime, tmp_path) -> str:
+    """The runtime's settings as a file, for the ``espalier`` command line."""
+    import json
+
+    path = tmp_path / "settings.json"
+    path.write_text(json.dumps(runtime.settings.data))
+    return str(path)
+
+
+@pytest.fixture
 def make_token(runtime):
     """make_token(*permissions, role=None) -> Authorization headers."""
     counter = iter(range(10**6))

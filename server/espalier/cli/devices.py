@@ -5,6 +5,7 @@ import click
 from sqlalchemy import or_, select
 
 from espalier.models import EnrolledDevice
+from espalier.services import audit
 from espalier.services import devices as svc
 
 from .common import fail, runtime_from
@@ -34,7 +35,7 @@ def release(ctx, ref: str) -> None:
     wiped or replaced without checking out). Until then its certificate keeps working."""
     rt = runtime_from(ctx)
     with rt.db.session() as s, s.begin():
-        d = svc.release(s, _find(s, ref).id)
+        d = svc.release(s, _find(s, ref).id, audit.COMMAND_LINE)
         click.echo(f"device {d.id} ({d.serial_number}, {d.udid}) released at {d.released_at:%Y-%m-%d %H:%M:%S}")
 
 

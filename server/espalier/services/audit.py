@@ -1,10 +1,15 @@
 """Stored audit events: record one in the caller's transaction, list them.
 
-A reveal of an escrowed secret records its event in the transaction that read the secret,
-so there is no reveal without its event (the commit that stores it comes before the answer).
+Operator actions are recorded by the services that do them, whichever door they came
+through (the API, the console, the command line): a reveal of an escrowed secret, a device
+blocked, unblocked or released, a command queued, a serial or UDID blocked before it enrolls.
+A reveal records its event in the transaction that read the secret, so there is no reveal
+without its event (the commit that stores it comes before the answer). Each event is also a
+line of the ``espalier.audit`` log. Neither ever holds a secret (a PIN, a command's arguments).
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +20,10 @@ from espalier.models import ApiToken, AuditEvent, User
 from espalier.services import paging
 from espalier.services.paging import CountCache
 
+log = logging.getLogger("espalier.audit")
+
 DEVICE = "enrolleddevice"
+BLOCKED_DEVICE = "blockeddevice"
 
 
 @dataclass(frozen=True)
@@ -24,6 +32,9 @@ class Actor:
 
     token_id: int | None
     user_id: int | None
+
+
+COMMAND_LINE = Actor(token_id=None, user_id=None)  # ``espalier`` on the server: no token, no user
 
 
 def record(s: Session, actor: Actor, action: str, object_type: str, object_id, **details: Any) -> AuditEvent:
@@ -37,6 +48,8 @@ def record(s: Session, actor: Actor, action: str, object_type: str, object_id, *
                        object_type=object_type, object_id=str(object_id), details=details)
     s.add(event)
     s.flush()
+    log.info("%s by token %s (user %s): %s %s %s", action, actor.token_id, user_id, object_type, object_id,
+             " ".join(f"{k}={v}" for k, v in details.items()))
     return event
 
 

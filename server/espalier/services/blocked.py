@@ -5,6 +5,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from espalier.models import BlockedDevice
+from espalier.services import audit
 from espalier.services.errors import NotFound, ServiceError
 
 
@@ -17,8 +18,10 @@ def list_blocked(s: Session, serial_number: str | None = None, udid: str | None 
     return list(s.scalars(stmt))
 
 
-def block(s: Session, serial_number: str | None, udid: str | None, reason: str | None) -> tuple[BlockedDevice, bool]:
-    """The entry for this serial number or UDID, and whether it was made now (idempotent)."""
+def block(s: Session, serial_number: str | None, udid: str | None, reason: str | None,
+          actor: audit.Actor) -> tuple[BlockedDevice, bool]:
+    """The entry for this serial number or UDID, and whether it was made now (idempotent;
+    an entry made is recorded)."""
     if not serial_number and not udid:
         raise ServiceError("serial_number or udid is required",
                            {"non_field_errors": ["Give a serial_number or a udid."]})
@@ -30,11 +33,14 @@ def block(s: Session, serial_number: str | None, udid: str | None, reason: str |
     entry = BlockedDevice(serial_number=serial, udid=ud, reason=reason)
     s.add(entry)
     s.flush()
+    audit.record(s, actor, "blocked_device_added", audit.BLOCKED_DEVICE, entry.id, serial_number=serial, udid=ud)
     return entry, True
 
 
-def unblock(s: Session, entry_id: int) -> None:
+def unblock(s: Session, entry_id: int, actor: audit.Actor) -> None:
     entry = s.get(BlockedDevice, entry_id)
     if entry is None:
         raise NotFound("No BlockedDevice matches the given query.")
+    audit.record(s, actor, "blocked_device_removed", audit.BLOCKED_DEVICE, entry.id,
+                 serial_number=entry.serial_number, udid=entry.udid)
     s.delete(entry)

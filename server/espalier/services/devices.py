@@ -97,7 +97,7 @@ def _statements(columns: tuple, filtered_on: tuple[str, ...], ordering: str | No
     return rows.where(EnrolledDevice.id.in_(page_ids.scalar_subquery())), count
 
 
-def block(s: Session, device_id: int) -> EnrolledDevice:
+def block(s: Session, device_id: int, actor: audit.Actor) -> EnrolledDevice:
     """Mark the device blocked: it is released at its next contact and cannot enroll again."""
     device = get_device(s, device_id, for_update=True)
     if device.is_blocked:
@@ -105,33 +105,46 @@ def block(s: Session, device_id: int) -> EnrolledDevice:
     device.blocked_at = utcnow()
     device.released_at = device.released_at or device.blocked_at  # told to unenroll: its UDID is free again
     s.flush()  # the answer carries the new updated_at
+    _audit(s, actor, "device_blocked", device)
     return device
 
 
-def unblock(s: Session, device_id: int) -> EnrolledDevice:
+def unblock(s: Session, device_id: int, actor: audit.Actor) -> EnrolledDevice:
     device = get_device(s, device_id, for_update=True)
     if not device.is_blocked:
         raise ServiceError("Device not blocked.")
     device.blocked_at = None
     s.flush()  # the answer carries the new updated_at
+    _audit(s, actor, "device_unblocked", device)
     return device
 
 
-def release(s: Session, device_id: int) -> EnrolledDevice:
+def release(s: Session, device_id: int, actor: audit.Actor) -> EnrolledDevice:
     """Let the next enrollment of this UDID take it over without attestation (a device that
     was wiped or replaced without checking out). The current certificate keeps working
-    until another one authenticates."""
+    until another one authenticates. Idempotent: ``released_at`` keeps the first release
+    (each call is recorded)."""
     device = get_device(s, device_id, for_update=True)
     if device.released_at is None:
         device.released_at = utcnow()
         s.flush()
+    _audit(s, actor, "device_released", device, released_at=device.released_at.isoformat())
     return device
 
 
-def queue(s: Session, rt, device_id: int, request_type: str, data: dict) -> DeviceCommand:
+def queue(s: Session, rt, device_id: int, request_type: str, data: dict, actor: audit.Actor) -> DeviceCommand:
     """Queue a registered command for the device (lock, erase, custom, any). As in Zentral,
-    a blocked device may get commands queued; it is not pushed and never fetches them."""
-    return queue_command(s, rt, get_device(s, device_id), request_type, data)
+    a blocked device may get commands queued; it is not pushed and never fetches them.
+    Recorded with its type and UUID, never its arguments (a PIN, a raw command)."""
+    device = get_device(s, device_id)
+    command = queue_command(s, rt, device, request_type, data)
+    _audit(s, actor, "command_queued", device, request_type=command.name, command_uuid=command.uuid)
+    return command
+
+
+def _audit(s: Session, actor: audit.Actor, action: str, device: EnrolledDevice, **details) -> None:
+    audit.record(s, actor, action, audit.DEVICE, device.id, serial_number=device.serial_number, udid=device.udid,
+                 **details)
 
 
 def set_blueprint(s: Session, rt, device_id: int, blueprint_id: int | None) -> EnrolledDevice:

@@ -98,6 +98,27 @@ def test_lock_checks_the_pin_as_the_api_does(client, users, make_device, runtime
             ["DeviceLock"]
 
 
+def test_console_actions_are_audit_events_of_the_logged_in_user(client, users, make_device, runtime):
+    from sqlalchemy import select
+
+    from espalier.models import AuditEvent
+
+    d = make_device(platform="macOS")
+    login(client, "alice", "alice-password")
+    _post(client, f"/console/devices/{d.id}/lock", confirmed="yes", pin="123456")
+    _post(client, f"/console/devices/{d.id}/block", confirmed="yes")
+    _post(client, f"/console/devices/{d.id}/unblock", confirmed="yes")
+    with runtime.db.session() as s:
+        events = [(e.action, e.object_id, e.username, e.token_id is not None, e.details)
+                  for e in s.scalars(select(AuditEvent).order_by(AuditEvent.id))]
+        uuid = s.scalar(select(DeviceCommand.uuid).where(DeviceCommand.enrolled_device_id == d.id))
+    device = {"serial_number": d.serial_number, "udid": d.udid}
+    assert events == [("command_queued", str(d.id), "alice", True, {**device, "request_type": "DeviceLock",
+                                                                    "command_uuid": uuid}),
+                      ("device_blocked", str(d.id), "alice", True, device),
+                      ("device_unblocked", str(d.id), "alice", True, device)]
+
+
 def test_a_viewer_sees_but_cannot_act_nor_read_secrets(client, users, make_device, runtime):
     d = make_device()
     with runtime.db.session() as s, s.begin():

@@ -59,7 +59,7 @@ def test_after_checkout_the_udid_can_enroll_again(client, admin, enrolled, enrol
 
 @pytest.mark.parametrize("how", ["api", "cli", "block", "erase"])
 def test_a_released_device_can_be_claimed_by_the_next_enrollment(client, admin, enrolled, enrollment, http, runtime,
-                                                                 how):
+                                                                 settings_file, how):
     sim, device_id = enrolled("mac")
     if how == "api":
         resp = client.post(f"/api/mdm/devices/{device_id}/release/", headers=admin)
@@ -67,8 +67,7 @@ def test_a_released_device_can_be_claimed_by_the_next_enrollment(client, admin, 
     elif how == "cli":
         from espalier.cli import main
 
-        path = runtime.settings.path or _write_settings(runtime)
-        result = CliRunner().invoke(main, ["--settings", path, "device", "release", sim.facts.serial])
+        result = CliRunner().invoke(main, ["--settings", settings_file, "device", "release", sim.facts.serial])
         assert result.exit_code == 0, result.output
         assert "released" in result.output
     elif how == "block":
@@ -83,16 +82,6 @@ def test_a_released_device_can_be_claimed_by_the_next_enrollment(client, admin, 
     _lock(client, admin, device_id)
     assert not sim.connect()  # the old certificate no longer speaks for the device
     assert ("DeviceLock", "Acknowledged") in newcomer.connect()
-
-
-def _write_settings(runtime) -> str:
-    import json
-    import tempfile
-
-    fd, path = tempfile.mkstemp(suffix=".json")
-    with open(fd, "w") as fh:
-        json.dump(runtime.settings.data, fh)
-    return path
 
 
 @pytest.fixture

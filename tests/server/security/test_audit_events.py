@@ -1,4 +1,5 @@
-"""Audited reveals: each reveal of an escrowed secret is a stored event, listed by /api/mdm/audit_events/."""
+"""Audit events: each reveal of an escrowed secret and each operator action on a device is a
+stored event, listed by /api/mdm/audit_events/."""
 from __future__ import annotations
 
 import pytest
@@ -112,3 +113,73 @@ def test_listing_filters_pages_and_permission(client, admin, make_token, escrowe
     assert client.get(url, headers=make_token("mdm.view_enrolleddevice")).status_code == 403
     assert client.get(url, headers=make_token("mdm.view_auditevent")).status_code == 200
     assert client.get(url, headers=make_token(role="viewer")).status_code == 200
+
+
+def _stored(runtime) -> list[tuple]:
+    with runtime.db.session() as s:
+        return [(e.action, e.object_type, e.object_id, e.token_id, e.username, e.details)
+                for e in s.scalars(select(AuditEvent).order_by(AuditEvent.id))]
+
+
+def test_operator_actions_through_the_api_are_events_without_their_secrets(client, make_token, make_device, runtime,
+                                                                          admin, caplog):
+    import logging
+
+    d = make_device(serial_number="C02AUD00001", platform="macOS")
+    operator = make_token(role="admin")
+    user = client.get("/api/token_info/", headers=operator).json["user"]
+    base = f"/api/mdm/devices/{d.id}"
+    with caplog.at_level(logging.INFO, logger="espalier.audit"):
+        assert client.post(f"{base}/lock/?dry_run=1", headers=operator, json={"pin": "654321"}).status_code == 200
+        lock = client.post(f"{base}/lock/", headers=operator, json={"pin": "123456", "message": "call IT"})
+        assert lock.status_code == 201
+        for action in ("block", "unblock", "release"):
+            assert client.post(f"{base}/{action}/", headers=operator).status_code == 200
+        entry = client.post("/api/mdm/blocked_devices/", headers=operator, json={"serial_number": "c02stolen1"})
+        assert entry.status_code == 201
+        assert client.post("/api/mdm/blocked_devices/", headers=operator,
+                           json={"serial_number": "C02STOLEN1"}).status_code == 200  # there already: no event
+        assert client.delete(f"/api/mdm/blocked_devices/{entry.json['id']}/", headers=operator).status_code == 204
+    stored = _stored(runtime)
+    device = {"serial_number": "C02AUD00001", "udid": d.udid}
+    assert [row[:3] for row in stored] == [
+        ("command_queued", "enrolleddevice", str(d.id)), ("device_blocked", "enrolleddevice", str(d.id)),
+        ("device_unblocked", "enrolleddevice", str(d.id)), ("device_released", "enrolleddevice", str(d.id)),
+        ("blocked_device_added", "blockeddevice", str(entry.json["id"])),
+        ("blocked_device_removed", "blockeddevice", str(entry.json["id"]))]
+    assert {row[4] for row in stored} == {user} and all(row[3] is not None for row in stored)
+    assert stored[0][5] == {**device, "request_type": "DeviceLock", "command_uuid": lock.json["uuid"]}
+    assert stored[4][5] == stored[5][5] == {"serial_number": "C02STOLEN1", "udid": None}
+    lines = [r.getMessage() for r in caplog.records if r.name == "espalier.audit"]
+    assert [line.split()[0] for line in lines] == [row[0] for row in stored]
+    listed = client.get(f"/api/mdm/audit_events/?enrolled_device={d.id}", headers=admin).json
+    assert [e["action"] for e in listed] == ["device_released", "device_unblocked", "device_blocked",
+                                             "command_queued"]
+    for text in (str(stored), str(listed), "\n".join(lines)):
+        assert "123456" not in text and "654321" not in text and "call IT" not in text
+
+
+def test_a_refused_action_records_nothing(client, admin, make_token, make_device, runtime):
+    d = make_device(platform="macOS")
+    assert client.post(f"/api/mdm/devices/{d.id}/lock/", headers=admin, json={"pin": "12"}).status_code == 400
+    assert client.post(f"/api/mdm/devices/{d.id}/unblock/", headers=admin).status_code == 400  # not blocked
+    assert client.post(f"/api/mdm/devices/{d.id}/block/", headers=make_token("mdm.view_enrolleddevice")
+                       ).status_code == 403
+    assert _stored(runtime) == []
+
+
+def test_the_command_line_is_recorded_without_a_token(runtime, make_device, settings_file):
+    from click.testing import CliRunner
+
+    from espalier.cli import main
+
+    d = make_device(platform="macOS")
+    result = CliRunner().invoke(main, ["--settings", settings_file, "device", "release", str(d.id)])
+    assert result.exit_code == 0, result.output
+    assert _stored(runtime) == [("device_released", "enrolleddevice", str(d.id), None, None, {
+        "serial_number": d.serial_number, "udid": d.udid, "released_at": _released_at(runtime, d.id)})]
+
+
+def _released_at(runtime, device_id: int) -> str:
+    with runtime.db.session() as s:
+        return s.get(EnrolledDevice, device_id).released_at.isoformat()

@@ -27,7 +27,6 @@ from espalier.web import runtime as app_runtime
 
 bp = Blueprint("api", __name__, url_prefix="/api", template_folder="templates")
 log = logging.getLogger(__name__)
-audit_log = logging.getLogger("espalier.audit")
 
 NOT_AUTHENTICATED = "Authentication credentials were not provided."
 INVALID_TOKEN = "Invalid token."
@@ -208,12 +207,9 @@ def actor() -> audit_svc.Actor:
 
 
 def audit(s, action: str, object_type: str, object_id, **fields) -> None:
-    """Record who did an operator action: a stored audit event in the request's transaction
-    (``services.audit``), and a line of the espalier.audit log (never a secret in either)."""
+    """Record an operator action of the calling token (``services.audit``: a stored event in
+    the request's transaction and a line of the espalier.audit log; never a secret in either)."""
     audit_svc.record(s, actor(), action, object_type, object_id, **fields)
-    details = " ".join(f"{k}={v}" for k, v in fields.items())
-    audit_log.info("%s by token %s (user %s): %s %s %s", action, g.caller.token_id, g.caller.user_id, object_type,
-                   object_id, details)
 
 
 def require(s, codename: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from espalier.services import blocked as svc
 from espalier.validation import char
 
-from . import operation
+from . import actor, operation
 from .pagination import PageQuery, paginate_list
 from .schemas import BlockedDevice, BlockedDeviceIn, dump
 
@@ -28,12 +28,12 @@ def blocked_device_list(s, query: BlockedQuery):
                    "schema": {"$ref": "#/components/schemas/BlockedDevice"}}}}}})
 def blocked_device_add(s, body: BlockedDeviceIn):
     """Block a serial number or UDID before it enrolls (201; 200 when it already was)."""
-    entry, created = svc.block(s, body.serial_number, body.udid, body.reason)
+    entry, created = svc.block(s, body.serial_number, body.udid, body.reason, actor())
     return dump(BlockedDevice, entry), 201 if created else 200
 
 
 @operation("DELETE", "/mdm/blocked_devices/<int:entry_id>/", "mdm.change_enrolleddevice", status=204)
 def blocked_device_delete(s, entry_id: int):
     """Let this serial number or UDID enroll again."""
-    svc.unblock(s, entry_id)
+    svc.unblock(s, entry_id, actor())
     return None, 204

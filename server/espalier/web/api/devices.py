@@ -70,13 +70,13 @@ def device_artifact_list(s, device_id: int):
 @operation("POST", "/mdm/devices/<int:device_id>/block/", "mdm.change_enrolleddevice", response=Device)
 def device_block(s, device_id: int):
     """Block a device: released at its next contact, refused at enrollment until unblocked."""
-    return device(svc.block(s, device_id)), 200
+    return device(svc.block(s, device_id, actor())), 200
 
 
 @operation("POST", "/mdm/devices/<int:device_id>/unblock/", "mdm.change_enrolleddevice", response=Device)
 def device_unblock(s, device_id: int):
     """Unblock a device: it can enroll again."""
-    return device(svc.unblock(s, device_id)), 200
+    return device(svc.unblock(s, device_id, actor())), 200
 
 
 @operation("POST", "/mdm/devices/<int:device_id>/release/", "mdm.change_enrolleddevice", response=Device)
@@ -84,17 +84,14 @@ def device_release(s, device_id: int):
     """Release a device: the next enrollment of its UDID may take it over without attestation
     (a device wiped or replaced without checking out). Idempotent: ``released_at`` keeps the
     first release. Espalier's own route."""
-    d = svc.release(s, device_id)
-    audit(s, "device_released", "enrolleddevice", d.id, serial_number=d.serial_number, udid=d.udid,
-          released_at=d.released_at.isoformat())
-    return device(d), 200
+    return device(svc.release(s, device_id, actor())), 200
 
 
 def _queue(s, device_id: int, request_type: str, data, query: DryRunQuery):
     if query.dry_run:
         preview = commands_svc.would_queue(s, runtime(), svc.get_device(s, device_id), request_type, data)
         return {"dry_run": True, "command": preview}, 200
-    return command(svc.queue(s, runtime(), device_id, request_type, data)), 201
+    return command(svc.queue(s, runtime(), device_id, request_type, data, actor())), 201
 
 
 _DRY = {"responses": {"200": {"description": "dry_run: what would be queued", "content": {"application/json": {

@@ -76,15 +76,18 @@ def device_detail(device_id: int):
         return render_template("device.html", d=device, queue=queue, secret_permission=SECRET_PERMISSION)
 
 
+def _actor() -> audit.Actor:
+    """The logged-in token (its user is read with the event)."""
+    return audit.Actor(token_id=session.get("token_id"), user_id=None)
+
+
 @bp.route("/devices/<int:device_id>/secret/<field>", methods=["POST"])
 @login_required(VIEW_DEVICES)
 def device_secret(device_id: int, field: str):
     _gate(SECRET_PERMISSION, field)
     with runtime().db.session() as s, s.begin():  # the reveal's audit event commits with it
         device = _device(s, device_id)
-        _, value = devices.reveal_secret(s, runtime().secrets, device_id, field,
-                                         audit.Actor(token_id=session.get("token_id"), user_id=None),
-                                         runtime().queue)
+        _, value = devices.reveal_secret(s, runtime().secrets, device_id, field, _actor(), runtime().queue)
         page = render_template("secret.html", d=device, field=field, value=value)
     return page
 
@@ -101,10 +104,10 @@ def device_action(device_id: int, action: str):
         try:
             if action == "lock":
                 data = {k: v for k in ("pin", "message") if (v := request.form.get(k, "").strip())}
-                cmd = devices.queue(s, rt, device_id, "DeviceLock", data)
+                cmd = devices.queue(s, rt, device_id, "DeviceLock", data, _actor())
                 flash(f"DeviceLock queued ({cmd.uuid}); the device answers at its next contact.")
             else:
-                getattr(devices, action)(s, device_id)
+                getattr(devices, action)(s, device_id, _actor())
                 flash(f"Device {action}ed.")
         except NotFound:
             abort(404)
