@@ -2,10 +2,10 @@
 
 Each response model names its fields once: ``dump(Model, row, **computed)`` reads them from
 an ORM row (a field's ``validation_alias`` names the attribute when it differs) and takes
-computed values from the caller. Dates and times stay as they are: ``json_response`` writes them
-as Zentral's ISO 8601 without offset. ``device()`` does the same for the Device shape, from a row or from the columns a
-listing selects (``DEVICE_COLUMNS``), so a page of devices builds no ORM object. The same
-models make the OpenAPI document.
+computed values from the caller. ``device()`` does the same for the Device shape, from a row
+or from the columns a listing selects (``DEVICE_COLUMNS``), so a page of devices builds no
+ORM object. Dates and times stay as they are in both: ``json_response`` writes them as
+Zentral's ISO 8601 without offset. The same models make the OpenAPI document.
 """
 from __future__ import annotations
 
